@@ -1,0 +1,1 @@
+"""Trainer construction for plain fine-tuning and distillation."""
