@@ -1,0 +1,5 @@
+"""Exceptions with messages that say where the problem is and what to do."""
+
+
+class DataError(ValueError):
+    """Invalid input data; the message names the file, split, row and field."""
