@@ -1,0 +1,195 @@
+"""The stage sequence shared by the transformer recipes, and their common command line.
+
+``accelerate launch recipes/NAME.py [--config FILE] [--preset tiny] [--output-dir DIR] [section.key=value ...]``
+(also runnable with ``python``). A recipe declares its configuration and calls :func:`recipe_main`; the
+stages are: build and validate the dataset (before anything is written), load or build the model, tokenize,
+train with the Trainer (resuming from the last checkpoint), evaluate the test split on words, save the run
+folder (model, dataset, plots, results.json), export to ONNX, render the cards, and publish the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from accelerate import PartialState
+from datasets import DatasetDict
+from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer, set_seed
+
+from hubtools import plots
+from hubtools.config import RecipeConfig, load_config
+from hubtools.data.build import build_dataset
+from hubtools.data.validation import label_names_of
+from hubtools.evaluation import evaluate_split
+from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
+from hubtools.run import RunFolder, library_versions, machine_description
+from hubtools.tokenization import tokenize_dataset
+from hubtools.training.trainer import (
+    WordMetrics,
+    build_trainer,
+    build_training_arguments,
+    epoch_history,
+    last_checkpoint,
+    use_fp16,
+)
+
+logger = logging.getLogger("hubtools")
+
+
+def recipe_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every recipe shares; a recipe may add its own before parsing."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", help="YAML configuration (default: the recipe's own)")
+    parser.add_argument("--preset", help="preset merged over the configuration, e.g. 'tiny' (offline, minutes)")
+    parser.add_argument("--output-dir", help="run folder to write (default: from the configuration)")
+    parser.add_argument("--no-export", action="store_true", help="skip the ONNX export stage")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.num_train_epochs=2")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, default_config: Path, extra: list[str] | None = None) -> RecipeConfig:
+    """Load the configuration named by the command line (plus recipe-specific overrides)."""
+    overrides = list(extra or []) + list(args.overrides)
+    if args.no_export:
+        overrides.append("export.enabled=false")
+    return load_config(args.config or default_config, args.preset, overrides, args.output_dir)
+
+
+def command_line() -> str:
+    """The command that started this process, as a user would type it."""
+    launched = PartialState().num_processes > 1 or "ACCELERATE_MIXED_PRECISION" in os.environ
+    launcher = "accelerate launch" if launched else "python"
+    return f"{launcher} {shlex.join(sys.argv)}"
+
+
+def build_shared_model(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDict, run: RunFolder, state: PartialState):
+    """A model and WordPiece tokenizer built (``model.from_scratch``) on the training split by the main
+    process and loaded by the others, so every process has the same tokenizer and initial weights."""
+    set_seed(cfg.training.seed)
+    init_dir = run.path / "init"
+    if state.is_main_process:
+        model, tokenizer = build_from_scratch(cfg.model, label_names, dsd["train"]["tokens"])
+        model.save_pretrained(init_dir)
+        tokenizer.save_pretrained(init_dir)
+    state.wait_for_everyone()
+    return AutoModelForTokenClassification.from_pretrained(init_dir), AutoTokenizer.from_pretrained(init_dir)
+
+
+def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
+    """results.json ``dataset``: name, source, revision, fingerprint, labels, split sizes, counts, build."""
+    return {"name": cfg.data.name or Path(cfg.data.source).name, "source": cfg.data.source,
+            "source_config": cfg.data.config_name, "revision": cfg.data.revision,
+            "license": cfg.data.license, "language": cfg.data.language, **info}
+
+
+def run_token_classification(cfg: RecipeConfig, command: str | None = None,
+                             trainer_cls: type[Trainer] = Trainer,
+                             trainer_kwargs: Callable[..., dict] | None = None) -> Path:
+    """Run every stage of a transformer token-classification recipe and return the finished run folder.
+
+    ``trainer_cls``/``trainer_kwargs`` let a recipe swap in another Trainer (distillation);
+    ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)`` returns extra constructor args.
+    """
+    state = PartialState()
+    started = time.time()
+    command = command or command_line()
+    dsd, info = build_dataset(cfg.data)  # validated: bad input fails here, before anything is written
+    dataset_s = time.time() - started
+    label_names = label_names_of(dsd["train"])
+    if cfg.model.from_scratch is None:
+        model, tokenizer = load_pretrained(cfg.model, label_names)  # label mismatch fails before writing
+    run = RunFolder(cfg.output_dir)
+    if state.is_main_process:
+        run.create()
+    state.wait_for_everyone()
+    if cfg.model.from_scratch is not None:
+        model, tokenizer = build_shared_model(cfg, label_names, dsd, run, state)
+    max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
+    with state.main_process_first():
+        features = {split: tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=f"tokenize {split}")
+                    for split, ds in dsd.items()}
+    args = build_training_arguments(cfg.training, run.checkpoints_dir)
+    extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
+        if trainer_kwargs else {}
+    trainer = build_trainer(model, tokenizer, args, features["train"], features["validation"],
+                            WordMetrics(features["validation"], dsd["validation"]["ner_tags"], label_names),
+                            trainer_cls=trainer_cls, **extra)
+    train_start = time.time()
+    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(run.checkpoints_dir))
+    train_s = time.time() - train_start
+    test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
+    trainer.save_model(str(run.model_dir))
+    if state.is_main_process:
+        tokenizer.save_pretrained(run.model_dir)
+        write_run(run, cfg, command, dsd, info, model, max_length, trainer, test,
+                  {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
+                   "evaluate_s": test["seconds"], "train_samples_per_second":
+                   train_output.metrics.get("train_samples_per_second")}, state.num_processes)
+        finish_run(run, cfg)
+    state.wait_for_everyone()
+    return run.final
+
+
+def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict, info: dict, model,
+              max_length: int, trainer: Trainer, test: dict, timings: dict, num_processes: int) -> None:
+    """Dataset parquet, plots and results.json of a trained run (main process)."""
+    run.save_dataset(dsd)
+    history = epoch_history(trainer.state.log_history)
+    dataset = dataset_section(cfg, dsd, info)
+    plots.training_curves(history, run.plots_dir / "training_curves.png", f"{cfg.recipe}: training curves")
+    plots.confusion_matrix(test["confusion"], run.plots_dir / "confusion_matrix.png")
+    plots.entity_distribution(dataset["entity_counts"], run.plots_dir / "entity_distribution.png",
+                              f"{dataset['name']}: entities per split")
+    plots.entity_distribution(dataset["entity_counts"], run.dataset_dir / "entity_distribution.png",
+                              f"{dataset['name']}: entities per split")
+    run.update(
+        recipe=cfg.recipe, system=cfg.system, command=command,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        config=cfg.to_dict(), dataset=dataset,
+        model={"base_model": cfg.model.name_or_path or None, "architecture": type(model).__name__,
+               "model_type": model.config.model_type, "from_scratch": cfg.model.from_scratch is not None,
+               "num_parameters": int(sum(p.numel() for p in model.parameters())),
+               "max_length": max_length, "stride": cfg.model.stride},
+        test={k: test[k] for k in ("precision", "recall", "f1", "accuracy", "num_sentences", "num_words")},
+        per_type=test["per_type"], confusion=test["confusion"], history=history, timings=timings,
+        environment={"device": str(trainer.args.device), "num_processes": num_processes,
+                     "fp16": use_fp16(cfg.training), "machine": machine_description()},
+        versions=library_versions(),
+    )
+
+
+def finish_run(run: RunFolder, cfg: RecipeConfig) -> None:
+    """The stages after training (export, cards) and the atomic publication of the run folder."""
+    shutil.rmtree(run.path / "init", ignore_errors=True)
+    for stage in post_training_stages():
+        stage(run, cfg)
+    run.finalize()
+
+
+def post_training_stages() -> list[Callable[[RunFolder, RecipeConfig], None]]:
+    """Stages run on the staged folder after training, in order (export, then cards)."""
+    return []
+
+
+def recipe_main(description: str, default_config: Path, run: Callable[[RecipeConfig], Path] | None = None,
+                extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                to_overrides: Callable[[argparse.Namespace], list[str]] | None = None) -> Path:
+    """Parse the shared command line, load the configuration and run the recipe."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = recipe_parser(description)
+    if extra_args:
+        extra_args(parser)
+    args = parser.parse_args()
+    cfg = config_from_args(args, default_config, to_overrides(args) if to_overrides else None)
+    out = (run or run_token_classification)(cfg)
+    if PartialState().is_main_process:
+        print(f"run folder: {out}")
+    return out
