@@ -1,0 +1,1 @@
+"""Dataset loading, validation, label handling and generation for NER corpora."""
