@@ -1,0 +1,185 @@
+"""RNN / GRU / LSTM token classifier with an optional linear-chain CRF (self-contained: torch + transformers).
+
+Inputs must be right-padded (the word tokenizer pads on the right): the lengths given to
+``pack_padded_sequence`` are the row sums of ``attention_mask``, so padding never reaches the RNN and a
+sentence gets the same logits whether it is padded or not.
+
+With ``use_crf`` the model's ``logits`` are the Viterbi path one-hot encoded and scaled by
+``CRF_LOGIT_SCALE``: ``argmax`` gives the decoded tags and softmax gives probability ~1 for them (the
+pipeline's scores are then not calibrated). ``emissions()`` returns the per-tag scores before the CRF and
+``crf.decode`` turns emissions into tags.
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import TokenClassifierOutput
+
+from .configuration_rnn_tagger import RnnTaggerConfig
+
+CRF_LOGIT_SCALE = 1e4
+_RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class LinearChainCrf(nn.Module):
+    """Linear-chain CRF over ``num_tags`` with start, end and transition scores.
+
+    Masks may have gaps: masked positions are skipped, transitions link consecutive unmasked positions.
+    """
+
+    def __init__(self, num_tags: int):
+        super().__init__()
+        self.start = nn.Parameter(torch.empty(num_tags))
+        self.end = nn.Parameter(torch.empty(num_tags))
+        self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))  # [from, to]
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for param in (self.start, self.end, self.transitions):
+            nn.init.uniform_(param, -0.1, 0.1)
+
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log Z per sequence (batch,) by the forward algorithm; 0 for sequences without positions."""
+        batch, length, _ = emissions.shape
+        alpha = torch.zeros_like(emissions[:, 0])
+        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
+        for t in range(length):
+            step, emit = mask[:, t], emissions[:, t]
+            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
+            cont = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emit
+            alpha = cont.where((step & seen).unsqueeze(1), first)
+            seen = seen | step
+        return torch.logsumexp(alpha + self.end, dim=1).where(seen, torch.zeros_like(alpha[:, 0]))
+
+    def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Unnormalized score of ``tags`` (batch, length) at the unmasked positions, per sequence."""
+        batch, length, _ = emissions.shape
+        score = torch.zeros_like(emissions[:, 0, 0])
+        prev = torch.zeros(batch, dtype=torch.long, device=emissions.device)
+        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
+        for t in range(length):
+            step, tag = mask[:, t], tags[:, t]
+            emit = emissions[:, t].gather(1, tag.unsqueeze(1)).squeeze(1)
+            link = torch.where(seen, self.transitions[prev, tag], self.start[tag])
+            score = score + torch.where(step, link + emit, torch.zeros_like(emit))
+            prev = torch.where(step, tag, prev)
+            seen = seen | step
+        return score + torch.where(seen, self.end[prev], torch.zeros_like(score))
+
+    def neg_log_likelihood(
+        self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean negative log-likelihood over the sequences that have at least one unmasked position."""
+        tags = tags.clamp(min=0)  # masked positions may hold -100
+        nll = self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
+        return nll.sum() / mask.any(dim=1).sum().clamp(min=1)
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Viterbi path (batch, length); masked positions repeat the tag of the next unmasked one
+        (or of the last one, after the end)."""
+        batch, length, num_tags = emissions.shape
+        identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
+        alpha = torch.zeros_like(emissions[:, 0])
+        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
+        pointers = []
+        for t in range(length):
+            step, emit = mask[:, t], emissions[:, t]
+            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
+            best, arg = (alpha.unsqueeze(2) + self.transitions).max(dim=1)
+            cont = (step & seen).unsqueeze(1)
+            alpha = (best + emit).where(cont, first)
+            pointers.append(arg.where(cont, identity))
+            seen = seen | step
+        tag = (alpha + self.end).argmax(dim=1)
+        path = [tag]
+        for t in range(length - 1, 0, -1):
+            tag = pointers[t].gather(1, tag.unsqueeze(1)).squeeze(1)
+            path.append(tag)
+        return torch.stack(path[::-1], dim=1)
+
+
+class RnnTaggerForTokenClassification(PreTrainedModel):
+    """Word embedding -> packed (bi)RNN/GRU/LSTM -> dropout -> linear, optionally followed by a CRF."""
+
+    config_class = RnnTaggerConfig
+    base_model_prefix = "rnn_tagger"
+    main_input_name = "input_ids"
+    accepts_loss_kwargs = False  # the loss is a mean: let Trainer scale it for gradient accumulation
+
+    def __init__(self, config: RnnTaggerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.embeddings = nn.Embedding(
+            config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id
+        )
+        self.rnn = _RNN_CLASSES[config.cell](
+            config.embedding_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(
+            config.hidden_size * (2 if config.bidirectional else 1), config.num_labels
+        )
+        self.crf = LinearChainCrf(config.num_labels) if config.use_crf else None
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """PyTorch's default initialization (N(0, 1) embeddings with a zero padding row)."""
+        if isinstance(module, (nn.Embedding, nn.RNNBase, nn.Linear, LinearChainCrf)):
+            module.reset_parameters()
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings = value
+
+    def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-tag scores (batch, length, num_labels) from the linear layer (before any CRF)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        lengths = attention_mask.sum(dim=1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(
+            self.embeddings(input_ids), lengths, batch_first=True, enforce_sorted=False
+        )
+        output, _ = self.rnn(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
+        return self.classifier(self.dropout(output))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput | tuple:
+        """Logits (batch, length, num_labels) and, with ``labels`` (-100 = ignored), the loss: cross
+        entropy, or the CRF negative log-likelihood over the positions that are attended and labelled."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        emissions = self.emissions(input_ids, attention_mask)
+        loss = None
+        if self.crf is None:
+            logits = emissions
+            if labels is not None:
+                loss = nn.functional.cross_entropy(
+                    logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=-100
+                )
+        else:
+            path = self.crf.decode(emissions, attention_mask.bool())
+            logits = nn.functional.one_hot(path, self.num_labels).to(emissions.dtype) * CRF_LOGIT_SCALE
+            if labels is not None:
+                loss = self.crf.neg_log_likelihood(emissions, labels, attention_mask.bool() & labels.ne(-100))
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if not return_dict:
+            return (logits,) if loss is None else (loss, logits)
+        return TokenClassifierOutput(loss=loss, logits=logits)

@@ -1,0 +1,390 @@
+"""RNN tagger: tokenizer, model, CRF, remote-code reload, pipeline, ONNX, schedulers, legacy metric."""
+
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
+
+from hubtools.rnn.configuration_rnn_tagger import RnnTaggerConfig
+from hubtools.rnn.export import export_rnn_onnx, verify_rnn_onnx
+from hubtools.rnn.legacy_metric import per_class_mean_score
+from hubtools.rnn.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
+from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
+from hubtools.rnn.tokenizer import build_word_tokenizer
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
+FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]
+LAST = ["Коваленко", "Шевченко", "Бондар", "Мельник", "Ткачук"]
+CITIES = ["Львова", "Києва", "Харкова", "Одеси", "Полтави", "Івано-Франківська"]
+VERBS = ["приїхав", "поїхала", "прибув", "повернулася"]
+
+
+def generate(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """Sentences "Ім'я Прізвище дієслово до Міста ." with PERS / LOC tags (some without a person)."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(n):
+        city = ["до", rng.choice(CITIES), "."]
+        if rng.random() < 0.3:
+            sentences.append(
+                (["Учора", "хтось", rng.choice(VERBS), *city], ["O", "O", "O", "O", "B-LOC", "O"])
+            )
+        else:
+            tokens = [rng.choice(FIRST), rng.choice(LAST), rng.choice(VERBS), *city]
+            sentences.append((tokens, ["B-PERS", "I-PERS", "O", "O", "B-LOC", "O"]))
+    return sentences
+
+
+def make_model(
+    vocab_size: int, cell: str = "lstm", use_crf: bool = False, **kwargs
+) -> RnnTaggerForTokenClassification:
+    config = RnnTaggerConfig(
+        vocab_size=vocab_size,
+        embedding_dim=kwargs.pop("embedding_dim", 8),
+        hidden_size=kwargs.pop("hidden_size", 6),
+        cell=cell,
+        use_crf=use_crf,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        **kwargs,
+    )
+    torch.manual_seed(0)
+    return RnnTaggerForTokenClassification(config).eval()
+
+
+def save_with_code(model, tokenizer, path) -> None:
+    RnnTaggerConfig.register_for_auto_class()
+    RnnTaggerForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+
+
+# --- tokenizer ---------------------------------------------------------------------------------------
+
+
+def test_vocabulary_from_train_only_and_unknown_words():
+    train = [tokens for tokens, _ in generate(30, seed=1)]
+    tokenizer = build_word_tokenizer(train)
+    vocab = tokenizer.get_vocab()
+    assert vocab["[PAD]"] == 0 and vocab["[UNK]"] == 1 and tokenizer.pad_token_id == 0
+    assert "Житомира" not in vocab  # a test-only word: no leakage
+    encoded = tokenizer(["Тарас", "поїхав", "до", "Житомира", "."], is_split_into_words=True)
+    assert encoded["input_ids"][3] == tokenizer.unk_token_id == 1
+    assert encoded["input_ids"][4] == vocab["."] and encoded.word_ids() == [0, 1, 2, 3, 4]
+    assert vocab["Івано-Франківська"] > 1  # hyphenated words stay one piece
+    assert tokenizer.model_input_names == ["input_ids", "attention_mask"]
+
+
+def test_tokenizer_raw_text_offsets_frequency_and_lowercase():
+    tokenizer = build_word_tokenizer([["Київ", "Київ", "."], ["Львів", "."]], min_frequency=2)
+    assert set(tokenizer.get_vocab()) == {"[PAD]", "[UNK]", "Київ", "."}
+    encoded = tokenizer("Київ, В'ячеслав.", return_offsets_mapping=True)
+    pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    assert pieces == ["Київ", "[UNK]", "[UNK]", "."]
+    assert encoded["offset_mapping"] == [(0, 4), (4, 5), (6, 15), (15, 16)]
+    lower = build_word_tokenizer([["Київ"]], lowercase=True)
+    assert lower("КИЇВ")["input_ids"] == lower("київ")["input_ids"] == [2]
+    padded = tokenizer([["Київ"], ["Київ", ".", "Київ"]], is_split_into_words=True, padding=True)
+    assert padded["input_ids"][0] == [tokenizer.get_vocab()["Київ"], 0, 0] and padded["attention_mask"][
+        0
+    ] == [1, 0, 0]
+
+
+# --- model -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"cell": "transformer"}, "cell must be one of"),
+        ({"vocab_size": 5, "pad_token_id": 5}, "pad_token_id 5 is outside"),
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+    ],
+)
+def test_config_validation(bad, message):
+    with pytest.raises(ValueError, match=message):
+        RnnTaggerConfig(**{"vocab_size": 10, **bad})
+
+
+@pytest.mark.parametrize(
+    ("cell", "use_crf"), [("rnn", False), ("gru", False), ("lstm", False), ("lstm", True)]
+)
+def test_padding_does_not_change_a_sentence(cell, use_crf):
+    model = make_model(30, cell=cell, use_crf=use_crf, num_layers=2)
+    sentence = torch.tensor([[5, 9, 3, 17]])
+    batch = torch.tensor([[5, 9, 3, 17, 0, 0, 0], [4, 4, 8, 2, 11, 12, 13]])
+    mask = (batch != 0).long()
+    with torch.no_grad():
+        alone = model(input_ids=sentence).logits[0]
+        padded = model(input_ids=batch, attention_mask=mask).logits[0, :4]
+        if use_crf:  # the emissions too, not only the decoded one-hot logits
+            torch.testing.assert_close(model.emissions(batch, mask)[0, :4], model.emissions(sentence)[0])
+    torch.testing.assert_close(padded, alone, rtol=0, atol=1e-6)
+
+
+def test_cross_entropy_ignores_minus_100():
+    model = make_model(30)
+    ids = torch.tensor([[5, 9, 3, 0, 0]])
+    mask = (ids != 0).long()
+    labels = torch.tensor([[3, 4, 0, -100, -100]])
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, labels=labels)
+        expected = torch.nn.functional.cross_entropy(out.logits[0, :3], labels[0, :3])
+    torch.testing.assert_close(out.loss, expected)
+
+
+def _brute_force(crf: LinearChainCrf, emissions: torch.Tensor, positions: list[int]):
+    scores = {}
+    for path in itertools.product(range(emissions.shape[-1]), repeat=len(positions)):
+        score = (
+            crf.start[path[0]]
+            + crf.end[path[-1]]
+            + sum(emissions[p, tag] for p, tag in zip(positions, path, strict=True))
+        )
+        score = score + sum(crf.transitions[a, b] for a, b in itertools.pairwise(path))
+        scores[path] = score
+    best = max(scores, key=lambda p: scores[p].item())
+    return best, torch.logsumexp(torch.stack(list(scores.values())), dim=0), scores
+
+
+def test_crf_viterbi_partition_and_nll_match_brute_force():
+    torch.manual_seed(3)
+    crf = LinearChainCrf(3)
+    with torch.no_grad():
+        crf.transitions.copy_(torch.randn(3, 3) * 2)
+    emissions = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 0, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)  # a gap and right padding
+    with torch.no_grad():
+        paths = crf.decode(emissions, mask)
+        log_z = crf.log_partition(emissions, mask)
+        tags = torch.tensor([[2, 0, -100, 1, -100], [0, 1, 2, 2, 1]])
+        nll = crf.neg_log_likelihood(emissions, tags, mask)
+    expected_nll = 0.0
+    for b in range(2):
+        positions = [t for t in range(5) if mask[b, t]]
+        best, expected_log_z, scores = _brute_force(crf, emissions[b], positions)
+        assert paths[b, positions].tolist() == list(best)
+        torch.testing.assert_close(log_z[b], expected_log_z)
+        expected_nll += (expected_log_z - scores[tuple(tags[b, positions].tolist())]).item() / 2
+    assert paths[0, 4].item() == paths[0, 3].item()  # padding repeats the last tag
+    assert nll.item() == pytest.approx(expected_nll, rel=1e-5) and nll.item() > 0
+
+
+def test_crf_model_logits_argmax_is_viterbi_and_loss_backpropagates():
+    model = make_model(30, use_crf=True).train()
+    ids = torch.tensor([[5, 9, 3, 7], [4, 2, 0, 0]])
+    mask = (ids != 0).long()
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([[3, 4, 0, 1], [1, 0, -100, -100]]))
+    out.loss.backward()
+    assert model.crf.transitions.grad.abs().sum() > 0 and model.embeddings.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        viterbi = model.crf.decode(model.emissions(ids, mask), mask.bool())
+    assert torch.equal(logits.argmax(-1), viterbi)
+    assert torch.equal(logits.amax(-1), torch.full((2, 4), 1e4))
+
+
+# --- training, remote-code reload and pipeline -----------------------------------------------------
+
+
+RELOAD_SCRIPT = """
+import json, sys
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+path = sys.argv[1]
+model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=True).eval()
+tokenizer = AutoTokenizer.from_pretrained(path)
+batch = tokenizer(json.loads(sys.argv[2]), is_split_into_words=True, padding=True, return_tensors="pt")
+with torch.no_grad():
+    logits = model(**batch).logits
+ner = pipeline("ner", model=path, trust_remote_code=True, aggregation_strategy="simple")
+entities = [{k: e[k] for k in ("entity_group", "word", "start", "end")} for e in ner(sys.argv[3])]
+print(json.dumps({"class": type(model).__module__, "logits": logits.tolist(), "entities": entities}))
+"""
+PROBE = [["Марія", "Ткачук", "прибув", "до", "Одеси", "."], ["Учора", "хтось", "поїхала", "до", "Житомира"]]
+RAW = "Оксана Бондар повернулася до Харкова."
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A bi-LSTM trained briefly with Trainer + DataCollatorForTokenClassification, saved with auto_map."""
+    path = tmp_path_factory.mktemp("rnn_model")
+    rows = generate(120, seed=7)
+    tokenizer = build_word_tokenizer(tokens for tokens, _ in rows)
+    label_id = {label: i for i, label in enumerate(LABELS)}
+
+    def encode(example):
+        encoded = tokenizer(example["tokens"], is_split_into_words=True)
+        encoded["labels"] = [label_id[example["tags"][w]] for w in encoded.word_ids()]
+        return encoded
+
+    data = Dataset.from_dict({"tokens": [t for t, _ in rows], "tags": [g for _, g in rows]})
+    features = data.map(encode, remove_columns=["tokens", "tags"])
+    model = make_model(len(tokenizer), embedding_dim=16, hidden_size=16).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    args = TrainingArguments(
+        output_dir=str(path / "checkpoints"),
+        per_device_train_batch_size=16,
+        num_train_epochs=4,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=42,
+        disable_tqdm=True,
+    )
+    steps = 4 * -(-len(features) // 16)
+    scheduler = build_scheduler("cosine", optimizer, num_training_steps=steps, steps_per_epoch=steps // 4)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        optimizers=(optimizer, scheduler),
+    )
+    trainer.train()
+    model.eval()
+    save_with_code(model, tokenizer, path / "model")
+    batch = tokenizer(PROBE, is_split_into_words=True, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(path / "modules")}
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, str(path / "model"), json.dumps(PROBE), RAW],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return path / "model", logits, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_reload_in_fresh_process_with_remote_code_gives_identical_logits(trained):
+    model_dir, logits, reloaded = trained
+    assert (model_dir / "modeling_rnn_tagger.py").is_file() and (
+        model_dir / "configuration_rnn_tagger.py"
+    ).is_file()
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForTokenClassification"] == (
+        "modeling_rnn_tagger.RnnTaggerForTokenClassification"
+    )
+    assert not reloaded["class"].startswith("hubtools")  # the copied code, not the library
+    torch.testing.assert_close(torch.tensor(reloaded["logits"]), logits, rtol=0, atol=1e-6)
+
+
+def test_pipeline_finds_entities_in_raw_ukrainian_text(trained):
+    _, _, reloaded = trained
+    entities = {(e["entity_group"], e["word"]) for e in reloaded["entities"]}
+    assert ("LOC", "Харкова") in entities
+    assert ("PERS", "Оксана Бондар") in entities
+    loc = next(e for e in reloaded["entities"] if e["word"] == "Харкова")
+    assert RAW[loc["start"] : loc["end"]] == "Харкова"
+
+
+# --- ONNX --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cell", "use_crf"), [("lstm", False), ("gru", True)])
+def test_onnx_export_parity(tmp_path, cell, use_crf):
+    rows = generate(20, seed=2)
+    tokenizer = build_word_tokenizer(tokens for tokens, _ in rows)
+    model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
+    save_with_code(model, tokenizer, tmp_path / "model")
+    onnx_path = export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")
+    assert (tmp_path / "onnx" / "crf.json").is_file() == use_crf
+    sentences = [
+        rows[0][0],
+        ["Житомир"],
+        rows[1][0] + rows[2][0],
+        ["до", "Львова"],
+    ]  # 4 x 12: not the dummy shape
+    for batch in (sentences, sentences[:1]):
+        report = verify_rnn_onnx(tmp_path / "model", onnx_path, batch)
+        assert report["max_abs_diff"] < 1e-5
+        assert report["argmax_agreement"] == 1.0
+
+
+# --- schedulers --------------------------------------------------------------------------------------
+
+
+def _lrs(name: str, steps: int = 20, **kwargs) -> list[float]:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = build_scheduler(name, optimizer, num_training_steps=steps, steps_per_epoch=5, **kwargs)
+    lrs = []
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step(
+            1.0
+        ) if name == "plateau" else scheduler.step()  # plateau: a metric that never improves
+        lrs.append(optimizer.param_groups[0]["lr"])
+    return lrs
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_each_scheduler_builds_and_steps(name):
+    lrs = _lrs(name)
+    if name == "constant":
+        assert set(lrs) == {0.1}
+    elif name == "onecycle":
+        assert max(lrs) == pytest.approx(0.1, rel=0.05) and lrs[0] < 0.05 and lrs[-2] < 0.01
+    elif name == "cosine":
+        assert lrs[9] == pytest.approx(0.05) and lrs[-1] == pytest.approx(0.0, abs=1e-9)
+    elif name == "multistep":  # 4 epochs of 5 steps: milestones at epochs 2 and 3
+        assert (
+            lrs[8] == pytest.approx(0.1) and lrs[9] == pytest.approx(0.01) and lrs[14] == pytest.approx(0.001)
+        )
+    else:
+        assert lrs[-1] < lrs[0] == 0.1
+    with pytest.raises(ValueError, match="unknown scheduler"):
+        build_scheduler("warmup", torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), 10, 5)
+
+
+def test_trainer_steps_custom_plateau_scheduler_with_eval_metric(tmp_path):
+    tokenizer = build_word_tokenizer([["а", "б"]])
+    features = Dataset.from_dict({"input_ids": [[2, 3]] * 8, "labels": [[1, 0]] * 8})
+    model = make_model(len(tokenizer))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    # mode="max" on a decreasing loss: every evaluation after the first is "worse" -> the lr halves
+    scheduler = build_scheduler("plateau", optimizer, 3, 1, mode="max", patience=0, factor=0.5)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        num_train_epochs=3,
+        eval_strategy="epoch",
+        metric_for_best_model="loss",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    Trainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        eval_dataset=features,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        optimizers=(optimizer, scheduler),
+    ).train()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**2)
+
+
+# --- legacy metric -----------------------------------------------------------------------------------
+
+
+def test_per_class_mean_score_reading():
+    true = [["B-PERS", "I-PERS", "O", "B-LOC"], ["O", "O"], ["B-LOC", "O"]]
+    pred = [["B-PERS", "O", "O", "B-LOC"], ["O", "O"], ["O", "B-LOC"]]
+    # labels B-LOC, B-PERS, I-PERS; sentence 1: (1 + 1 + 0) / 3; sentence 2: 0 (no entities); sentence 3: 0
+    assert per_class_mean_score(true, pred) == pytest.approx((2 / 3) / 3)
+    assert per_class_mean_score(true, true, labels=["B-LOC"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="sentence 0"):
+        per_class_mean_score([["O"]], [["O", "O"]])
+    assert per_class_mean_score([["O"]], [["O"]]) == 0.0
