@@ -22,7 +22,14 @@ from pathlib import Path
 
 from accelerate import PartialState
 from datasets import DatasetDict
-from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer, set_seed
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    set_seed,
+)
 
 from hubtools import plots
 from hubtools.config import RecipeConfig, load_config
@@ -90,13 +97,19 @@ def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
             "license": cfg.data.license, "language": cfg.data.language, **info}
 
 
-def run_token_classification(cfg: RecipeConfig, command: str | None = None,
+ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
+
+
+def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
+                             model_factory: ModelFactory | None = None,
                              trainer_cls: type[Trainer] = Trainer,
                              trainer_kwargs: Callable[..., dict] | None = None) -> Path:
-    """Run every stage of a transformer token-classification recipe and return the finished run folder.
+    """Run every stage of a token-classification recipe and return the finished run folder.
 
-    ``trainer_cls``/``trainer_kwargs`` let a recipe swap in another Trainer (distillation);
-    ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)`` returns extra constructor args.
+    Hooks for recipes that differ: ``model_factory(cfg, label_names, dsd)`` builds the model and tokenizer
+    (deterministically: it runs in every process, after seeding) instead of a pretrained checkpoint or
+    ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
+    add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``.
     """
     state = PartialState()
     started = time.time()
@@ -104,13 +117,16 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None,
     dsd, info = build_dataset(cfg.data)  # validated: bad input fails here, before anything is written
     dataset_s = time.time() - started
     label_names = label_names_of(dsd["train"])
-    if cfg.model.from_scratch is None:
+    if model_factory is not None:
+        set_seed(cfg.training.seed)
+        model, tokenizer = model_factory(cfg, label_names, dsd)
+    elif cfg.model.from_scratch is None:
         model, tokenizer = load_pretrained(cfg.model, label_names)  # label mismatch fails before writing
     run = RunFolder(cfg.output_dir)
     if state.is_main_process:
         run.create()
     state.wait_for_everyone()
-    if cfg.model.from_scratch is not None:
+    if model_factory is None and cfg.model.from_scratch is not None:
         model, tokenizer = build_shared_model(cfg, label_names, dsd, run, state)
     max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
     with state.main_process_first():

@@ -14,7 +14,14 @@ from datasets import DatasetDict, concatenate_datasets
 
 from hubtools.config import DataConfig
 from hubtools.data.generate import generate_finer
-from hubtools.data.labels import drop_without_entities, label_statistics, remap_types, select_types
+from hubtools.data.labels import (
+    DEFAULT_MAX_RATIO,
+    SELECTION_RULES,
+    drop_without_entities,
+    label_statistics,
+    remap_types,
+    select_types,
+)
 from hubtools.data.loading import filter_rows, load_hub, load_local, normalize
 from hubtools.data.schemes import types_of
 from hubtools.data.split import stratified_split
@@ -72,7 +79,8 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
     types = cfg.types
     if types is None and cfg.num_types is not None:
         types = select_types(stats, cfg.num_types, cfg.selection_rule)
-        build["selection_rule"] = select_types.__doc__.strip().split("\n\n")[0] if select_types.__doc__ else ""
+        build["selection_rule"] = SELECTION_RULES[cfg.selection_rule].format(k=cfg.num_types,
+                                                                             max_ratio=DEFAULT_MAX_RATIO)
         steps.append(f"selected {len(types)} types by the '{cfg.selection_rule}' rule: {', '.join(types)}")
     if types is not None:
         mapping = {t: cfg.rename.get(t, t) for t in types}
