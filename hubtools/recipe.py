@@ -97,7 +97,8 @@ def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
             "license": cfg.data.license, "language": cfg.data.language, **info}
 
 
-ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
+ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
+                        tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
