@@ -77,7 +77,8 @@ def command_line() -> str:
     return f"{launcher} {shlex.join(sys.argv)}"
 
 
-def build_shared_model(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDict, run: RunFolder, state: PartialState):
+def build_shared_model(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDict, run: RunFolder,
+                       state: PartialState):
     """A model and WordPiece tokenizer built (``model.from_scratch``) on the training split by the main
     process and loaded by the others, so every process has the same tokenizer and initial weights."""
     set_seed(cfg.training.seed)
