@@ -1,0 +1,9 @@
+"""Exceptions with messages that say where the problem is and what to do."""
+
+
+class DataError(ValueError):
+    """Invalid input data; the message names the file, split, row and field."""
+
+
+class ConfigError(ValueError):
+    """Invalid recipe configuration; the message names the field."""

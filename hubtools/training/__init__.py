@@ -1,0 +1,1 @@
+"""Training: Trainer construction and knowledge distillation."""
