@@ -7,3 +7,7 @@ class DataError(ValueError):
 
 class ConfigError(ValueError):
     """Invalid recipe configuration; the message names the field."""
+
+
+class ExportError(RuntimeError):
+    """Export or verification failed; the message says which model and step."""

@@ -1,1 +1,1 @@
-"""Training: Trainer construction and knowledge distillation."""
+"""Trainer construction for plain fine-tuning and distillation."""

@@ -1,0 +1,319 @@
+"""Recipe configuration: typed sections validated in ``__post_init__``, loaded from YAML with overrides.
+
+A recipe's YAML file has the sections below; a preset (``--preset tiny``) is a second YAML file merged over
+it, and command-line overrides ``section.key=value`` (value parsed as YAML) are merged last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hubtools.data.schemes import SCHEMES
+from hubtools.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the sentences come from and how they are relabelled.
+
+    Attributes:
+        source: Hub dataset id, local file or folder, or ``generate:NAME`` for a generated dataset in the
+            Hub schema (see ``hubtools.data.generate``).
+        name: the published name of the built dataset (e.g. ``finer-selected-4-labels``).
+        config_name: Hub dataset configuration (``supervised`` for Few-NERD).
+        revision: Hub revision (branch, tag or commit) to load.
+        tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
+        scheme: tagging scheme of the source (``auto`` detects it); everything is converted to IOB2.
+        filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
+        num_types: select this many entity types with ``selection_rule`` (None keeps all).
+        selection_rule: ``balanced`` or ``top`` (see ``hubtools.data.labels.select_types``).
+        types: explicit source entity types to keep (overrides ``num_types``).
+        rename: source type -> published type name.
+        keep_types: keep these types and set every other tag to O (no analysis-driven selection).
+        drop_without_entities: drop sentences that have no entity after relabelling.
+        split_ratios: re-split all sentences (train/validation/test ratios, stratified by type); None keeps
+            the source splits.
+        max_samples: cap per split (``{"train": 1000}``), applied after building, for quick runs.
+        generate: keyword arguments for the generator when ``source`` is ``generate:NAME``.
+        skip_malformed_lines: skip CoNLL lines with too few columns instead of failing.
+        license / language: metadata inherited by the dataset card.
+        seed: seed of the split.
+    """
+
+    source: str = ""
+    name: str = ""
+    config_name: str | None = None
+    revision: str | None = None
+    tokens_column: str = "tokens"
+    tags_column: str = "ner_tags"
+    scheme: str = "auto"
+    filters: dict[str, Any] = field(default_factory=dict)
+    num_types: int | None = None
+    selection_rule: str = "balanced"
+    types: list[str] | None = None
+    rename: dict[str, str] = field(default_factory=dict)
+    keep_types: list[str] | None = None
+    drop_without_entities: bool = False
+    split_ratios: list[float] | None = None
+    max_samples: dict[str, int] = field(default_factory=dict)
+    generate: dict[str, Any] = field(default_factory=dict)
+    skip_malformed_lines: bool = False
+    license: str = "other"
+    language: list[str] = field(default_factory=lambda: ["en"])
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ConfigError("data.source is required (a Hub dataset id, a local path or generate:NAME)")
+        if self.scheme != "auto" and self.scheme not in SCHEMES:
+            raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {self.scheme!r}")
+        if self.selection_rule not in ("balanced", "top"):
+            raise ConfigError(f"data.selection_rule must be 'balanced' or 'top', got {self.selection_rule!r}")
+        if self.num_types is not None and self.num_types < 1:
+            raise ConfigError(f"data.num_types must be positive, got {self.num_types}")
+        if self.split_ratios is not None:
+            if len(self.split_ratios) != 3 or any(r <= 0 for r in self.split_ratios):
+                raise ConfigError(f"data.split_ratios needs three positive numbers, got {self.split_ratios}")
+            if abs(sum(self.split_ratios) - 1.0) > 1e-6:
+                raise ConfigError(f"data.split_ratios must sum to 1, got {self.split_ratios}")
+        if isinstance(self.language, str):
+            self.language = [self.language]
+
+
+@dataclass
+class ModelConfig:
+    """The model to fine-tune.
+
+    Attributes:
+        name_or_path: Hub model id or local folder (weights and tokenizer).
+        from_scratch: when set, build an untrained model of ``architecture`` with these config values and
+            train a WordPiece tokenizer on the training split (the tiny presets).
+        architecture: model type for ``from_scratch`` (``distilbert``, ``bert``).
+        vocab_size: WordPiece vocabulary size for ``from_scratch``.
+        lowercase: lowercase in the trained tokenizer.
+        max_length: maximum sub-tokens per window (capped by the model's position embeddings).
+        stride: sub-tokens of overlap between windows of a long sentence.
+        reset_head: allow a checkpoint whose classifier has other labels (the head is re-initialized).
+    """
+
+    name_or_path: str = ""
+    from_scratch: dict[str, Any] | None = None
+    architecture: str = "distilbert"
+    vocab_size: int = 2000
+    lowercase: bool = True
+    max_length: int = 512
+    stride: int = 32
+    reset_head: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name_or_path and self.from_scratch is None:
+            raise ConfigError("model.name_or_path is required unless model.from_scratch is set")
+        if self.max_length < 8:
+            raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
+        if not 0 <= self.stride < self.max_length // 2:
+            raise ConfigError(f"model.stride must be in [0, max_length/2), got {self.stride}")
+
+
+@dataclass
+class TrainingConfig:
+    """Hyperparameters, passed to ``transformers.TrainingArguments``.
+
+    ``fp16`` is ``auto`` (on when CUDA is available), ``true`` or ``false``. ``max_tokens_per_batch``
+    switches to token-budget batches (sentences sorted into batches of at most this many padded tokens).
+    ``extra`` is passed to TrainingArguments unchanged.
+    """
+
+    learning_rate: float = 5e-5
+    num_train_epochs: float = 3.0
+    per_device_train_batch_size: int = 16
+    per_device_eval_batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    lr_scheduler_type: str = "linear"
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    seed: int = 42
+    fp16: str | bool = "auto"
+    save_total_limit: int = 2
+    metric_for_best_model: str = "f1"
+    group_by_length: bool = False
+    max_tokens_per_batch: int | None = None
+    dataloader_num_workers: int = 0
+    logging_steps: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0:
+            raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
+        if self.num_train_epochs <= 0:
+            raise ConfigError(f"training.num_train_epochs must be positive, got {self.num_train_epochs}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.fp16 not in ("auto", True, False):
+            raise ConfigError(f"training.fp16 must be auto, true or false, got {self.fp16!r}")
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_tokens_per_batch is not None and self.max_tokens_per_batch < 16:
+            raise ConfigError(f"training.max_tokens_per_batch must be at least 16, got {self.max_tokens_per_batch}")
+
+
+@dataclass
+class ExportConfig:
+    """The ONNX stage.
+
+    Attributes:
+        enabled: run export, quantization, verification and benchmark after training.
+        optimize_level: ORTOptimizer level applied before quantization (0 disables).
+        quantize: dynamic int8 quantization.
+        per_channel: per-channel weight quantization.
+        quantize_embeddings: also try quantizing the word embeddings (Gather); kept only if it verifies.
+        instruction_set: ``auto`` (chosen for this CPU), ``avx2``, ``avx512``, ``avx512_vnni`` or ``arm64``.
+        max_f1_drop: a variant whose test F1 drops by more than this many points is refused.
+        min_word_agreement: fp32 ONNX must agree with PyTorch on at least this fraction of words.
+        device: ``cpu`` or ``cuda`` (CUDA execution provider, needs onnxruntime-gpu).
+        benchmark: measure size, memory, latency and throughput.
+        benchmark_sentences: test sentences used by the benchmark (None: all).
+    """
+
+    enabled: bool = True
+    optimize_level: int = 1
+    quantize: bool = True
+    per_channel: bool = False
+    quantize_embeddings: bool = True
+    instruction_set: str = "auto"
+    max_f1_drop: float = 0.5
+    min_word_agreement: float = 0.999
+    device: str = "cpu"
+    benchmark: bool = True
+    benchmark_sentences: int | None = 200
+
+    def __post_init__(self) -> None:
+        if self.instruction_set not in ("auto", "avx2", "avx512", "avx512_vnni", "arm64"):
+            raise ConfigError(f"export.instruction_set unknown: {self.instruction_set!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ConfigError(f"export.device must be cpu or cuda, got {self.device!r}")
+        if self.optimize_level not in (0, 1, 2, 99):
+            raise ConfigError(f"export.optimize_level must be 0, 1, 2 or 99, got {self.optimize_level}")
+
+
+@dataclass
+class PublishConfig:
+    """Metadata for the cards and the default Hub repos."""
+
+    model_repo_id: str | None = None
+    dataset_repo_id: str | None = None
+    license: str = "apache-2.0"
+    tags: list[str] = field(default_factory=list)
+    widget: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class RecipeConfig:
+    """A whole recipe: which system, where its run folder goes, and the five sections."""
+
+    recipe: str
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    system: str | None = None
+    output_dir: str = "runs/run"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain dict for results.json."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "export": ExportConfig,
+             "publish": PublishConfig}
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("rename", "filters"):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Turn ``["training.learning_rate=1e-4", "data.types=[A, B]"]`` into a nested dict (values as YAML)."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def from_dict(raw: dict) -> RecipeConfig:
+    """Build and validate a RecipeConfig; unknown keys raise ConfigError naming them."""
+    top = {f.name for f in dataclasses.fields(RecipeConfig)}
+    unknown = set(raw) - top
+    if unknown:
+        raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; known: {sorted(top)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        cls = _SECTIONS.get(key)
+        if cls is None:
+            kwargs[key] = value
+            continue
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = set(value or {}) - known
+        if bad:
+            raise ConfigError(f"unknown key(s) in {key}: {sorted(bad)}; known: {sorted(known)}")
+        try:
+            kwargs[key] = cls(**(value or {}))
+        except TypeError as err:
+            raise ConfigError(f"{key}: {err}") from None
+    for required in ("recipe", "data", "model"):
+        if required not in kwargs:
+            raise ConfigError(f"configuration needs a {required!r} section")
+    return RecipeConfig(**kwargs)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, with an error naming the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read configuration: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: configuration must be a mapping")
+    return data
+
+
+def load_config(path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
+                output_dir: str | None = None) -> RecipeConfig:
+    """Load ``path``, merge ``PATH_STEM-PRESET.yaml`` beside it if a preset is named, then overrides."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if preset:
+        preset_path = path.with_name(f"{path.stem}-{preset}.yaml")
+        if not preset_path.exists():
+            raise ConfigError(f"preset {preset!r} not found: {preset_path} does not exist")
+        raw = deep_merge(raw, read_yaml(preset_path))
+    raw = deep_merge(raw, parse_overrides(overrides or []))
+    if output_dir:
+        raw["output_dir"] = output_dir
+    return from_dict(raw)

@@ -1,0 +1,1 @@
+"""Loading, checking, relabelling and splitting token-classification datasets."""

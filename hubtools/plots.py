@@ -1,0 +1,109 @@
+"""Figures for the run folder and the cards (matplotlib, Agg backend, PNG written atomically)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def training_curves(history: Sequence[Mapping], path: str | Path, title: str = "") -> Path:
+    """Training and validation loss (left) and validation precision/recall/F1 (right) per epoch."""
+    fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    epochs = [row["epoch"] for row in history]
+    for key, label in (("training_loss", "training loss"), ("validation_loss", "validation loss")):
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            ax_loss.plot(*zip(*points), marker="o", label=label)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+    for key in ("precision", "recall", "f1"):
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            ax_f1.plot(*zip(*points), marker="o", label=key)
+    ax_f1.set_xlabel("epoch")
+    ax_f1.set_ylabel("validation score (entity level)")
+    ax_f1.set_ylim(0, 1.02)
+    ax_f1.legend()
+    ax_f1.grid(alpha=0.3)
+    if epochs:
+        ax_f1.set_xticks(epochs if len(epochs) <= 12 else epochs[:: max(1, len(epochs) // 12)])
+    fig.suptitle(title or "Training curves")
+    return _save(fig, path)
+
+
+def confusion_matrix(confusion: Mapping, path: str | Path, title: str = "") -> Path:
+    """Row-normalized confusion between entity types on test words (counts annotated)."""
+    labels = list(confusion["labels"])
+    matrix = np.asarray(confusion["matrix"], dtype=float)
+    norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.5 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    if len(labels) <= 20:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                if matrix[i, j]:
+                    ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center", fontsize=7,
+                            color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of gold row")
+    ax.set_title(title or "Confusion between entity types (test words)")
+    return _save(fig, path)
+
+
+def entity_distribution(entity_counts: Mapping[str, Mapping[str, int]], path: str | Path,
+                        title: str = "") -> Path:
+    """Entities per type in each split, as grouped horizontal bars."""
+    splits = list(entity_counts)
+    types = sorted({t for counts in entity_counts.values() for t in counts})
+    height = max(3.0, 0.35 * len(types) * max(1, len(splits)) / 2 + 1.5)
+    fig, ax = plt.subplots(figsize=(8, height))
+    bar = 0.8 / max(1, len(splits))
+    y = np.arange(len(types))
+    for k, split in enumerate(splits):
+        values = [entity_counts[split].get(t, 0) for t in types]
+        ax.barh(y + k * bar, values, height=bar, label=f"{split} ({sum(values)})")
+    ax.set_yticks(y + bar * (len(splits) - 1) / 2, types)
+    ax.invert_yaxis()
+    ax.set_xlabel("entities")
+    ax.legend()
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or "Entity distribution per split")
+    return _save(fig, path)
+
+
+def benchmark_bars(rows: Sequence[Mapping], path: str | Path, title: str = "") -> Path:
+    """Latency (p50, batch 1) and throughput (words/s, batch 32) per variant and thread setting."""
+    labels = [f"{r['variant']}\n{r['threads']} thr" for r in rows]
+    fig, (ax_lat, ax_tp) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax_lat.bar(labels, [r["latency_p50_ms"] for r in rows], color="tab:orange")
+    ax_lat.set_ylabel("latency p50, batch 1 (ms)")
+    ax_tp.bar(labels, [r["throughput_words_s"] for r in rows], color="tab:green")
+    ax_tp.set_ylabel("throughput, batch 32 (words/s)")
+    for ax in (ax_lat, ax_tp):
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title or "Inference benchmark")
+    return _save(fig, path)

@@ -1,0 +1,150 @@
+"""TrainingArguments and Trainer construction for word-level token classification.
+
+Everything goes through the transformers Trainer, so ``accelerate launch`` with 1 or N processes, CPU or
+CUDA, works unchanged: evaluation uses the Trainer's loop (which gathers with ``gather_for_metrics``, so no
+sentence is duplicated or dropped), metrics are computed on words after merging windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import (
+    DataCollatorForTokenClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from hubtools.config import TrainingConfig
+from hubtools.errors import ConfigError
+from hubtools.metrics import entity_scores, ids_to_tags
+from hubtools.tokenization import merge_word_predictions
+
+
+def use_fp16(cfg: TrainingConfig) -> bool:
+    """fp16 mixed precision: on by default where CUDA is available; an error if forced without CUDA."""
+    if cfg.fp16 == "auto":
+        return torch.cuda.is_available()
+    if cfg.fp16 and not torch.cuda.is_available():
+        raise ConfigError("training.fp16=true needs a CUDA device; use auto or false on CPU")
+    return bool(cfg.fp16)
+
+
+def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_eval: bool = True,
+                             **overrides) -> TrainingArguments:
+    """TrainingArguments from the recipe's training section: evaluate, save and log every epoch, keep the
+    best model by ``metric_for_best_model``, at most ``save_total_limit`` checkpoints."""
+    fp16 = use_fp16(cfg)
+    kwargs = dict(
+        output_dir=str(output_dir),
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.num_train_epochs,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        warmup_ratio=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        adam_beta1=cfg.adam_beta1,
+        adam_beta2=cfg.adam_beta2,
+        adam_epsilon=cfg.adam_epsilon,
+        seed=cfg.seed,
+        fp16=fp16,
+        fp16_full_eval=fp16,
+        eval_strategy="epoch" if has_eval else "no",
+        save_strategy="epoch",
+        logging_strategy="steps" if cfg.logging_steps else "epoch",
+        logging_steps=cfg.logging_steps or 500,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model=cfg.metric_for_best_model if has_eval else None,
+        greater_is_better=cfg.metric_for_best_model not in ("loss", "eval_loss"),
+        save_total_limit=cfg.save_total_limit,
+        group_by_length=cfg.group_by_length,
+        dataloader_num_workers=cfg.dataloader_num_workers,
+        report_to="none",
+        disable_tqdm=False,
+    )
+    kwargs.update(cfg.extra)
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def argmax_logits(logits, labels):
+    """``preprocess_logits_for_metrics``: keep only label ids, not full logits, across evaluation."""
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    return logits.argmax(dim=-1)
+
+
+class WordMetrics:
+    """``compute_metrics`` on words: merges window predictions of ``features`` back to sentences and scores
+    them against the gold tags with seqeval."""
+
+    def __init__(self, features: Dataset, gold: Sequence[Sequence[int]], label_names: Sequence[str]):
+        self.features = features.select_columns(["example_index", "word_index", "window_start", "window_end"])
+        self.gold_tags = ids_to_tags(gold, label_names)
+        self.lengths = [len(g) for g in gold]
+        self.label_names = list(label_names)
+
+    def word_predictions(self, predictions: np.ndarray) -> list[list[int]]:
+        """Per-sentence predicted label ids from the Trainer's (padded) feature predictions."""
+        return merge_word_predictions(predictions, self.features, self.lengths)
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        pred_ids = self.word_predictions(eval_pred.predictions)
+        scores = entity_scores(self.gold_tags, ids_to_tags(pred_ids, self.label_names))
+        return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+
+
+def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments,
+                  train_features: Dataset, eval_features: Dataset | None, eval_metrics: WordMetrics | None,
+                  trainer_cls: type[Trainer] = Trainer, callbacks: list | None = None,
+                  **trainer_kwargs) -> Trainer:
+    """A Trainer with the token-classification collator and word-level metrics."""
+    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
+    return trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=train_features,
+        eval_dataset=eval_features,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=eval_metrics,
+        preprocess_logits_for_metrics=argmax_logits,
+        callbacks=callbacks,
+        **trainer_kwargs,
+    )
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` folder to resume from after an interruption, if any."""
+    path = Path(output_dir)
+    return get_last_checkpoint(str(path)) if path.is_dir() else None
+
+
+def epoch_history(log_history: list[dict]) -> list[dict]:
+    """One row per epoch from ``trainer.state.log_history``: training loss, step, validation loss and
+    the validation metrics (the table the model card shows)."""
+    rows: dict[float, dict] = {}
+    for entry in log_history:
+        epoch = entry.get("epoch")
+        if epoch is None:
+            continue
+        key = round(float(epoch), 4)
+        row = rows.setdefault(key, {"epoch": key})
+        row["step"] = max(row.get("step", 0), int(entry.get("step", 0)))
+        if "loss" in entry:
+            row["training_loss"] = float(entry["loss"])
+        for name, value in entry.items():
+            if name.startswith("eval_") and not name.endswith(("_runtime", "_per_second")):
+                row["validation_loss" if name == "eval_loss" else name[5:]] = float(value)
+    history = [rows[k] for k in sorted(rows)]
+    return [row for row in history if len(row) > 2]
+
