@@ -12,10 +12,8 @@ A recipe calls, in order::
     word_logits = teacher_word_logits(teacher, teacher_tokenizer, train["tokens"], permutation)
     train_features = attach_teacher_logits(train_features, word_logits)
     student = build_student_from_teacher(teacher)  # or any token-classification model
-    trainer = DistillationTrainer(model=student, args=args, train_dataset=train_features,
-                                  eval_dataset=validation_features,
-                                  data_collator=DistillationDataCollator(student_tokenizer),
-                                  alpha=0.5, temperature=2.0)
+    trainer = build_trainer(student, student_tokenizer, args, train_features, validation_features,
+                            metrics, trainer_cls=DistillationTrainer, alpha=0.5, temperature=2.0)
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import datasets
@@ -240,8 +239,9 @@ class DistillationTrainer(Trainer):
     """Trainer whose loss is ``distillation_loss`` when the batch carries ``teacher_logits``.
 
     Batches without them (evaluation and prediction sets) use plain cross-entropy, so evaluation
-    needs no teacher. The ``teacher_logits`` column survives ``remove_unused_columns``; pass a
-    ``DistillationDataCollator`` as ``data_collator``.
+    needs no teacher. The ``teacher_logits`` column survives ``remove_unused_columns``, and a plain
+    ``DataCollatorForTokenClassification`` (as ``training.trainer.build_trainer`` passes) is replaced by
+    a ``DistillationDataCollator`` with the same settings.
     """
 
     def __init__(self, *args: Any, alpha: float = 0.5, temperature: float = 2.0, **kwargs: Any) -> None:
@@ -249,6 +249,11 @@ class DistillationTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.alpha = alpha
         self.temperature = temperature
+        if type(self.data_collator) is DataCollatorForTokenClassification:
+            settings = {
+                field.name: getattr(self.data_collator, field.name) for field in fields(self.data_collator)
+            }
+            self.data_collator = DistillationDataCollator(**settings)
         # The loss is a mean over this batch's labelled positions; Trainer divides it by the number
         # of gradient-accumulation steps instead of passing num_items_in_batch to the model.
         self.model_accepts_loss_kwargs = False
