@@ -476,6 +476,13 @@ def test_distillation_end_to_end(corpus, teacher_tokenizer, student_tokenizer, t
     batch = next(iter(trainer.get_train_dataloader()))
     assert "teacher_logits" in batch and "word_index" not in batch
     assert batch["teacher_logits"].shape == (*batch["labels"].shape, len(LABELS))
+    student.eval()  # no dropout: the trainer's loss on this batch is the distillation loss
+    with torch.no_grad():
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "teacher_logits")}
+        expected = distillation_loss(
+            student(**inputs).logits, batch["teacher_logits"], batch["labels"], 0.0, 2.0
+        )
+        torch.testing.assert_close(trainer.compute_loss(student, dict(batch)), expected)
 
     before = trainer.evaluate()  # the eval set has no teacher logits: plain cross-entropy
     trainer.train()

@@ -73,8 +73,10 @@ def label_permutation(teacher_id2label: dict[int, str], label_names: list[str]) 
     return [teacher_index[name] for name in label_names]
 
 
-def _masked_rows(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return logits[mask].float()
+def word_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged over the positions where ``labels != -100`` (0 when there are none)."""
+    mask = labels != IGNORE_INDEX
+    return F.cross_entropy(logits[mask].float(), labels[mask], reduction="sum") / mask.sum().clamp(min=1)
 
 
 def distillation_loss(
@@ -99,20 +101,14 @@ def distillation_loss(
             f"{tuple(student_logits.shape)}"
         )
     mask = labels != IGNORE_INDEX
-    student = _masked_rows(student_logits, mask)
-    teacher = _masked_rows(teacher_logits, mask)
-    count = max(student.shape[0], 1)
-    cross_entropy = F.cross_entropy(student, labels[mask], reduction="sum") / count
-    kl = (
-        F.kl_div(
-            F.log_softmax(student / temperature, dim=-1),
-            F.log_softmax(teacher / temperature, dim=-1),
-            reduction="sum",
-            log_target=True,
-        )
-        / count
+    kl = F.kl_div(
+        F.log_softmax(student_logits[mask].float() / temperature, dim=-1),
+        F.log_softmax(teacher_logits[mask].float() / temperature, dim=-1),
+        reduction="sum",
+        log_target=True,
     )
-    return alpha * cross_entropy + (1.0 - alpha) * temperature**2 * kl
+    soft = temperature**2 * kl / mask.sum().clamp(min=1)
+    return alpha * word_cross_entropy(student_logits, labels) + (1.0 - alpha) * soft
 
 
 def teacher_word_logits(
@@ -274,9 +270,7 @@ class DistillationTrainer(Trainer):
         teacher_logits = inputs.pop("teacher_logits", None)
         outputs = model(**inputs)
         if teacher_logits is None:
-            mask = labels != IGNORE_INDEX
-            student = _masked_rows(outputs.logits, mask)
-            loss = F.cross_entropy(student, labels[mask], reduction="sum") / max(student.shape[0], 1)
+            loss = word_cross_entropy(outputs.logits, labels)
         else:
             loss = distillation_loss(outputs.logits, teacher_logits, labels, self.alpha, self.temperature)
         return (loss, outputs) if return_outputs else loss
