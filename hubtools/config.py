@@ -7,6 +7,7 @@ it, and command-line overrides ``section.key=value`` (value parsed as YAML) are 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,20 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def _coerce(cls: type, values: dict) -> dict:
+    """Turn YAML strings such as ``5e-4`` (YAML 1.1 reads it as a string) into the field's number type."""
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for name, value in values.items():
+        hint = str(hints.get(name))
+        if isinstance(value, str) and ("float" in hint or "int" in hint) and "str" not in hint:
+            try:
+                out[name] = int(value) if "float" not in hint else float(value)
+            except ValueError:
+                raise ConfigError(f"{cls.__name__}.{name}: expected a number, got {value!r}") from None
+    return out
+
+
 def from_dict(raw: dict) -> RecipeConfig:
     """Build and validate a RecipeConfig; unknown keys raise ConfigError naming them."""
     top = {f.name for f in dataclasses.fields(RecipeConfig)}
@@ -282,7 +297,7 @@ def from_dict(raw: dict) -> RecipeConfig:
         if bad:
             raise ConfigError(f"unknown key(s) in {key}: {sorted(bad)}; known: {sorted(known)}")
         try:
-            kwargs[key] = cls(**(value or {}))
+            kwargs[key] = cls(**_coerce(cls, value or {}))
         except TypeError as err:
             raise ConfigError(f"{key}: {err}") from None
     for required in ("recipe", "data", "model"):

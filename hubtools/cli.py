@@ -1,0 +1,122 @@
+"""The ``hubtools`` command: render and check cards, export a run to ONNX, publish a run to the Hub."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _card(args: argparse.Namespace) -> int:
+    from hubtools.cards import render_cards
+
+    model_card, dataset_card = render_cards(args.run_dir, model_repo_id=args.model_repo_id,
+                                            dataset_repo_id=args.dataset_repo_id)
+    print(f"model card: {model_card}\ndataset card: {dataset_card}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from hubtools.cards import check_cards
+
+    problems = check_cards(args.run_dir)
+    for problem in problems:
+        print(f"- {problem}")
+    print("cards OK" if not problems else f"{len(problems)} problem(s) found")
+    return 1 if problems else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hubtools.export import export_config_for_run, export_run
+
+    overrides = {"device": args.device, "benchmark": False if args.no_benchmark else None,
+                 "max_f1_drop": args.max_f1_drop}
+    cfg = export_config_for_run(args.run_dir, **{k: v for k, v in overrides.items() if v is not None})
+    report = export_run(args.run_dir, cfg)
+    for name, variant in report.items():
+        if isinstance(variant, dict) and "status" in variant:
+            print(f"{name}: {variant['status']} (f1 {variant.get('f1')}, {variant.get('size_mb')} MB)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
+    from hubtools.evaluation import evaluate_run
+    from hubtools.run import write_json
+
+    scores = evaluate_run(args.run_dir, args.split, args.batch_size)
+    if PartialState().is_main_process:
+        summary = {k: scores[k] for k in ("precision", "recall", "f1", "accuracy", "num_sentences", "num_words")}
+        print(" ".join(f"{k}={v}" for k, v in summary.items()))
+        if args.output:
+            write_json(args.output, scores)
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from hubtools.push import format_report, push_run
+
+    report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, private=args.private,
+                      revision=args.revision, commit_message=args.commit_message, dry_run=args.dry_run)
+    print(format_report(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hubtools``."""
+    parser = argparse.ArgumentParser(prog="hubtools", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    card = sub.add_parser("card", help="render the model and dataset cards of a run folder")
+    card.add_argument("run_dir", type=Path)
+    card.add_argument("--model-repo-id", help="model repo the cards link to")
+    card.add_argument("--dataset-repo-id", help="dataset repo the cards link to")
+    card.set_defaults(func=_card)
+
+    check = sub.add_parser("check", help="validate the cards of a run folder locally")
+    check.add_argument("run_dir", type=Path)
+    check.set_defaults(func=_check)
+
+    export = sub.add_parser("export", help="export, quantize, verify and benchmark a run's model with ONNX")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--device", choices=["cpu", "cuda"])
+    export.add_argument("--no-benchmark", action="store_true")
+    export.add_argument("--max-f1-drop", type=float, help="F1 points a variant may lose before it is refused")
+    export.set_defaults(func=_export)
+
+    evaluate = sub.add_parser("evaluate", help="re-score a run's saved model on one of its saved splits "
+                              "(works under accelerate launch with N processes)")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--output", type=Path, help="write the scores as JSON")
+    evaluate.set_defaults(func=_evaluate)
+
+    push = sub.add_parser("push", help="publish a run folder (model, ONNX, dataset, cards) to the Hub")
+    push.add_argument("run_dir", type=Path)
+    push.add_argument("--repo-id", required=True, help="model repo, as namespace/name")
+    push.add_argument("--dataset-repo-id", help="dataset repo, as namespace/name")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--revision", help="branch to commit to (created if missing)")
+    push.add_argument("--commit-message")
+    push.add_argument("--dry-run", action="store_true", help="print the plan and touch nothing")
+    push.set_defaults(func=_push)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a subcommand; known errors print one line and exit 1."""
+    from hubtools.errors import HubtoolsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (HubtoolsError, FileNotFoundError) as err:
+        print(f"hubtools {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
