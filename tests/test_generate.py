@@ -4,7 +4,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from hubtools.data.generate import FINER_LABELS, _phrase, entity_types, generate_finer, load_label_list
+from hubtools.data.generate import FINER_LABELS, _phrase, generate_finer, load_label_list
+from hubtools.data.schemes import types_of
 from hubtools.errors import DataError
 
 
@@ -22,7 +23,7 @@ def test_label_list_matches_shared_file_order():
     assert FINER_LABELS[0] == "O"
     assert FINER_LABELS[1] == "B-AccrualForEnvironmentalLossContingencies"
     assert FINER_LABELS[-1] == "I-DerivativeNotionalAmount"
-    assert len(entity_types(FINER_LABELS)) == 139
+    assert len(types_of(FINER_LABELS)) == 139
     assert load_label_list("finer-139") == FINER_LABELS
     with pytest.raises(DataError, match="unknown label list"):
         load_label_list("finer-140")
@@ -88,5 +89,5 @@ def test_tagged_tokens_are_numbers(corpus):
 
 
 def test_each_type_has_its_own_context_phrase():
-    phrases = {tuple(_phrase(t)) for t in entity_types(FINER_LABELS)}
+    phrases = {tuple(_phrase(t)) for t in types_of(FINER_LABELS)}
     assert len(phrases) == 139

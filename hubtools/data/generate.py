@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Sequence, Value
 
+from hubtools.data.schemes import types_of
 from hubtools.errors import DataError
 
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -183,11 +184,6 @@ def _phrase(type_name: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Z][a-z]*|[0-9]+", name)]
 
 
-def entity_types(labels: list[str]) -> list[str]:
-    """Entity types of an IOB2 label list, in order of first appearance."""
-    return list(dict.fromkeys(lab[2:] for lab in labels if lab != "O"))
-
-
 class _Templates:
     """Token-id templates: a padded matrix of token ids (negative = number slot) and one of tag ids."""
 
@@ -234,7 +230,7 @@ class _Templates:
 @cache
 def _finer_templates() -> dict:
     """All FiNER templates, built once: per-type main and tail rows, plain rows, tails, the period."""
-    types = entity_types(FINER_LABELS)
+    types = types_of(FINER_LABELS)
     tpl = _Templates(FINER_LABELS)
     main_base, main_count, tail_row = [], [], []
     for name in types:
