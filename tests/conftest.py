@@ -90,6 +90,22 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
         proc.stdout.close()
 
 
+@pytest.fixture
+def hub_default_endpoint(hub_server: HubServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this process's huggingface_hub default endpoint at the test Hub, as HF_ENDPOINT would.
+
+    huggingface_hub < 1.0 parses the commit URL of `create_commit` with its default endpoint, so in-process
+    commits need it to match even when `HfApi(endpoint=...)` is given.
+    """
+    from huggingface_hub import constants, file_download
+
+    template = hub_server.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "ENDPOINT", hub_server.endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    monkeypatch.setattr(file_download, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    return hub_server.endpoint
+
+
 def client_env(endpoint: str, home: Path, **extra: str) -> dict[str, str]:
     """Environment for a fresh client process: the Hub is `endpoint`, caches live under `home`, no token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}

@@ -467,6 +467,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(list(self.state.unknown_routes))
             if name == "requests" and self.command == "GET":
                 return self.send_json(list(self.state.requests))
+            if name == "unknown-routes" and self.command == "DELETE":
+                self.state.unknown_routes.clear()
+                return self.send_json({"ok": True})
             if name == "requests" and self.command == "DELETE":
                 self.state.requests.clear()
                 return self.send_json({"ok": True})
