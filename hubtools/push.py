@@ -130,7 +130,10 @@ def push_run(
         repos = [_push_repo(api, rid, rtype, files, **options) for rid, rtype, files in targets]
     except PushError as err:
         raise PushError(_scrub(str(err), secret)) from None
-    except (HfHubHTTPError, requests.RequestException) as err:
+    except (HfHubHTTPError, requests.RequestException, RuntimeError) as exc:
+        err = _hub_error(exc)
+        if err is None:
+            raise
         raise PushError(_scrub(_explain(err, api.endpoint), secret)) from None
     return PushReport(repos=repos, dry_run=dry_run)
 
@@ -287,8 +290,9 @@ def _commit(api: HfApi, repo_id: str, repo_type: str, branch: str, local: dict[s
                 parent_commit=head,
             )
             return info.oid
-        except (HfHubHTTPError, requests.RequestException) as err:
-            if not (_transient(err) or _status(err) == 412) or attempt == RETRY_ATTEMPTS - 1:
+        except (HfHubHTTPError, requests.RequestException, RuntimeError) as exc:
+            err = _hub_error(exc)
+            if err is None or not (_transient(err) or _status(err) == 412) or attempt == RETRY_ATTEMPTS - 1:
                 raise
             _wait(attempt, f"commit to {repo_id}", err)
     raise AssertionError("unreachable")
@@ -310,6 +314,15 @@ def _wait(attempt: int, what: str, err: Exception) -> None:
     delay = RETRY_BASE_S * 2**attempt
     logger.warning("%s failed (%s); retrying in %.1fs", what, type(err).__name__, delay)
     time.sleep(delay)
+
+
+def _hub_error(exc: BaseException | None) -> Exception | None:
+    """The Hub or network error behind `exc` (huggingface_hub wraps LFS upload errors in RuntimeError)."""
+    while exc is not None:
+        if isinstance(exc, HfHubHTTPError | requests.RequestException):
+            return exc
+        exc = exc.__cause__
+    return None
 
 
 def _status(err: Exception) -> int | None:
