@@ -1,0 +1,85 @@
+"""Tiny NER artefacts for Hub tests: a 2-layer DistilBERT tagger and a ClassLabel token dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+SENTENCES = [
+    "Alice Smith lives in Paris",
+    "Bob moved from Berlin to Kyiv",
+    "Carol visited London and Rome",
+    "Dan works in New York with Erin",
+]
+TAGS = [[1, 2, 0, 0, 3], [1, 0, 0, 3, 0, 3], [1, 0, 3, 0, 3], [1, 0, 0, 3, 4, 0, 1]]
+MODEL_CARD = """---
+language: en
+license: apache-2.0
+library_name: transformers
+pipeline_tag: token-classification
+tags:
+- token-classification
+- ner
+---
+
+# tiny-ner
+
+A 2-layer DistilBERT tagger for tests.
+"""
+
+
+def save_tiny_model(path: Path, seed: int = 0) -> Path:
+    """Build, save (safetensors + tokenizer + README.md card) and return a tiny DistilBERT NER model."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import DistilBertConfig, DistilBertForTokenClassification, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(SENTENCES * 4, trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
+    tok.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+    config = DistilBertConfig(
+        vocab_size=tok.get_vocab_size(),
+        dim=32,
+        hidden_dim=64,
+        n_layers=2,
+        n_heads=2,
+        max_position_embeddings=64,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    torch.manual_seed(seed)
+    model = DistilBertForTokenClassification(config).eval()
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "README.md").write_text(MODEL_CARD)
+    return path
+
+
+def ner_dataset():
+    """A DatasetDict (train/validation/test) with tokens + ner_tags as Sequence(ClassLabel)."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=LABELS))})
+    rows = [{"tokens": s.split(), "ner_tags": t} for s, t in zip(SENTENCES, TAGS, strict=True)]
+    return DatasetDict(
+        train=Dataset.from_list(rows[:2], features=features),
+        validation=Dataset.from_list(rows[2:3], features=features),
+        test=Dataset.from_list(rows[3:], features=features),
+    )
