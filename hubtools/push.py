@@ -24,6 +24,8 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, Revi
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_token
 
+from hubtools.errors import HubtoolsError
+
 logger = logging.getLogger(__name__)
 
 RETRY_ATTEMPTS = 4
@@ -35,7 +37,7 @@ Status = Literal["new", "changed", "unchanged", "deleted"]
 T = TypeVar("T")
 
 
-class PushError(RuntimeError):
+class PushError(HubtoolsError, RuntimeError):
     """A push that cannot go on; the one-line message says what to do. It never contains a token."""
 
 
