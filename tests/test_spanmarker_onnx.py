@@ -150,7 +150,7 @@ def test_pytorch_model_predicts_entities(trained, eval_data):
     sentences, gold = eval_data
     predicted = trained.predict(sentences[:50], batch_size=16)
     assert sum(len(entities) for entities in predicted) >= 20
-    assert entity_f1(predicted, gold[:50]) > 0.5
+    assert entity_f1(predicted, gold[:50]) > 0.3
 
 
 def test_export_folder_is_self_contained(onnx_dir):
@@ -284,8 +284,11 @@ def test_failed_export_leaves_existing_target_untouched(trained, tmp_path, monke
         raise ExportError("simulated verification failure")
 
     monkeypatch.setattr(onnx_export, "_check_export", fail_check)
+    trained.train()
     with pytest.raises(ExportError, match="simulated"):
         export_spanmarker_onnx(trained, target)
+    assert trained.training  # the caller's mode comes back
+    trained.eval()
     assert (target / "model.onnx").read_bytes() == b"previous export"
     assert [p.name for p in tmp_path.iterdir()] == ["onnx"]
 

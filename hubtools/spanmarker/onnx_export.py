@@ -116,46 +116,53 @@ def _replace_dir(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old)
 
 
+def _write_export(model: SpanMarkerModel, folder: Path, opset: int) -> None:
+    """Trace the model into ``folder/model.onnx``, check it, and save config and tokenizer files."""
+    batch = example_batch(model)
+    onnx_path = folder / "model.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            SpanMarkerOnnxGraph(model).eval(),
+            tuple(batch.values()),
+            str(onnx_path),
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            dynamic_axes=DYNAMIC_AXES,
+            opset_version=opset,
+            dynamo=False,
+        )
+    _check_export(model, onnx_path, batch)
+    model.config.save_pretrained(folder)
+    model.tokenizer.tokenizer.save_pretrained(folder)
+
+
 def export_spanmarker_onnx(
     model_dir_or_model: SpanMarkerModel | str | os.PathLike, out_dir: str | os.PathLike, opset: int = 17
 ) -> Path:
     """Export a SpanMarker model to ``out_dir/model.onnx`` beside its config and tokenizer files.
 
     The folder is written under a temporary name and renamed when complete (replacing an existing one),
-    after checking onnxruntime's logits against PyTorch's on an example batch. Returns ``out_dir``.
+    after checking onnxruntime's logits against PyTorch's on an example batch. Tracing runs on CPU in
+    eval mode; a model passed in gets its device and train/eval mode back. Returns ``out_dir``.
     """
-    model = _load_model(model_dir_or_model).cpu().eval()
+    model = _load_model(model_dir_or_model)
+    device, training = model.device, model.training
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        batch = example_batch(model)
-        onnx_path = staging / "model.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                SpanMarkerOnnxGraph(model).eval(),
-                tuple(batch.values()),
-                str(onnx_path),
-                input_names=INPUT_NAMES,
-                output_names=OUTPUT_NAMES,
-                dynamic_axes=DYNAMIC_AXES,
-                opset_version=opset,
-                dynamo=False,
-            )
-        _check_export(model, onnx_path, batch)
-        model.config.save_pretrained(staging)
-        model.tokenizer.tokenizer.save_pretrained(staging)
+        _write_export(model.cpu().eval(), staging, opset)
         _replace_dir(staging, out_dir)
     except ExportError:
-        shutil.rmtree(staging, ignore_errors=True)
         raise
     except Exception as exc:
+        name = model.config.name_or_path or "model"
+        raise ExportError(f"{out_dir}: ONNX export of {name} failed: {exc}") from exc
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ExportError(
-            f"{out_dir}: ONNX export of {model.config.name_or_path or 'model'} failed: {exc}"
-        ) from exc
+        model.to(device).train(training)
     return out_dir
 
 
