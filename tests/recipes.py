@@ -1,0 +1,36 @@
+"""Run recipes in fresh processes for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recipe_env(**extra: str) -> dict[str, str]:
+    """Offline environment for a recipe subprocess, importing hubtools from this checkout."""
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(extra)
+    return env
+
+
+def run_recipe(name: str, output_dir: Path, *args: str, launcher: list[str] | None = None,
+               check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python recipes/NAME.py --preset tiny --output-dir OUT ARGS`` (or under ``launcher``)."""
+    cmd = [*(launcher or [sys.executable]), str(ROOT / "recipes" / f"{name}.py"), "--preset", "tiny",
+           "--output-dir", str(output_dir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=recipe_env(), timeout=timeout, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def accelerate_launcher(num_processes: int) -> list[str]:
+    """``accelerate launch`` on CPU with N processes."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes), "--cpu",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]

@@ -1,0 +1,145 @@
+"""End to end: ``recipes/finer.py --preset tiny`` builds, trains, evaluates and writes a complete run folder."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from datasets import Dataset
+from matplotlib.image import imread
+
+from hubtools.data.schemes import types_of
+from hubtools.evaluation import evaluate_run
+
+from .recipes import ROOT, accelerate_launcher, recipe_env, run_recipe
+
+# Small enough for the test suite, large enough that the tiny model learns the four types.
+TINY = ["data.generate.num_sentences=2500", "training.num_train_epochs=4"]
+
+
+@pytest.fixture(scope="session")
+def finer_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finer") / "run"
+    run_recipe("finer", out, "--no-export", *TINY)
+    return out
+
+
+def test_run_folder_contents(finer_run):
+    assert not finer_run.with_name("run.partial").exists()
+    results = json.loads((finer_run / "results.json").read_text())
+    dataset = results["dataset"]
+    assert dataset["name"] == "finer-selected-4-labels"
+    assert len(dataset["entity_types"]) == 4
+    assert dataset["label_names"][0] == "O" and len(dataset["label_names"]) == 9
+    assert types_of(dataset["label_names"]) == dataset["entity_types"]
+    assert set(results["per_type"]) <= set(dataset["entity_types"])
+    assert dataset["build"]["dropped_without_entities"] > 0
+    assert "balanced" in results["config"]["data"]["selection_rule"]
+    sizes = dataset["splits"]
+    total = sum(sizes.values())
+    assert abs(sizes["train"] / total - 0.8) < 0.01 and abs(sizes["test"] / total - 0.1) < 0.01
+    # the model learned the task on generated data
+    assert results["test"]["f1"] > 0.5, results["test"]
+    assert len(results["history"]) == 4
+    assert all({"epoch", "training_loss", "validation_loss", "f1"} <= set(row) for row in results["history"])
+    assert results["history"][-1]["training_loss"] < results["history"][0]["training_loss"]
+    assert results["versions"]["transformers"].startswith("4.57")
+    assert results["timings"]["train_s"] > 0 and results["environment"]["num_processes"] == 1
+    matrix = results["confusion"]["matrix"]
+    assert sum(map(sum, matrix)) == results["test"]["num_words"]
+
+
+def test_saved_dataset_round_trips(finer_run):
+    results = json.loads((finer_run / "results.json").read_text())
+    for split, size in results["dataset"]["splits"].items():
+        ds = Dataset.from_parquet(str(finer_run / "dataset" / f"{split}.parquet"))
+        assert len(ds) == size
+        assert ds.features["ner_tags"].feature.names == results["dataset"]["label_names"]
+        assert all(any(t != 0 for t in tags) for tags in ds["ner_tags"])  # non-entity sentences dropped
+
+
+def test_plots_are_real_pictures(finer_run):
+    for name in ("training_curves", "confusion_matrix", "entity_distribution"):
+        image = imread(finer_run / "plots" / f"{name}.png")
+        assert image.shape[0] > 200 and image.shape[1] > 200
+        assert image.std() > 0.01  # not a blank canvas
+
+
+def test_model_reloads_with_pipeline_and_rescores_identically(finer_run):
+    from transformers import pipeline
+
+    config = json.loads((finer_run / "model" / "config.json").read_text())
+    results = json.loads((finer_run / "results.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(config["id2label"]))] == results["dataset"]["label_names"]
+    test = Dataset.from_parquet(str(finer_run / "dataset" / "test.parquet"))
+    tagger = pipeline("ner", model=str(finer_run / "model"), aggregation_strategy="simple")
+    sentence = " ".join(max(test["tokens"], key=lambda t: len(t)))
+    entities = tagger(sentence)
+    assert isinstance(entities, list)
+    assert all(e["entity_group"] in results["dataset"]["entity_types"] for e in entities)
+    rescored = evaluate_run(finer_run)
+    for key in ("f1", "precision", "recall", "accuracy", "num_words"):
+        assert rescored[key] == pytest.approx(results["test"][key])
+
+
+def test_bad_input_fails_before_writing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"tokens": ["a", "b"], "ner_tags": ["B-X", "O"]}, {"tokens": ["c", "d"], "ner_tags": ["O"]}]
+    for split in ("train", "validation", "test"):
+        (data / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "run"
+    proc = run_recipe("finer", out, f"data.source={data}", "data.num_types=null", "data.split_ratios=null",
+                      check=False)
+    assert proc.returncode != 0
+    assert "row 1" in proc.stderr and "'ner_tags'" in proc.stderr
+    assert not out.exists() and not out.with_name("run.partial").exists()
+
+
+def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    args = ["--no-export", "data.generate.num_sentences=800", "training.num_train_epochs=3"]
+    cmd = [sys.executable, str(ROOT / "recipes" / "finer.py"), "--preset", "tiny", "--output-dir", str(out), *args]
+    proc = subprocess.Popen(cmd, env=recipe_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = out.with_name("run.partial") / "checkpoints"
+    deadline = time.time() + 600
+    while not any(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    done = run_recipe("finer", out, *args)
+    assert "Continuing training from checkpoint" in done.stderr + done.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert [row["epoch"] for row in results["history"]] == [1.0, 2.0, 3.0]
+
+
+def test_two_processes_train_and_evaluate_consistently(finer_run, tmp_path):
+    out = tmp_path / "run2"
+    # same global batch as the 1-process run: 2 processes x 16
+    run_recipe("finer", out, "--no-export", *TINY, "training.per_device_train_batch_size=16",
+               launcher=accelerate_launcher(2))
+    one = json.loads((finer_run / "results.json").read_text())
+    two = json.loads((out / "results.json").read_text())
+    assert two["environment"]["num_processes"] == 2
+    assert two["test"]["num_sentences"] == one["test"]["num_sentences"]
+    assert abs(two["test"]["f1"] - one["test"]["f1"]) < 0.15, (one["test"], two["test"])
+    # one saved model scored by 1 and by 2 processes: identical metrics, no duplicated or dropped sentence
+    scores = {}
+    for n in (1, 2):
+        target = tmp_path / f"eval{n}.json"
+        cmd = [*accelerate_launcher(n), "-m", "hubtools", "evaluate", str(finer_run), "--batch-size", "7",
+               "--output", str(target)]
+        subprocess.run(cmd, check=True, env=recipe_env(), cwd=ROOT, capture_output=True, timeout=600)
+        scores[n] = json.loads(target.read_text())
+    assert scores[1]["num_sentences"] == scores[2]["num_sentences"] == one["test"]["num_sentences"]
+    assert scores[1]["num_words"] == scores[2]["num_words"]
+    assert scores[1]["confusion"] == scores[2]["confusion"]
+    for key in ("f1", "precision", "recall", "accuracy"):
+        assert scores[1][key] == scores[2][key]
