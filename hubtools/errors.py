@@ -11,3 +11,7 @@ class ConfigError(ValueError):
 
 class ExportError(RuntimeError):
     """Export or verification failed; the message says which model and step."""
+
+
+class CardError(ValueError):
+    """A card cannot be rendered; the message names the template and the missing results.json value."""
