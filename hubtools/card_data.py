@@ -85,18 +85,24 @@ def eval_results(results: dict, dataset_repo_id: str | None) -> list[EvalResult]
             for metric, label in TEST_METRICS.items()]
 
 
-def onnx_variants(results: dict) -> list[dict]:
-    """The export section's variants (every entry but ``benchmark``) with ``name`` and ``file_name`` added."""
+def onnx_files(results: dict) -> dict[str, str]:
+    """Export variant (every ``export`` entry but ``benchmark``) -> its file name inside ``onnx/``."""
     export = optional(results, "export") or {}
-    return [{**variant, "name": name, "file_name": PurePosixPath(value(results, f"export.{name}.file")).name}
-            for name, variant in export.items() if name != "benchmark"]
+    return {name: PurePosixPath(value(results, f"export.{name}.file")).name for name in export if name != "benchmark"}
+
+
+def smallest_verified_onnx(results: dict) -> str | None:
+    """File name of the smallest variant whose verification passed, for the usage snippet."""
+    passed = [name for name in onnx_files(results) if optional(results, f"export.{name}.status") == "passed"]
+    best = min(passed, key=lambda name: value(results, f"export.{name}.size_mb"), default=None)
+    return onnx_files(results)[best] if best else None
 
 
 def model_metadata(results: dict, model_repo_id: str | None, dataset_repo_id: str | None) -> ModelCardData:
     """The model card's YAML metadata."""
     publish = value(results, "config.publish")
     tags = [TASK, "ner", *publish.get("tags", [])]
-    if any(v.get("status") == "passed" for v in onnx_variants(results)):
+    if smallest_verified_onnx(results):
         tags.append("onnx")
     widget = [{"text": text} for text in publish.get("widget", [])]
     return ModelCardData(
@@ -147,9 +153,6 @@ def card_context(results: dict, run_dir: str | Path, *, model_repo_id: str | Non
     model_repo_id = model_repo_id or optional(results, "config.publish.model_repo_id")
     dataset_repo_id = dataset_repo_id or optional(results, "config.publish.dataset_repo_id")
     output_dir = value(results, "config.output_dir")
-    variants = onnx_variants(results)
-    passed = [v for v in variants if v.get("status") == "passed"]
-    smallest = min(passed, key=lambda v: value(results, f"export.{v['name']}.size_mb"), default=None)
     context = {
         "results": results,
         "model_repo_id": model_repo_id,
@@ -162,8 +165,8 @@ def card_context(results: dict, run_dir: str | Path, *, model_repo_id: str | Non
         "base_model": base_model(results),
         "source_repo_id": hub_dataset_id(value(results, "dataset.source")),
         "hyperparameters": hyperparameters(results),
-        "onnx_variants": variants,
-        "onnx_file_name": smallest["file_name"] if smallest else None,
+        "onnx_files": onnx_files(results),
+        "onnx_file_name": smallest_verified_onnx(results),
         "benchmark_plot": (run_dir / "plots" / "benchmark.png").is_file() or None,
         "data_files": data_files(results),
         "extra_sections": optional(results, "card.extra_sections"),
