@@ -15,3 +15,7 @@ class ConfigError(HubtoolsError, ValueError):
 
 class ExportError(HubtoolsError, RuntimeError):
     """Export or verification failed; the message says which model and step."""
+
+
+class CardError(ValueError):
+    """A card cannot be rendered; the message names the template and the missing results.json value."""
