@@ -17,5 +17,5 @@ class ExportError(HubtoolsError, RuntimeError):
     """Export or verification failed; the message says which model and step."""
 
 
-class CardError(ValueError):
+class CardError(HubtoolsError, ValueError):
     """A card cannot be rendered; the message names the template and the missing results.json value."""

@@ -32,6 +32,7 @@ from transformers import (
 )
 
 from hubtools import plots
+from hubtools.cards import render_cards
 from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
@@ -192,9 +193,14 @@ def finish_run(run: RunFolder, cfg: RecipeConfig) -> None:
     run.finalize()
 
 
+def render_cards_stage(run: RunFolder, cfg: RecipeConfig) -> None:
+    """Render the model and dataset cards of the staged run folder."""
+    render_cards(run.path)
+
+
 def post_training_stages() -> list[Callable[[RunFolder, RecipeConfig], None]]:
     """Stages run on the staged folder after training, in order (export, then cards)."""
-    return []
+    return [render_cards_stage]
 
 
 def recipe_main(description: str, default_config: Path, run: Callable[[RecipeConfig], Path] | None = None,
