@@ -19,12 +19,13 @@ Policy:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
+from hubtools.data.schemes import iob2_label_names
 from hubtools.errors import DataError
 
 _TOKEN = re.compile(r"\S+")
@@ -163,11 +164,6 @@ def _resolve(index: dict[str, list[Path]], name: str, split_file: Path, split: s
     return txt, ann
 
 
-def iob2_label_names(types: Iterable[str]) -> list[str]:
-    """``["O", "B-A", "I-A", "B-B", ...]`` for the sorted entity types."""
-    return ["O"] + [f"{prefix}-{t}" for t in sorted(set(types)) for prefix in ("B", "I")]
-
-
 def load_brat_corpus(
     data_dir: str | Path, split_file: str | Path, types: list[str] | None = None
 ) -> DatasetDict:
@@ -189,7 +185,7 @@ def load_brat_corpus(
     found = {
         tag[2:] for split_rows in rows.values() for _, tags, _ in split_rows for tag in tags if tag != "O"
     }
-    names = iob2_label_names(found if types is None else types)
+    names = iob2_label_names(sorted(set(found if types is None else types)))
     features = Features(
         {
             "tokens": Sequence(Value("string")),
