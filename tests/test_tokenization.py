@@ -4,7 +4,7 @@ import numpy as np
 
 from hubtools.tokenization import IGNORE, merge_word_predictions, plan_windows, tokenize_dataset
 
-from .helpers import LABELS, tiny_dataset, tiny_tokenizer
+from helpers import LABELS, tiny_dataset, tiny_tokenizer
 
 
 def test_first_subtoken_carries_the_label():
