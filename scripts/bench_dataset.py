@@ -106,35 +106,34 @@ def split_hashes(dsd: DatasetDict) -> dict[str, str]:
     return out
 
 
-def plain_statistics(ds: Dataset, num_proc: int) -> LabelStats:
-    """Per-example label counting with datasets.map (the approach hubtools replaces)."""
+def plain_statistics(ds: Dataset) -> LabelStats:
+    """Per-example label counting with a non-batched datasets.map (one process: it updates counters)."""
     labels = ds.features["ner_tags"].feature.names
+    token, spans, sentences, empty = Counter(), Counter(), Counter(), [0]
 
-    def count(tags: list[int]) -> dict:
-        token, spans, seen, prev = Counter(tags), Counter(), set(), None
+    def count(tags: list[int]) -> None:
+        token.update(tags)
+        seen, prev = set(), None
         for tag in tags:
             name = labels[tag]
             typ = None if name == "O" else name[2:]
-            if typ is not None and (name.startswith("B-") or typ != prev):
-                spans[typ] += 1
             if typ is not None:
+                if name.startswith("B-") or typ != prev:
+                    spans[typ] += 1
                 seen.add(typ)
             prev = typ
-        return {"tok": [token.get(i, 0) for i in range(len(labels))], "span": [spans[t] for t in types],
-                "seen": [t in seen for t in types]}
+        sentences.update(seen)
+        empty[0] += not seen
 
+    ds.map(count, input_columns=["ner_tags"])
     types = types_of(labels)
-    counted = ds.map(count, input_columns=["ner_tags"], remove_columns=ds.column_names, num_proc=num_proc)
-    tok = np.asarray(pc.list_flatten(counted.data.column("tok")).to_numpy()).reshape(-1, len(labels)).sum(0)
-    span = np.asarray(pc.list_flatten(counted.data.column("span")).to_numpy()).reshape(-1, len(types)).sum(0)
-    seen = np.asarray(pc.list_flatten(counted.data.column("seen")).to_numpy(zero_copy_only=False))
-    seen = seen.reshape(-1, len(types))
     return LabelStats(
-        token_counts={n: int(c) for n, c in zip(labels, tok, strict=True)},
-        entity_counts={t: int(c) for t, c in zip(types, span, strict=True)},
-        sentence_counts={t: int(c) for t, c in zip(types, seen.sum(0), strict=True)},
-        num_sentences=len(ds), total_tokens=int(tok.sum()), entity_tokens=int(tok[1:].sum()),
-        sentences_without_entities=int((~seen.any(1)).sum()), label_names=labels)
+        token_counts={n: token[i] for i, n in enumerate(labels)},
+        entity_counts={t: spans[t] for t in types},
+        sentence_counts={t: sentences[t] for t in types},
+        num_sentences=len(ds), total_tokens=sum(token.values()),
+        entity_tokens=sum(c for i, c in token.items() if labels[i] != "O"),
+        sentences_without_entities=empty[0], label_names=labels)
 
 
 def plain_remap_filter(ds: Dataset, selected: list[str], num_proc: int) -> Dataset:
@@ -153,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=1_120_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-proc", type=int, default=2, help="processes for the plain map/filter")
+    parser.add_argument("--num-proc", type=int, default=2, help="processes for the plain remap map/filter")
     parser.add_argument("--k", type=int, default=4)
     args = parser.parse_args()
     num_proc = args.num_proc if args.num_proc > 1 else None
@@ -165,7 +164,7 @@ def main() -> None:
         ours, info = step("build_selected_dataset", lambda: build_selected_dataset(ds, k=args.k, seed=42),
                           totals, "ours")
         step("write parquet", lambda: write_parquet(ours, Path(tmp, "ours")), totals, "ours")
-        stats = step("label analysis (map per example)", lambda: plain_statistics(ds, num_proc), totals,
+        stats = step("label analysis (map per example)", lambda: plain_statistics(ds), totals,
                      "plain")
         selected = step("select types", lambda: select_types(stats, args.k), totals, "plain")
         kept = step("remap + filter (per example)", lambda: plain_remap_filter(ds, selected, num_proc),
