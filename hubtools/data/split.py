@@ -62,9 +62,7 @@ def sentence_strata(ds: Dataset, tags_column: str = "ner_tags") -> tuple[np.ndar
     """Stratum per row (index into the returned names; the last name is "none") by rarest type present."""
     arr = tag_arrays(ds, tags_column)
     n_types = len(arr.types)
-    tt = arr.token_types()
-    ent = tt >= 0
-    pairs = np.unique(arr.rows[ent] * n_types + tt[ent])
+    pairs = np.unique(arr.rows * n_types + arr.entity_type)
     sentences = np.bincount(pairs % n_types, minlength=n_types)
     rank = np.empty(n_types, dtype=np.int64)
     rank[sorted(range(n_types), key=lambda i: (sentences[i], arr.types[i]))] = np.arange(n_types)
