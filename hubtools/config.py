@@ -28,6 +28,7 @@ class DataConfig:
         name: the published name of the built dataset (e.g. ``finer-selected-4-labels``).
         config_name: Hub dataset configuration (``supervised`` for Few-NERD).
         revision: Hub revision (branch, tag or commit) to load.
+        data_files: split name -> file name inside a local ``source`` folder whose files are not named by split.
         tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
         scheme: tagging scheme of the source (``auto`` detects it); everything is converted to IOB2.
         filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
@@ -50,6 +51,7 @@ class DataConfig:
     name: str = ""
     config_name: str | None = None
     revision: str | None = None
+    data_files: dict[str, str] = field(default_factory=dict)
     tokens_column: str = "tokens"
     tags_column: str = "ner_tags"
     scheme: str = "auto"
@@ -244,7 +246,8 @@ def deep_merge(base: dict, update: dict) -> dict:
     """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace."""
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("rename", "filters"):
+        replace_whole = key in ("rename", "filters", "data_files")
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not replace_whole:
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value

@@ -11,11 +11,10 @@ import time
 import pytest
 from datasets import Dataset
 from matplotlib.image import imread
+from recipe_runs import ROOT, accelerate_launcher, recipe_env, run_recipe
 
 from hubtools.data.schemes import types_of
 from hubtools.evaluation import evaluate_run
-
-from recipe_runs import ROOT, accelerate_launcher, recipe_env, run_recipe
 
 # Small enough for the test suite, large enough that the tiny model learns the four types.
 TINY = ["data.generate.num_sentences=2500", "training.num_train_epochs=4"]

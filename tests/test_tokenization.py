@@ -1,10 +1,9 @@
 import random
 
 import numpy as np
+from helpers import LABELS, tiny_dataset, tiny_tokenizer
 
 from hubtools.tokenization import IGNORE, merge_word_predictions, plan_windows, tokenize_dataset
-
-from helpers import LABELS, tiny_dataset, tiny_tokenizer
 
 
 def test_first_subtoken_carries_the_label():

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from datasets import DatasetDict, concatenate_datasets
+from datasets import DatasetDict
 
 from hubtools.config import DataConfig
 from hubtools.data.generate import generate_finer
@@ -24,7 +24,7 @@ from hubtools.data.labels import (
 )
 from hubtools.data.loading import filter_rows, load_hub, load_local, normalize
 from hubtools.data.schemes import types_of
-from hubtools.data.split import stratified_split
+from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
@@ -44,7 +44,8 @@ def load_source(cfg: DataConfig) -> DatasetDict:
         return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source)
     path = Path(cfg.source).expanduser()
     if path.exists():
-        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed_lines)
+        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed_lines,
+                          cfg.data_files or None)
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
@@ -60,53 +61,25 @@ def fingerprint(dsd: DatasetDict) -> str:
 def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
     """Load and build the dataset described by ``cfg``; returns it with the ``dataset`` info for results.json.
 
-    Steps, each recorded: validate; optionally pool all splits (``split_ratios``); analyse labels; select
-    ``types`` (or ``num_types`` by ``selection_rule``) and ``rename`` them (every other tag becomes O);
-    drop sentences without entities; split stratified by type (or keep the source splits, carving a
-    validation split from train when the source has none); cap with ``max_samples``.
+    With ``split_ratios`` all source splits are pooled and go through
+    :func:`hubtools.data.split.build_selected_dataset` (analysis, type selection by rule or ``types``,
+    remap, drop, stratified split). Otherwise the source splits are kept: ``types`` are remapped (every
+    other tag becomes O), sentences without entities are dropped if asked, and a validation split is carved
+    from train (stratified) when the source has none. ``max_samples`` caps splits last.
     """
     dsd = load_source(cfg)
     validate_dataset(dsd, cfg.source)
-    steps = [f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "")
-             + f": {', '.join(f'{s} {len(d)}' for s, d in dsd.items())} sentences"]
-    if cfg.filters:
-        steps.append(f"kept rows where {cfg.filters}")
-    pooled = cfg.split_ratios is not None
-    parts = DatasetDict({"all": concatenate_datasets(list(dsd.values()))}) if pooled else dsd
-    analysis_ds = parts["all"] if pooled else parts.get("train", next(iter(parts.values())))
-    stats = label_statistics(analysis_ds)
-    build: dict = {"analysis": stats.to_dict(), "steps": steps}
-    types = cfg.types
-    if types is None and cfg.num_types is not None:
-        types = select_types(stats, cfg.num_types, cfg.selection_rule)
-        build["selection_rule"] = SELECTION_RULES[cfg.selection_rule].format(k=cfg.num_types,
-                                                                             max_ratio=DEFAULT_MAX_RATIO)
-        steps.append(f"selected {len(types)} types by the '{cfg.selection_rule}' rule: {', '.join(types)}")
-    if types is not None:
-        mapping = {t: cfg.rename.get(t, t) for t in types}
-        parts = DatasetDict({s: remap_types(d, mapping) for s, d in parts.items()})
-        build["remap"] = mapping
-        steps.append(f"remapped {len(mapping)} types to {sorted(set(mapping.values()))}; other tags set to O")
-    if cfg.drop_without_entities:
-        dropped = 0
-        kept = {}
-        for split, ds in parts.items():
-            kept[split], n = drop_without_entities(ds)
-            dropped += n
-        parts = DatasetDict(kept)
-        build["dropped_without_entities"] = dropped
-        steps.append(f"dropped {dropped} sentences without entities")
-    if pooled:
-        parts = stratified_split(parts["all"], tuple(cfg.split_ratios), seed=cfg.seed, names=SPLITS)
-        build["split_method"] = (f"stratified by entity type, ratios {cfg.split_ratios}, seed {cfg.seed}")
-    elif "validation" not in parts:
-        if "train" not in parts or "test" not in parts:
-            raise DataError(f"{cfg.source}: needs train and test splits (found {list(parts)}) or data.split_ratios")
-        carved = stratified_split(parts["train"], (0.9, 0.1), seed=cfg.seed, names=("train", "validation"))
-        parts = DatasetDict({"train": carved["train"], "validation": carved["validation"], "test": parts["test"]})
-        build["split_method"] = f"source splits; validation = 10% of train, stratified by type, seed {cfg.seed}"
+    loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
+        ", ".join(f"{s} {len(d)}" for s, d in dsd.items()) + " sentences"
+    filtered = [f"kept rows where {cfg.filters}"] if cfg.filters else []
+    if cfg.split_ratios is not None:
+        parts, build = build_selected_dataset(
+            dsd, k=cfg.num_types, types=cfg.types, rename=cfg.rename, drop_empty=cfg.drop_without_entities,
+            ratios=tuple(cfg.split_ratios), seed=cfg.seed, rule=cfg.selection_rule)
+        build["steps"] = [loaded, *filtered, *build["steps"]]
     else:
-        build["split_method"] = "source splits"
+        parts, build = _keep_source_splits(dsd, cfg)
+        build["steps"] = [loaded, *filtered, *build["steps"]]
     missing = [s for s in SPLITS if s not in parts]
     if missing:
         raise DataError(f"{cfg.source}: missing split(s) {missing} (found {list(parts)})")
@@ -115,8 +88,7 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
         if split not in parts:
             raise DataError(f"data.max_samples names unknown split {split!r}")
         parts[split] = parts[split].select(range(min(cap, len(parts[split]))))
-        steps.append(f"capped {split} at {cap} sentences")
-    steps.append(f"split sizes: {', '.join(f'{s} {len(d)}' for s, d in parts.items())}")
+        build["steps"].append(f"capped {split} at {cap} sentences")
     for split, ds in parts.items():
         if len(ds) == 0:
             raise DataError(f"{cfg.source}: split {split!r} is empty after building")
@@ -130,3 +102,37 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
         "build": build,
     }
     return parts, info
+
+
+def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict, dict]:
+    """Relabel and filter each source split in place of a re-split."""
+    stats = label_statistics(dsd["train"] if "train" in dsd else next(iter(dsd.values())))
+    build: dict = {"analysis": stats.to_dict(), "steps": []}
+    types = cfg.types
+    if types is None and cfg.num_types is not None:
+        types = select_types(stats, cfg.num_types, cfg.selection_rule)
+        build["selection_rule"] = SELECTION_RULES[cfg.selection_rule].format(k=cfg.num_types,
+                                                                             max_ratio=DEFAULT_MAX_RATIO)
+    if types is not None:
+        mapping = {t: cfg.rename.get(t, t) for t in types}
+        dsd = DatasetDict({s: remap_types(d, mapping) for s, d in dsd.items()})
+        build.update(remap=mapping, selected_types=list(types))
+        build.setdefault("selection_rule", f"Entity types given by the recipe: {', '.join(types)}.")
+        build["steps"].append(f"kept {len(types)} types ({', '.join(types)}); every other tag set to O")
+    if cfg.drop_without_entities:
+        kept, dropped = {}, 0
+        for split, ds in dsd.items():
+            kept[split], n = drop_without_entities(ds)
+            dropped += n
+        dsd = DatasetDict(kept)
+        build["dropped_without_entities"] = dropped
+        build["steps"].append(f"dropped {dropped} sentences without entities")
+    if "validation" in dsd:
+        build["split_method"] = "the source's splits"
+    elif "train" in dsd and "test" in dsd:
+        carved = stratified_split(dsd["train"], (0.9, 0.1), seed=cfg.seed, names=("train", "validation"))
+        dsd = DatasetDict({"train": carved["train"], "validation": carved["validation"], "test": dsd["test"]})
+        build["split_method"] = (f"the source's train/test; validation = 10% of train, stratified by type, "
+                                 f"seed {cfg.seed}")
+        build["steps"].append("carved a validation split from train")
+    return dsd, build

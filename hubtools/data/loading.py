@@ -115,12 +115,19 @@ def _local_files(path: Path) -> dict[str, Path]:
 
 
 def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKENS, tags_column: str = TAGS,
-               skip_malformed: bool = False) -> DatasetDict:
-    """Load a local file or folder (parquet, JSON lines, CoNLL/IOB column files) as a normalized DatasetDict."""
+               skip_malformed: bool = False, data_files: dict[str, str] | None = None) -> DatasetDict:
+    """Load a local file or folder (parquet, JSON lines, CoNLL/IOB column files) as a normalized DatasetDict.
+
+    Split files are found by name (train/dev/valid/test...); ``data_files`` maps split names to file names
+    (relative to ``path``) for folders that name them otherwise (e.g. ``{"train": "FIN5.txt"}``).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
-    files = _local_files(path)
+    files = {split: path / name for split, name in data_files.items()} if data_files else _local_files(path)
+    for split, file in files.items():
+        if not file.is_file():
+            raise DataError(f"{file}: no such file (data_files[{split!r}])")
     suffixes = {f.suffix for f in files.values()}
     if suffixes <= set(COLUMN_EXTENSIONS):
         parsed = {split: read_conll(f, skip_malformed=skip_malformed) for split, f in files.items()}

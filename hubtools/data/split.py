@@ -16,6 +16,7 @@ from hubtools.data.labels import (
     select_types,
     tag_arrays,
 )
+from hubtools.data.schemes import types_of
 from hubtools.data.validation import label_names_of
 from hubtools.errors import DataError
 
@@ -113,7 +114,7 @@ def _merge(dsd_or_ds: Dataset | DatasetDict) -> tuple[Dataset, dict[str, int]]:
 def build_selected_dataset(
     dsd_or_ds: Dataset | DatasetDict,
     *,
-    k: int = 4,
+    k: int | None = 4,
     types: list[str] | None = None,
     rename: dict[str, str] | None = None,
     drop_empty: bool = True,
@@ -122,7 +123,8 @@ def build_selected_dataset(
     rule: str = "balanced",
     tags_column: str = "ner_tags",
 ) -> tuple[DatasetDict, dict]:
-    """Analysis -> type selection (or the given ``types``) -> remap -> drop empty -> stratified split.
+    """Analysis -> type selection (``k`` by ``rule``, the given ``types``, or all when both are None) -> remap
+    -> drop empty -> stratified split.
 
     All source splits are pooled first. ``rename`` maps selected source types to new names. Returns the
     splits and the build info for results.json ``dataset.build``.
@@ -130,7 +132,10 @@ def build_selected_dataset(
     ds, source_sizes = _merge(dsd_or_ds)
     stats = label_statistics(ds, tags_column)
     present = [t for t, c in stats.entity_counts.items() if c > 0]
-    if types is None:
+    if types is None and k is None:
+        selected = types_of(label_names_of(ds, tags_column))
+        rule_text = "Every entity type of the source is kept."
+    elif types is None:
         selected = select_types(stats, k, rule)
         rule_text = SELECTION_RULES[rule].format(k=k, max_ratio=DEFAULT_MAX_RATIO)
     else:
