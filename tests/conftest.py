@@ -18,6 +18,16 @@ import pytest
 HUB_SERVER = Path(__file__).with_name("hub_server.py")
 
 
+@pytest.fixture(scope="session")
+def finer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished ``recipes/finer.py --preset tiny`` run folder (trained once per test session, no export)."""
+    from recipe_runs import FINER_TEST_ARGS, run_recipe
+
+    out = tmp_path_factory.mktemp("finer") / "run"
+    run_recipe("finer", out, "--no-export", *FINER_TEST_ARGS)
+    return out
+
+
 @dataclass
 class HubServer:
     """A running tests/hub_server.py: where it listens, who may use it, and its test routes."""

@@ -11,20 +11,10 @@ import time
 import pytest
 from datasets import Dataset
 from matplotlib.image import imread
-from recipe_runs import ROOT, accelerate_launcher, recipe_env, run_recipe
+from recipe_runs import FINER_TEST_ARGS, ROOT, accelerate_launcher, recipe_env, run_recipe
 
 from hubtools.data.schemes import types_of
 from hubtools.evaluation import evaluate_run
-
-# Small enough for the test suite, large enough that the tiny model learns the four types.
-TINY = ["data.generate.num_sentences=2500", "training.num_train_epochs=4"]
-
-
-@pytest.fixture(scope="session")
-def finer_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("finer") / "run"
-    run_recipe("finer", out, "--no-export", *TINY)
-    return out
 
 
 def test_run_folder_contents(finer_run):
@@ -122,7 +112,7 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
 def test_two_processes_train_and_evaluate_consistently(finer_run, tmp_path):
     out = tmp_path / "run2"
     # same global batch as the 1-process run: 2 processes x 16
-    run_recipe("finer", out, "--no-export", *TINY, "training.per_device_train_batch_size=16",
+    run_recipe("finer", out, "--no-export", *FINER_TEST_ARGS, "training.per_device_train_batch_size=16",
                launcher=accelerate_launcher(2))
     one = json.loads((finer_run / "results.json").read_text())
     two = json.loads((out / "results.json").read_text())
