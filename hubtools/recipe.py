@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from datasets import DatasetDict
 from transformers import (
@@ -41,6 +42,7 @@ from hubtools.modeling import build_from_scratch, effective_max_length, load_pre
 from hubtools.run import RunFolder, library_versions, machine_description
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import (
+    NerTrainer,
     WordMetrics,
     build_trainer,
     build_training_arguments,
@@ -105,7 +107,7 @@ ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              model_factory: ModelFactory | None = None,
-                             trainer_cls: type[Trainer] = Trainer,
+                             trainer_cls: type[Trainer] = NerTrainer,
                              trainer_kwargs: Callable[..., dict] | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
@@ -114,7 +116,7 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
     add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``.
     """
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # MULTI_CPU (gloo) under a launcher without CUDA
     started = time.time()
     command = command or command_line()
     dsd, info = build_dataset(cfg.data)  # validated: bad input fails here, before anything is written

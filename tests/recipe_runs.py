@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # The finer tiny preset, shortened for the test suite but long enough that the tiny model learns.
-FINER_TEST_ARGS = ["data.generate.num_sentences=2500", "training.num_train_epochs=4"]
+FINER_TEST_ARGS = ["training.num_train_epochs=4", "training.per_device_train_batch_size=16"]
 
 
 def recipe_env(**extra: str) -> dict[str, str]:
@@ -33,6 +33,8 @@ def run_recipe(name: str, output_dir: Path, *args: str, launcher: list[str] | No
 
 
 def accelerate_launcher(num_processes: int) -> list[str]:
-    """``accelerate launch`` on CPU with N processes."""
-    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes), "--cpu",
+    """``accelerate launch`` with N processes. On a machine without CUDA the processes join a gloo (MULTI_CPU)
+    group; accelerate's ``--cpu`` flag would start one process only (its CPU multi-process path needs MPI)."""
+    multi = ["--multi_gpu"] if num_processes > 1 else ["--cpu"]
+    return [sys.executable, "-m", "accelerate.commands.launch", *multi, "--num_processes", str(num_processes),
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]

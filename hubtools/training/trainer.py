@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorForTokenClassification,
     PreTrainedModel,
@@ -20,7 +21,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import get_last_checkpoint, has_length
 
 from hubtools.config import TrainingConfig
 from hubtools.errors import ConfigError
@@ -70,6 +71,8 @@ def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_ev
         dataloader_num_workers=cfg.dataloader_num_workers,
         report_to="none",
         disable_tqdm=False,
+        # without CUDA, say so: under a multi-process launcher the processes then join a gloo (MULTI_CPU) group
+        use_cpu=not torch.cuda.is_available(),
     )
     kwargs.update(cfg.extra)
     kwargs.update(overrides)
@@ -103,9 +106,23 @@ class WordMetrics:
         return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
 
 
+class NerTrainer(Trainer):
+    """The Trainer for word-level token classification.
+
+    Evaluation and prediction always read features in dataset order (``group_by_length`` only reorders
+    training batches): word-level metrics merge predictions back to sentences by position, and
+    ``gather_for_metrics`` then returns every feature exactly once with 1 or N processes.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        return SequentialSampler(eval_dataset)
+
+
 def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments,
                   train_features: Dataset, eval_features: Dataset | None, eval_metrics: WordMetrics | None,
-                  trainer_cls: type[Trainer] = Trainer, callbacks: list | None = None,
+                  trainer_cls: type[Trainer] = NerTrainer, callbacks: list | None = None,
                   **trainer_kwargs) -> Trainer:
     """A Trainer with the token-classification collator and word-level metrics."""
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
