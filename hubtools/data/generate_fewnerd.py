@@ -2,10 +2,11 @@
 
 Columns ``id`` (string), ``tokens``, ``ner_tags`` (8 coarse types) and ``fine_ner_tags`` (66 fine types), both
 tagged IO: bare type names, no B-/I- prefixes. A token's coarse type is the prefix of its fine type (before
-the first ``-``). The words in front of an entity name its fine type (``the person actor Dovami Kelu``), so a
-tiny model can learn the task. Some clauses put two entities of one type side by side, which IO cannot tell
-apart (the loader merges them into one IOB2 entity, as with the real data), and others put two entities of
-different types side by side (a type change without a gap).
+the first ``-``). The words in front of an entity name its fine type and the names end like their coarse
+type (``the person actor Dovason Kelina``), so a tiny model can learn the task. Some clauses put two
+entities of one type side by side, which IO cannot tell apart (the loader merges them into one IOB2 entity,
+as with the real data), and others put two entities of different types side by side (a type change without
+a gap).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ _P_NUM_CLAUSES = (0.5, 0.35, 0.15)
 _P_NAME_WORDS = (0.45, 0.4, 0.15)
 _SYLLABLES = ("ka", "lo", "mi", "ren", "do", "va", "sel", "tu", "bri", "an", "ko", "zu", "pe", "lan", "mor", "ti",
               "gar", "ne", "ol", "vis", "ra", "hu", "fen", "di")
+_ENDINGS = {"art": ("ode", "ia"), "building": ("hall", "dome"), "event": ("fest", "cup"), "location": ("burg", "ville"),
+            "organization": ("corp", "tek"), "other": ("ite", "ium"), "person": ("son", "ina"),
+            "product": ("tron", "max")}
 
 
 def fewnerd_features() -> Features:
@@ -65,14 +69,18 @@ def type_words(fine_type: str) -> list[str]:
     return [coarse, sub.split("/")[0].lower()]
 
 
-def _names(rng: np.random.Generator, size: int = 800) -> list[str]:
-    """Capitalized pseudo-words used as entity name parts (shared by all types: the context decides)."""
-    parts = rng.integers(len(_SYLLABLES), size=(size, 3))
-    lengths = rng.integers(2, 4, size=size)
-    return sorted({"".join(_SYLLABLES[p] for p in row[:n]).capitalize() for row, n in zip(parts, lengths)})
+def _names(rng: np.random.Generator, per_type: int = 150) -> dict[str, list[str]]:
+    """Capitalized pseudo-words per coarse type: a shared stem and an ending typical of the coarse type."""
+    out = {}
+    for coarse, endings in _ENDINGS.items():
+        parts = rng.integers(len(_SYLLABLES), size=(per_type, 2))
+        ends = rng.integers(len(endings), size=per_type)
+        out[coarse] = sorted({(_SYLLABLES[a] + _SYLLABLES[b] + endings[e]).capitalize()
+                              for (a, b), e in zip(parts, ends)})
+    return out
 
 
-def _sentence(rng: np.random.Generator, names: list[str]) -> tuple[list[str], list[int]]:
+def _sentence(rng: np.random.Generator, names: dict[str, list[str]]) -> tuple[list[str], list[int]]:
     """One sentence of 1-3 clauses joined by ``;``: its tokens and fine tag ids."""
     tokens: list[str] = []
     tags: list[int] = []
@@ -88,13 +96,14 @@ def _sentence(rng: np.random.Generator, names: list[str]) -> tuple[list[str], li
         for piece in frame.split():
             if piece[:2] in ("{E", "{K"):
                 label = slots[piece[2]]
+                words = type_words(FEWNERD_FINE_LABELS[label])
                 if piece[1] == "K":
-                    words = type_words(FEWNERD_FINE_LABELS[label])
                     tokens += words
                     tags += [0] * len(words)
                 else:
+                    pool = names[words[0]]
                     size = rng.choice(3, p=_P_NAME_WORDS) + 1
-                    tokens += [names[i] for i in rng.integers(len(names), size=size)]
+                    tokens += [pool[i] for i in rng.integers(len(pool), size=size)]
                     tags += [int(label)] * size
             else:
                 tokens.append(piece)
