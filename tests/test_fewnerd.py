@@ -1,5 +1,6 @@
 """Few-NERD: the generator's Hub schema, IO -> IOB2 conversion, IO entity scores, and the tiny recipe runs."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from hubtools.data.loading import normalize
 from hubtools.data.schemes import to_iob2, types_of
 from hubtools.data.validation import label_names_of
 from hubtools.metrics import io_entities, io_entity_scores
+from hubtools.recipe import config_from_args, recipe_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,6 +115,29 @@ def test_io_entity_scores_hand_computed():
     assert io_entity_scores([["O"]], [["O"]]) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     with pytest.raises(ValueError, match="gold sentences"):
         io_entity_scores(gold, pred[:1])
+
+
+def _config(*argv: str):
+    spec = importlib.util.spec_from_file_location("fewnerd_recipe", ROOT / "recipes" / "fewnerd.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    parser = recipe_parser("fewnerd")
+    recipe.add_granularity(parser)
+    args = parser.parse_args(list(argv))
+    return config_from_args(args, ROOT / "recipes" / "configs" / "fewnerd.yaml", recipe.granularity_overrides(args))
+
+
+def test_granularity_selects_column_system_and_output_dir():
+    coarse = _config()
+    assert (coarse.data.source, coarse.data.config_name, coarse.data.tags_column) == (
+        "DFKI-SLT/few-nerd", "supervised", "ner_tags")
+    assert (coarse.system, coarse.output_dir, coarse.data.name) == (
+        "coarse", "runs/fewnerd-coarse", "few-nerd-supervised-coarse")
+    assert coarse.training.learning_rate == 3e-5 and coarse.training.per_device_eval_batch_size == 8
+    fine = _config("--preset", "tiny", "--granularity", "fine", "output_dir=/tmp/elsewhere")
+    assert (fine.data.tags_column, fine.system, fine.output_dir) == ("fine_ner_tags", "fine", "/tmp/elsewhere")
+    assert fine.data.source == "generate:few-nerd" and fine.model.architecture == "bert"
+    assert _config("--preset", "tiny").output_dir == "runs/fewnerd-tiny-coarse"
 
 
 def _run_recipe(tmp_path: Path, granularity: str, *overrides: str) -> dict:
