@@ -38,6 +38,35 @@ def entity_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequen
     }
 
 
+def io_entities(tags: Sequence[str]) -> set[tuple[int, int, str]]:
+    """Entities as maximal runs of one type, prefixes ignored: ``(start, end, type)`` with ``end`` exclusive.
+
+    This is how IO-tagged data (Few-NERD) is scored: ``B-X I-X B-X`` is one entity, not two.
+    """
+    spans: set[tuple[int, int, str]] = set()
+    start, current = 0, None
+    for i, typ in enumerate([*map(entity_type, tags), None]):
+        if typ != current:
+            if current is not None:
+                spans.add((start, i, current))
+            start, current = i, typ
+    return spans
+
+
+def io_entity_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> dict:
+    """Micro precision/recall/F1 over IO entities (see :func:`io_entities`), the literature's Few-NERD score."""
+    if len(true_tags) != len(pred_tags):
+        raise ValueError(f"{len(true_tags)} gold sentences but {len(pred_tags)} predicted")
+    gold = pred = correct = 0
+    for t, p in zip(true_tags, pred_tags):
+        t_spans, p_spans = io_entities(t), io_entities(p)
+        gold, pred, correct = gold + len(t_spans), pred + len(p_spans), correct + len(t_spans & p_spans)
+    precision = correct / pred if pred else 0.0
+    recall = correct / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
 def type_confusion(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
                    types: Sequence[str]) -> dict:
     """Word-level confusion between entity types (B-/I- prefixes dropped); rows are gold, columns predicted.

@@ -38,6 +38,7 @@ from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.evaluation import evaluate_split
+from hubtools.metrics import ids_to_tags
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.run import RunFolder, library_versions, machine_description
 from hubtools.tokenization import tokenize_dataset
@@ -103,18 +104,21 @@ def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
 
 ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
                         tuple[PreTrainedModel, PreTrainedTokenizerBase]]
+ExtraMetrics = Callable[[list[list[str]], list[list[str]]], dict]
 
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              model_factory: ModelFactory | None = None,
                              trainer_cls: type[Trainer] = NerTrainer,
-                             trainer_kwargs: Callable[..., dict] | None = None) -> Path:
+                             trainer_kwargs: Callable[..., dict] | None = None,
+                             extra_metrics: ExtraMetrics | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
     Hooks for recipes that differ: ``model_factory(cfg, label_names, dsd)`` builds the model and tokenizer
     (deterministically: it runs in every process, after seeding) instead of a pretrained checkpoint or
     ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
-    add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``.
+    add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``;
+    ``extra_metrics(gold_tags, pred_tags)`` scores the test words and its sections land in results.json.
     """
     state = PartialState(cpu=not torch.cuda.is_available())  # MULTI_CPU (gloo) under a launcher without CUDA
     started = time.time()
@@ -154,6 +158,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
                    "evaluate_s": test["seconds"], "train_samples_per_second":
                    train_output.metrics.get("train_samples_per_second")}, state.num_processes)
+        if extra_metrics:
+            run.update(**extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]))
         finish_run(run, cfg)
     state.wait_for_everyone()
     return run.final

@@ -20,7 +20,7 @@ from hubtools.data.schemes import types_of
 from hubtools.errors import DataError
 
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-_LABEL_FILES = {"finer-139": "finer139_labels.txt"}
+_LABEL_FILES = {"finer-139": "finer139_labels.txt", "few-nerd-fine": "fewnerd_fine_labels.txt"}
 # Share of sentences with entities, and chance that each of their first two extra clauses names one more.
 _P_ENTITY_SENTENCE = 0.75
 _P_ENTITY_TAIL = 0.5
