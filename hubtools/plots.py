@@ -107,3 +107,28 @@ def benchmark_bars(rows: Sequence[Mapping], path: str | Path, title: str = "") -
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title or "Inference benchmark")
     return _save(fig, path)
+
+
+def compare_curves(histories: Mapping[str, Sequence[Mapping]], path: str | Path, title: str = "") -> Path:
+    """Training/validation loss (left) and validation F1 (right) per epoch, one colour per system."""
+    fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, (name, history) in enumerate(histories.items()):
+        color = f"C{k}"
+        for key, style in (("training_loss", "--"), ("validation_loss", "-")):
+            points = [(row["epoch"], row[key]) for row in history if key in row]
+            if points:
+                ax_loss.plot(*zip(*points), style, color=color, marker="o", label=f"{name} {key.split('_')[0]}")
+        points = [(row["epoch"], row["f1"]) for row in history if "f1" in row]
+        if points:
+            ax_f1.plot(*zip(*points), color=color, marker="o", label=name)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend(fontsize=7)
+    ax_loss.grid(alpha=0.3)
+    ax_f1.set_xlabel("epoch")
+    ax_f1.set_ylabel("validation F1 (entity level)")
+    ax_f1.set_ylim(0, 1.02)
+    ax_f1.legend()
+    ax_f1.grid(alpha=0.3)
+    fig.suptitle(title or "Comparison")
+    return _save(fig, path)

@@ -105,20 +105,24 @@ def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
 ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
                         tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 ExtraMetrics = Callable[[list[list[str]], list[list[str]]], dict]
+Stage = Callable[[RunFolder, RecipeConfig], None]
 
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              model_factory: ModelFactory | None = None,
                              trainer_cls: type[Trainer] = NerTrainer,
                              trainer_kwargs: Callable[..., dict] | None = None,
-                             extra_metrics: ExtraMetrics | None = None) -> Path:
+                             extra_metrics: ExtraMetrics | None = None,
+                             export_stage: Stage | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
     Hooks for recipes that differ: ``model_factory(cfg, label_names, dsd)`` builds the model and tokenizer
     (deterministically: it runs in every process, after seeding) instead of a pretrained checkpoint or
     ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
     add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``;
-    ``extra_metrics(gold_tags, pred_tags)`` scores the test words and its sections land in results.json.
+    ``extra_metrics(gold_tags, pred_tags)`` scores the test words (tag strings per sentence) and its dict is
+    merged into results.json; ``export_stage(run, cfg)`` replaces the default export stage (for
+    architectures the optimum export does not support).
     """
     state = PartialState(cpu=not torch.cuda.is_available())  # MULTI_CPU (gloo) under a launcher without CUDA
     started = time.time()
@@ -151,6 +155,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(run.checkpoints_dir))
     train_s = time.time() - train_start
     test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
+    extra_results = extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]) \
+        if extra_metrics else {}
     trainer.save_model(str(run.model_dir))
     if state.is_main_process:
         tokenizer.save_pretrained(run.model_dir)
@@ -158,9 +164,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
                    "evaluate_s": test["seconds"], "train_samples_per_second":
                    train_output.metrics.get("train_samples_per_second")}, state.num_processes)
-        if extra_metrics:
-            run.update(**extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]))
-        finish_run(run, cfg)
+        run.update(**extra_results)
+        finish_run(run, cfg, export_stage)
     state.wait_for_everyone()
     return run.final
 
@@ -184,6 +189,7 @@ def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict,
         model={"base_model": cfg.model.name_or_path or None, "architecture": type(model).__name__,
                "model_type": model.config.model_type, "from_scratch": cfg.model.from_scratch is not None,
                "num_parameters": int(sum(p.numel() for p in model.parameters())),
+               "vocab_size": getattr(model.config, "vocab_size", None),
                "max_length": max_length, "stride": cfg.model.stride},
         test={k: test[k] for k in ("precision", "recall", "f1", "accuracy", "num_sentences", "num_words")},
         per_type=test["per_type"], confusion=test["confusion"], history=history, timings=timings,
@@ -193,10 +199,10 @@ def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict,
     )
 
 
-def finish_run(run: RunFolder, cfg: RecipeConfig) -> None:
+def finish_run(run: RunFolder, cfg: RecipeConfig, export_stage: Stage | None = None) -> None:
     """The stages after training (export, cards) and the atomic publication of the run folder."""
     shutil.rmtree(run.path / "init", ignore_errors=True)
-    for stage in post_training_stages():
+    for stage in post_training_stages(export_stage):
         stage(run, cfg)
     run.finalize()
 
@@ -206,9 +212,10 @@ def render_cards_stage(run: RunFolder, cfg: RecipeConfig) -> None:
     render_cards(run.path)
 
 
-def post_training_stages() -> list[Callable[[RunFolder, RecipeConfig], None]]:
-    """Stages run on the staged folder after training, in order (export, then cards)."""
-    return [render_cards_stage]
+def post_training_stages(export_stage: Stage | None = None) -> list[Stage]:
+    """Stages run on the staged folder after training, in order: export (``export_stage`` replaces the
+    default one), then the cards."""
+    return [*([export_stage] if export_stage else []), render_cards_stage]
 
 
 def recipe_main(description: str, default_config: Path, run: Callable[[RecipeConfig], Path] | None = None,

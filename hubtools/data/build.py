@@ -13,8 +13,10 @@ from pathlib import Path
 from datasets import DatasetDict
 
 from hubtools.config import DataConfig
+from hubtools.data.brat import load_brat_corpus
 from hubtools.data.generate import generate_finer
 from hubtools.data.generate_fewnerd import generate_fewnerd
+from hubtools.data.generate_ner_uk import generate_ner_uk
 from hubtools.data.labels import (
     DEFAULT_MAX_RATIO,
     SELECTION_RULES,
@@ -29,12 +31,15 @@ from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
-GENERATORS: dict[str, Callable[..., DatasetDict]] = {"finer-139": generate_finer, "few-nerd": generate_fewnerd}
+GENERATORS: dict[str, Callable[..., DatasetDict]] = {
+    "finer-139": generate_finer, "few-nerd": generate_fewnerd, "ner-uk": generate_ner_uk}
+BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1.0 / v2.0)
 SPLITS = ("train", "validation", "test")
 
 
 def load_source(cfg: DataConfig) -> DatasetDict:
-    """The source data, normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path or a Hub id."""
+    """The source data, normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path (a folder with
+    a ``dev-test-split.txt`` is a brat corpus) or a Hub id."""
     if cfg.source.startswith("generate:"):
         name = cfg.source.split(":", 1)[1]
         if name not in GENERATORS:
@@ -44,6 +49,8 @@ def load_source(cfg: DataConfig) -> DatasetDict:
             dsd = filter_rows(dsd, cfg.filters, source=cfg.source)
         return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source)
     path = Path(cfg.source).expanduser()
+    if (path / BRAT_SPLIT_FILE).is_file():
+        return normalize(load_brat_corpus(path, path / BRAT_SPLIT_FILE), scheme="IOB2", source=cfg.source)
     if path.exists():
         return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed_lines,
                           cfg.data_files or None)

@@ -1,0 +1,167 @@
+"""ner_uk recipe: tiny end-to-end runs of the three cells, remote-code reload, pipeline, ONNX parity, the
+comparison report, configuration checks, and the ner-uk data sources (generator, brat folder, IOB files)."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from datasets import Dataset
+
+from hubtools.config import DataConfig, load_config
+from hubtools.data.build import build_dataset
+from hubtools.data.generate_ner_uk import NER_UK_LABELS, generate_ner_uk
+from hubtools.data.loading import load_local
+from hubtools.errors import ConfigError
+from hubtools.rnn.recipe import cell_overrides, check_config, optimizers_for, rnn_model_factory
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "recipes" / "configs" / "ner_uk.yaml"
+CELLS = ("rnn", "gru", "lstm")
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+SENTENCE = "Тарас Шевченко приїхав до міста Харків у 1999 році ."
+
+RELOAD = """
+import json, sys
+from transformers import AutoModelForTokenClassification, pipeline
+out = {}
+for path in sys.argv[2:]:
+    model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=True)
+    ner = pipeline("ner", model=path, trust_remote_code=True, aggregation_strategy="simple")
+    out[path] = {"module": type(model).__module__, "entities": [
+        {k: e[k] for k in ("entity_group", "word", "start", "end")} for e in ner(sys.argv[1])]}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """``recipes/ner_uk.py --preset tiny --compare rnn,gru,lstm``: one tiny run per cell, then the reload of
+    every RUN/model in a fresh process (remote code, pipeline)."""
+    out = tmp_path_factory.mktemp("ner_uk") / "compare"
+    subprocess.run([sys.executable, str(ROOT / "recipes" / "ner_uk.py"), "--preset", "tiny", "--compare",
+                    ",".join(CELLS), "--output-dir", str(out)], env={**ENV, "HF_MODULES_CACHE": str(out / "m")},
+                   check=True, capture_output=True, cwd=ROOT)
+    reload = subprocess.run([sys.executable, "-c", RELOAD, SENTENCE, *(str(out / c / "model") for c in CELLS)],
+                            env={**ENV, "HF_MODULES_CACHE": str(out / "m")}, check=True, capture_output=True,
+                            text=True)
+    return out, json.loads(reload.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_tiny_run_results_and_export(compared, cell):
+    run = compared[0] / cell
+    results = json.loads((run / "results.json").read_text())
+    assert results["recipe"] == "ner_uk" and results["system"] == cell
+    assert results["model"]["architecture"] == "RnnTaggerForTokenClassification"
+    assert results["test"]["f1"] > 0.6  # the generated task is learnable in 3 epochs
+    assert set(results["per_type"]) == {"PERS", "ORG", "LOC", "MISC"}
+    legacy = results["test_legacy"]["per_class_mean"]
+    assert 0 < legacy < results["test"]["f1"]  # the legacy score hides what the model does
+    onnx = results["export"]["onnx"]
+    assert onnx["status"] == "ok" and onnx["word_agreement"] == 1.0 and onnx["max_abs_logit_diff"] < 1e-4
+    assert (run / "onnx" / "model.onnx").stat().st_size / 2**20 == pytest.approx(onnx["size_mb"], abs=1e-3)
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["cell"] == cell and config["auto_map"]["AutoModelForTokenClassification"] == (
+        "modeling_rnn_tagger.RnnTaggerForTokenClassification")
+    assert (run / "model" / "modeling_rnn_tagger.py").is_file() and not (run / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_vocabulary_is_built_from_train_only(compared, cell):
+    run = compared[0] / cell
+    vocab = json.loads((run / "model" / "tokenizer.json").read_text())["model"]["vocab"]
+    words = {s: {w for row in pq.read_table(run / "dataset" / f"{s}.parquet").column("tokens").to_pylist()
+                 for w in row} for s in ("train", "test")}
+    assert set(vocab) - {"[PAD]", "[UNK]"} == words["train"]  # every generated token is one piece
+    assert words["test"] - words["train"]  # test-only words exist, and none of them entered the vocabulary
+    assert json.loads((run / "results.json").read_text())["model"]["vocab_size"] == len(vocab)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_reload_with_remote_code_and_pipeline(compared, cell):
+    reloaded = compared[1][str(compared[0] / cell / "model")]
+    assert not reloaded["module"].startswith("hubtools")  # the code copied next to the weights
+    for entity in reloaded["entities"]:
+        assert SENTENCE[entity["start"]:entity["end"]] == entity["word"]
+    assert ("LOC", "Харків") in {(e["entity_group"], e["word"]) for e in reloaded["entities"]}
+
+
+def test_comparison_report(compared):
+    out = compared[0]
+    report = json.loads((out / "comparison.json").read_text())
+    rows = report["results"]
+    assert report["cells"] == list(CELLS) and set(rows) == set(CELLS)
+    assert report["best"] == max(rows, key=lambda c: rows[c]["best_validation_f1"])
+    for row in rows.values():
+        assert [h["epoch"] for h in row["history"]] == [1.0, 2.0, 3.0] and row["train_s_per_epoch"] > 0
+    assert (out / "comparison.png").stat().st_size > 10_000
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+
+def test_cell_and_compare_arguments_become_overrides():
+    args = argparse.Namespace(cell="gru", compare="rnn,lstm")
+    cfg = load_config(CONFIG, "tiny", cell_overrides(args))
+    assert cfg.system == "gru" and cfg.options["compare"] == ["rnn", "lstm"]
+    check_config(cfg)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("system=transformer", "system \\(the cell"),
+    ("model.from_scratch.cell=gru", "the cell is set by system"),
+    ("options.scheduler=warmup", "options.scheduler must be one of"),
+    ("options.min_frequncy=2", "unknown key\\(s\\) in options"),
+    ("options.compare=[lstm, cnn]", "unknown cell"),
+])
+def test_bad_configuration_is_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(load_config(CONFIG, "tiny", [override]))
+
+
+@pytest.mark.parametrize(("scheduler", "expected"), [("onecycle", 28), ("multistep", [14, 21])])
+def test_scheduler_is_sized_to_optimizer_steps(scheduler, expected):
+    cfg = load_config(CONFIG, "tiny", [f"options.scheduler={scheduler}", "training.num_train_epochs=4",
+                                       "training.per_device_train_batch_size=16"])
+    dsd = generate_ner_uk(100)
+    model, _ = rnn_model_factory(cfg, NER_UK_LABELS, dsd)
+    _, sched = optimizers_for(cfg)(model=model, train_features=Dataset.from_dict({"x": list(range(100))}))["optimizers"]
+    # 100 rows / 16 = 7 steps per epoch, 4 epochs; multistep at epochs 2 and 3
+    assert (sched.total_steps if scheduler == "onecycle" else sorted(sched.milestones)) == expected
+
+
+# --- data sources --------------------------------------------------------------------------------------
+
+
+def test_generator_schema_and_determinism():
+    dsd = generate_ner_uk(50, seed=3)
+    assert dsd["train"].features["ner_tags"].feature.names == NER_UK_LABELS
+    assert [len(d) for d in dsd.values()] == [40, 5, 5]
+    assert dsd["train"]["tokens"] == generate_ner_uk(50, seed=3)["train"]["tokens"]
+    assert dsd["train"]["tokens"] != generate_ner_uk(50, seed=4)["train"]["tokens"]
+
+
+def test_brat_folder_with_split_file_is_a_source(tmp_path):
+    docs = {"a": ("Тарас живе у Києві .\n" + "Він пише .\n" * 9, "T1\tPERS 0 5\tТарас\nT2\tLOC 13 18\tКиєві\n"),
+            "b": ("Марія поїхала до Львова .\n", "T1\tPERS 0 5\tМарія\nT2\tLOC 17 23\tЛьвова\n")}
+    for name, (txt, ann) in docs.items():
+        (tmp_path / f"{name}.tok.txt").write_text(txt, encoding="utf-8")
+        (tmp_path / f"{name}.tok.ann").write_text(ann, encoding="utf-8")
+    (tmp_path / "dev-test-split.txt").write_text("DEV\na.tok\nTEST\nb.tok\n", encoding="utf-8")
+    dsd, info = build_dataset(DataConfig(source=str(tmp_path), split_ratios=None))
+    assert info["label_names"] == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
+    assert info["splits"] == {"train": 9, "validation": 1, "test": 1}  # validation carved from train
+    assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0]}
+
+
+def test_v2_iob_file_names_map_to_splits(tmp_path):
+    (tmp_path / "train.iob").write_text("Київ B-LOC\n. O\n\n\n\nЯ O\n", encoding="utf-8")
+    (tmp_path / "test.iob").write_text("Тарас B-PERS\n", encoding="utf-8")
+    dsd = load_local(tmp_path)
+    assert sorted(dsd) == ["test", "train"] and len(dsd["train"]) == 2
+    assert dsd["test"].features["ner_tags"].feature.names == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
