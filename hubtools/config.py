@@ -29,6 +29,7 @@ class DataConfig:
         config_name: Hub dataset configuration (``supervised`` for Few-NERD).
         revision: Hub revision (branch, tag or commit) to load.
         tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
+        label_names: names of the integer tag ids, for a source whose tags are plain integers (no ClassLabel).
         scheme: tagging scheme of the source (``auto`` detects it); everything is converted to IOB2.
         filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
         num_types: select this many entity types with ``selection_rule`` (None keeps all).
@@ -52,6 +53,7 @@ class DataConfig:
     revision: str | None = None
     tokens_column: str = "tokens"
     tags_column: str = "ner_tags"
+    label_names: list[str] | None = None
     scheme: str = "auto"
     filters: dict[str, Any] = field(default_factory=dict)
     num_types: int | None = None

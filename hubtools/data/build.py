@@ -49,7 +49,8 @@ def load_source(cfg: DataConfig) -> DatasetDict:
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
-                    tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters)
+                    tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters,
+                    label_names=cfg.label_names)
 
 
 def fingerprint(dsd: DatasetDict) -> str:
