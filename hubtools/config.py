@@ -30,6 +30,7 @@ class DataConfig:
         revision: Hub revision (branch, tag or commit) to load.
         data_files: split name -> file name inside a local ``source`` folder whose files are not named by split.
         tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
+        label_names: names of the integer tag ids, for a source whose tags are plain integers (no ClassLabel).
         scheme: tagging scheme of the source (``auto`` detects it); everything is converted to IOB2.
         filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
         num_types: select this many entity types with ``selection_rule`` (None keeps all).
@@ -54,6 +55,7 @@ class DataConfig:
     data_files: dict[str, str] = field(default_factory=dict)
     tokens_column: str = "tokens"
     tags_column: str = "ner_tags"
+    label_names: list[str] | None = None
     scheme: str = "auto"
     filters: dict[str, Any] = field(default_factory=dict)
     num_types: int | None = None

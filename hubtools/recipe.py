@@ -160,21 +160,42 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     trainer.save_model(str(run.model_dir))
     if state.is_main_process:
         tokenizer.save_pretrained(run.model_dir)
-        write_run(run, cfg, command, dsd, info, model, max_length, trainer, test,
+        write_run(run, cfg, command, dsd, info, model_section(cfg, model, max_length),
+                  epoch_history(trainer.state.log_history), test,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
                    "evaluate_s": test["seconds"], "train_samples_per_second":
-                   train_output.metrics.get("train_samples_per_second")}, state.num_processes)
+                   train_output.metrics.get("train_samples_per_second")},
+                  environment_section(cfg, trainer, state.num_processes))
         run.update(**extra_results)
         finish_run(run, cfg, export_stage)
     state.wait_for_everyone()
     return run.final
 
 
-def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict, info: dict, model,
-              max_length: int, trainer: Trainer, test: dict, timings: dict, num_processes: int) -> None:
-    """Dataset parquet, plots and results.json of a trained run (main process)."""
+def model_section(cfg: RecipeConfig, model: PreTrainedModel, max_length: int) -> dict:
+    """results.json ``model`` of a transformers token classifier."""
+    return {"base_model": cfg.model.name_or_path or None, "architecture": type(model).__name__,
+            "model_type": model.config.model_type, "from_scratch": cfg.model.from_scratch is not None,
+            "num_parameters": int(sum(p.numel() for p in model.parameters())),
+            "vocab_size": getattr(model.config, "vocab_size", None),
+            "max_length": max_length, "stride": cfg.model.stride}
+
+
+def environment_section(cfg: RecipeConfig, trainer: Trainer, num_processes: int) -> dict:
+    """results.json ``environment``: device, processes, fp16 and the machine."""
+    return {"device": str(trainer.args.device), "num_processes": num_processes, "fp16": use_fp16(cfg.training),
+            "machine": machine_description()}
+
+
+def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict, info: dict, model: dict,
+              history: list[dict], test: dict, timings: dict, environment: dict) -> None:
+    """Dataset parquet, plots and results.json of a trained run (main process).
+
+    ``model`` and ``environment`` are the results.json sections (:func:`model_section`,
+    :func:`environment_section` for transformers models); ``history`` has one row per epoch; ``test`` holds
+    the scores of :func:`hubtools.metrics.entity_scores` plus ``confusion``.
+    """
     run.save_dataset(dsd)
-    history = epoch_history(trainer.state.log_history)
     dataset = dataset_section(cfg, dsd, info)
     plots.training_curves(history, run.plots_dir / "training_curves.png", f"{cfg.recipe}: training curves")
     plots.confusion_matrix(test["confusion"], run.plots_dir / "confusion_matrix.png")
@@ -185,17 +206,10 @@ def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict,
     run.update(
         recipe=cfg.recipe, system=cfg.system, command=command,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        config=cfg.to_dict(), dataset=dataset,
-        model={"base_model": cfg.model.name_or_path or None, "architecture": type(model).__name__,
-               "model_type": model.config.model_type, "from_scratch": cfg.model.from_scratch is not None,
-               "num_parameters": int(sum(p.numel() for p in model.parameters())),
-               "vocab_size": getattr(model.config, "vocab_size", None),
-               "max_length": max_length, "stride": cfg.model.stride},
+        config=cfg.to_dict(), dataset=dataset, model=model,
         test={k: test[k] for k in ("precision", "recall", "f1", "accuracy", "num_sentences", "num_words")},
         per_type=test["per_type"], confusion=test["confusion"], history=history, timings=timings,
-        environment={"device": str(trainer.args.device), "num_processes": num_processes,
-                     "fp16": use_fp16(cfg.training), "machine": machine_description()},
-        versions=library_versions(),
+        environment=environment, versions=library_versions(),
     )
 
 

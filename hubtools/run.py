@@ -161,3 +161,19 @@ def load_results(run_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no results.json); run a recipe first")
     return read_json(path)
+
+
+def write_comparison(path: str | Path, runs: dict[str, str | Path]) -> dict:
+    """``comparison.json``: each named run's test scores, per-type F1 and export status, side by side."""
+    systems = {}
+    for name, run_dir in runs.items():
+        results = load_results(run_dir)
+        export = results.get("export") or {}
+        systems[name] = {
+            "run": str(run_dir), "entity_types": results["dataset"]["entity_types"], "test": results["test"],
+            "per_type_f1": {t: row["f1"] for t, row in results["per_type"].items()},
+            "export": {v: export[v].get("status") for v in ("onnx", "onnx_int8") if v in export},
+        }
+    comparison = {"systems": systems}
+    write_json(path, comparison)
+    return comparison

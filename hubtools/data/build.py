@@ -16,6 +16,7 @@ from hubtools.config import DataConfig
 from hubtools.data.brat import load_brat_corpus
 from hubtools.data.generate import generate_finer
 from hubtools.data.generate_fewnerd import generate_fewnerd
+from hubtools.data.generate_multinerd import generate_multinerd
 from hubtools.data.generate_ner_uk import generate_ner_uk
 from hubtools.data.labels import (
     DEFAULT_MAX_RATIO,
@@ -32,7 +33,8 @@ from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
 GENERATORS: dict[str, Callable[..., DatasetDict]] = {
-    "finer-139": generate_finer, "few-nerd": generate_fewnerd, "ner-uk": generate_ner_uk}
+    "finer-139": generate_finer, "few-nerd": generate_fewnerd, "multinerd": generate_multinerd,
+    "ner-uk": generate_ner_uk}
 BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1.0 / v2.0)
 SPLITS = ("train", "validation", "test")
 
@@ -57,7 +59,8 @@ def load_source(cfg: DataConfig) -> DatasetDict:
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
-                    tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters)
+                    tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters,
+                    label_names=cfg.label_names)
 
 
 def fingerprint(dsd: DatasetDict) -> str:

@@ -148,12 +148,12 @@ def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKE
 
 def load_hub(dataset_id: str, *, name: str | None = None, revision: str | None = None,
              tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
-             filters: Mapping[str, object] | None = None) -> DatasetDict:
+             filters: Mapping[str, object] | None = None, label_names: Sequence[str] | None = None) -> DatasetDict:
     """Load a Hub dataset (``datasets.load_dataset`` with config and revision) and normalize it."""
     dsd = load_dataset(dataset_id, name, revision=revision)
     if filters:
         dsd = filter_rows(dsd, filters, source=dataset_id)
-    return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id)
+    return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id, label_names=label_names)
 
 
 def filter_rows(dsd: DatasetDict, filters: Mapping[str, object], source: str = "dataset") -> DatasetDict:
@@ -173,8 +173,10 @@ def filter_rows(dsd: DatasetDict, filters: Mapping[str, object], source: str = "
 
 
 def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
-              source: str = "dataset") -> DatasetDict:
-    """Rename columns to ``tokens``/``ner_tags``, make tags an IOB2 ClassLabel sequence, drop other columns."""
+              source: str = "dataset", label_names: Sequence[str] | None = None) -> DatasetDict:
+    """Rename columns to ``tokens``/``ner_tags``, make tags an IOB2 ClassLabel sequence, drop other columns.
+
+    ``label_names`` names integer tag ids of a source without a ClassLabel (``Babelscape/multinerd``)."""
     out = {}
     for split, ds in dsd.items():
         for column in (tokens_column, tags_column):
@@ -187,6 +189,9 @@ def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = 
         if tags_column != TAGS:
             ds = ds.rename_column(tags_column, TAGS)
         inner = getattr(ds.features[TAGS], "feature", None)
+        if label_names and isinstance(inner, Value) and inner.dtype.startswith(("int", "uint")):
+            ds = ds.cast_column(TAGS, SequenceFeature(ClassLabel(names=list(label_names))))
+            inner = ds.features[TAGS].feature
         if isinstance(inner, ClassLabel):
             ds = _classlabel_to_iob2(ds, scheme, source=f"{source} split {split!r}")
         elif isinstance(inner, Value) and inner.dtype == "string":

@@ -1,0 +1,68 @@
+"""SpanMarker models for the recipes: from an encoder or a SpanMarker checkpoint, a tiny BERT built on the
+training data, and saving a folder that ``SpanMarkerModel.from_pretrained`` reloads offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from span_marker import SpanMarkerModel
+from transformers import AutoConfig, AutoModel
+
+from hubtools.config import RecipeConfig
+from hubtools.data.schemes import types_of
+from hubtools.errors import ConfigError
+from hubtools.modeling import train_wordpiece_tokenizer
+
+ENCODER_SUBFOLDER = "encoder"
+DEFAULT_LIMITS = {"entity_max_length": 8, "marker_max_length": 128}
+
+
+def spanmarker_limits(cfg: RecipeConfig) -> dict[str, int]:
+    """SpanMarker's length limits: ``model_max_length`` (``model.max_length``, sub-tokens), and
+    ``entity_max_length`` (words) / ``marker_max_length`` (marker pairs per pass) from ``options``."""
+    limits = {name: int(cfg.options.get(name, default)) for name, default in DEFAULT_LIMITS.items()}
+    return {"model_max_length": cfg.model.max_length, **limits}
+
+
+def build_tiny_encoder(cfg: RecipeConfig, sentences: Iterable[Sequence[str]], folder: Path) -> Path:
+    """An untrained BERT sized by ``model.from_scratch`` with a WordPiece tokenizer trained on ``sentences``,
+    saved to ``folder`` (the encoder path for :func:`load_spanmarker`)."""
+    tokenizer = train_wordpiece_tokenizer(sentences, cfg.model.vocab_size, cfg.model.lowercase, "bert",
+                                          model_max_length=cfg.model.max_length)
+    try:
+        config = AutoConfig.for_model("bert", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                      **(cfg.model.from_scratch or {}))
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model.from_scratch: {err}") from None
+    AutoModel.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def load_spanmarker(cfg: RecipeConfig, label_names: list[str], encoder: str | Path) -> SpanMarkerModel:
+    """A SpanMarker model on ``encoder`` (an encoder id or folder) for ``label_names``, or a SpanMarker
+    checkpoint, which must already predict exactly the dataset's entity types."""
+    model = SpanMarkerModel.from_pretrained(str(encoder), labels=label_names, **spanmarker_limits(cfg))
+    own = sorted(label for label in model.config.label2id if label != "O")
+    if own != sorted(types_of(label_names)):
+        raise ConfigError(f"{encoder}: the SpanMarker checkpoint predicts {own}, the dataset has "
+                          f"{sorted(types_of(label_names))}; start from an encoder id instead "
+                          f"(model.name_or_path=bert-base-multilingual-cased)")
+    return model
+
+
+def save_spanmarker(model: SpanMarkerModel, model_dir: Path, final_model_dir: Path) -> None:
+    """Save ``model`` to ``model_dir`` so that ``SpanMarkerModel.from_pretrained`` reloads it without the
+    original encoder.
+
+    SpanMarker rebuilds the encoder from ``config.encoder["_name_or_path"]`` (config and tokenizer), which
+    offline fails for an encoder id that is not cached or a folder that is gone. The encoder config and the
+    tokenizer are saved to ``model_dir/encoder`` and the stored path points there, at ``final_model_dir``:
+    the folder's place once the run is published, so it must not move afterwards.
+    """
+    encoder_dir = model_dir / ENCODER_SUBFOLDER
+    model.encoder.config.save_pretrained(encoder_dir)
+    model.tokenizer.tokenizer.save_pretrained(encoder_dir)
+    model.config.encoder["_name_or_path"] = str(final_model_dir / ENCODER_SUBFOLDER)
+    model.save_pretrained(model_dir, safe_serialization=True)

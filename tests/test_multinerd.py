@@ -1,0 +1,172 @@
+"""recipes/multinerd.py: generated MultiNERD schema, Systems A and B, a tiny end-to-end run of both with ONNX
+export, and reloading the saved SpanMarker folder offline in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from datasets import Dataset, DatasetDict, Features, Sequence, Value
+
+from hubtools.config import DataConfig, load_config
+from hubtools.data.build import build_dataset
+from hubtools.data.generate_multinerd import MULTINERD_LABELS, generate_multinerd
+from hubtools.data.loading import normalize
+from hubtools.spanmarker.evaluation import spans_to_tags, tags_to_spans
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEM_B_TYPES = ["PER", "ORG", "LOC", "DIS", "ANIM"]
+# Babelscape/multinerd's ClassLabel ids (dataset card).
+EXPECTED_IDS = {"O": 0, "B-PER": 1, "I-PER": 2, "B-ORG": 3, "I-ORG": 4, "B-LOC": 5, "I-LOC": 6, "B-ANIM": 7,
+                "I-ANIM": 8, "B-BIO": 9, "I-BIO": 10, "B-CEL": 11, "I-CEL": 12, "B-DIS": 13, "I-DIS": 14,
+                "B-EVE": 15, "I-EVE": 16, "B-FOOD": 17, "I-FOOD": 18, "B-INST": 19, "I-INST": 20, "B-MEDIA": 21,
+                "I-MEDIA": 22, "B-MYTH": 23, "I-MYTH": 24, "B-PLANT": 25, "I-PLANT": 26, "B-TIME": 27,
+                "I-TIME": 28, "B-VEHI": 29, "I-VEHI": 30}
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false"}
+
+
+def test_generated_schema_names_ids_and_languages():
+    dsd = generate_multinerd(400, seed=1)
+    assert {split: len(ds) for split, ds in dsd.items()} == {"train": 320, "validation": 40, "test": 40}
+    names = dsd["train"].features["ner_tags"].feature.names
+    assert {name: i for i, name in enumerate(names)} == EXPECTED_IDS
+    assert MULTINERD_LABELS == names
+    langs = set(dsd["train"]["lang"])
+    assert "en" in langs and len(langs) >= 5
+    row = dsd["train"][0]
+    assert len(row["tokens"]) == len(row["ner_tags"])
+    assert generate_multinerd(400, seed=1)["test"]["tokens"] == dsd["test"]["tokens"]
+
+
+def test_english_filter_and_system_a_keeps_every_type():
+    source = generate_multinerd(600, seed=2)
+    dsd, info = build_dataset(DataConfig(source="generate:multinerd", generate={"num_sentences": 600, "seed": 2},
+                                         filters={"lang": "en"}))
+    assert sum(info["splits"].values()) == sum(lang == "en" for ds in source.values() for lang in ds["lang"])
+    assert 0 < info["splits"]["train"] < len(source["train"])
+    assert dsd["train"].features["ner_tags"].feature.names == MULTINERD_LABELS
+    assert dsd["train"]["ner_tags"] == [tags for tags, lang in zip(source["train"]["ner_tags"],
+                                                                   source["train"]["lang"]) if lang == "en"]
+
+
+def test_system_b_maps_other_types_to_o_with_consistent_ids():
+    cfg = dict(source="generate:multinerd", generate={"num_sentences": 600, "seed": 2}, filters={"lang": "en"})
+    full, _ = build_dataset(DataConfig(**cfg))
+    dsd, info = build_dataset(DataConfig(**cfg, types=SYSTEM_B_TYPES))
+    names = dsd["train"].features["ner_tags"].feature.names
+    assert names == ["O"] + [f"{p}-{t}" for t in SYSTEM_B_TYPES for p in ("B", "I")]
+    assert info["entity_types"] == SYSTEM_B_TYPES
+    for before, after in zip(full["train"]["ner_tags"], dsd["train"]["ner_tags"], strict=True):
+        for old, new in zip(before, after, strict=True):
+            old_name = MULTINERD_LABELS[old]
+            expected = old_name if old_name[2:] in SYSTEM_B_TYPES else "O"
+            assert names[new] == expected
+    assert set(info["entity_counts"]["train"]) == set(SYSTEM_B_TYPES)
+
+
+def test_hub_config_names_integer_tags_like_the_generator():
+    """Babelscape/multinerd stores ner_tags as integers: the recipe names them, in the generator's order."""
+    cfg = load_config(ROOT / "recipes" / "configs" / "multinerd.yaml")
+    assert cfg.data.label_names == MULTINERD_LABELS and cfg.data.filters == {"lang": "en"}
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(Value("int64")),
+                         "lang": Value("string")})
+    raw = Dataset.from_dict({"tokens": [["Anna", "has", "malaria"]], "ner_tags": [[1, 0, 13]], "lang": ["en"]},
+                            features=features)
+    ds = normalize(DatasetDict({"train": raw}), label_names=cfg.data.label_names)["train"]
+    assert ds.features["ner_tags"].feature.names == MULTINERD_LABELS
+    assert [MULTINERD_LABELS[i] for i in ds[0]["ner_tags"]] == ["B-PER", "O", "B-DIS"]
+
+
+def test_spans_and_tags_round_trip():
+    tags = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "O"]
+    spans = tags_to_spans(tags)
+    assert spans == [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 6)]
+    assert spans_to_tags(spans, len(tags)) == tags
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Both systems trained by the recipe on a small generated corpus (tiny preset)."""
+    out = tmp_path_factory.mktemp("multinerd") / "runs"
+    command = [sys.executable, str(ROOT / "recipes" / "multinerd.py"), "--system", "A,B", "--preset", "tiny",
+               "--output-dir", str(out), "data.generate.num_sentences=500", "training.num_train_epochs=2",
+               "export.benchmark_sentences=10"]
+    done = subprocess.run(command, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+@pytest.mark.parametrize("system", ["A", "B"])
+def test_end_to_end_run_folder(runs, system):
+    run = runs / system
+    results = json.loads((run / "results.json").read_text())
+    assert results["recipe"] == "multinerd" and results["system"] == system
+    assert results["model"]["library_name"] == "span-marker"
+    types = results["dataset"]["entity_types"]
+    assert types == SYSTEM_B_TYPES if system == "B" else len(types) == 15
+    assert set(results["confusion"]["labels"]) == {"O", *types}
+    assert {"precision", "recall", "f1", "accuracy"} <= set(results["test"])
+    assert 0 <= results["test"]["f1"] <= 1
+    # seqeval on word tags (test) and exact span matching (export) score the same predictions alike
+    assert results["test"]["f1"] == pytest.approx(results["export"]["onnx"]["f1_pytorch"])
+    assert set(results["per_type"]) <= set(types)
+    assert [row["epoch"] for row in results["history"]] == [1.0, 2.0]
+    assert {"validation_loss", "f1", "precision", "recall"} <= set(results["history"][-1])
+    limits = results["spanmarker"]
+    assert set(limits["entities_over_max_length"]) == {"train", "validation", "test"}
+    assert sum(limits["sentences_truncated"].values()) > 0  # the generated long tails pass 64 sub-tokens
+    if system == "A":  # the 11-word MEDIA title is over 8 words; System B sets MEDIA to O
+        assert sum(limits["entities_over_max_length"].values()) > 0
+    else:
+        assert sum(limits["entities_over_max_length"].values()) == 0
+    for name in ("model/model.safetensors", "model/encoder/config.json", "dataset/train.parquet",
+                 "plots/training_curves.png", "plots/confusion_matrix.png", "onnx/model.onnx",
+                 "onnx/model_quantized.onnx"):
+        assert (run / name).is_file(), name
+    assert not (run / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("system", ["A", "B"])
+def test_onnx_parity_recorded(runs, system):
+    export = json.loads((runs / system / "results.json").read_text())["export"]
+    fp32 = export["onnx"]
+    assert fp32["status"] == "passed"
+    assert fp32["sentence_agreement"] >= 0.995 and fp32["max_abs_logit_diff"] < 1e-3
+    assert fp32["f1"] == pytest.approx(fp32["f1_pytorch"])
+    assert export["onnx_int8"]["size_mb"] < fp32["size_mb"]
+    assert export["onnx_int8"]["status"] == "passed" or export["onnx_int8"]["status"].startswith("failed: ")
+    assert {"pytorch", "onnx", "onnx_int8"} <= set(export["benchmark"])
+
+
+def test_comparison_json(runs):
+    comparison = json.loads((runs / "comparison.json").read_text())["systems"]
+    assert set(comparison) == {"A", "B"}
+    assert comparison["B"]["entity_types"] == SYSTEM_B_TYPES
+    assert comparison["A"]["test"] == json.loads((runs / "A" / "results.json").read_text())["test"]
+
+
+def test_reload_from_run_folder_offline_in_fresh_process(runs, tmp_path):
+    """The saved folder reloads with SpanMarkerModel.from_pretrained offline, from another working directory,
+    and predicts what the recipe scored."""
+    run = runs / "B"
+    script = (
+        "import json, sys\n"
+        "from span_marker import SpanMarkerModel\n"
+        "model = SpanMarkerModel.from_pretrained(sys.argv[1])\n"
+        "print(json.dumps({'labels': sorted(model.config.label2id),\n"
+        "                  'entities': model.predict(['patients', 'with', 'malaria', 'need', 'treatment'])}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(run / "model")], cwd=tmp_path, env=env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["labels"] == sorted(["O", *SYSTEM_B_TYPES])
+    assert all(entity["label"] in SYSTEM_B_TYPES for entity in out["entities"])
