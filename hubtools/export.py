@@ -76,6 +76,20 @@ def check_model_dir(model_dir: Path) -> None:
     if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
         raise ExportError(f"{model_dir}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
                           "save the tokenizer with the model (tokenizer.save_pretrained)")
+    check_exportable(model_dir, config.get("model_type"))
+
+
+def check_exportable(model_dir: Path, model_type: str | None) -> None:
+    """ExportError when optimum has no ONNX token-classification export for ``model_type``."""
+    import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configurations)
+    from optimum.exporters.tasks import TasksManager
+
+    try:
+        TasksManager.get_exporter_config_constructor(exporter="onnx", model_type=model_type,
+                                                     task="token-classification", library_name="transformers")
+    except (KeyError, ValueError):
+        raise ExportError(f"{model_dir}: optimum cannot export model type {model_type!r} for token classification "
+                          "to ONNX; the PyTorch model is unchanged and can still be published") from None
 
 
 def export_onnx(model_dir: Path, out_dir: Path):

@@ -94,14 +94,21 @@ def build_run(root: Path, architecture: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("runs")
-    return {arch: build_run(root, arch) for arch in ARCHS}
+def built(tmp_path_factory):
+    """``built(architecture)``: the run folder of that architecture, built once per module."""
+    root, cache = tmp_path_factory.mktemp("runs"), {}
+
+    def get(architecture: str) -> Path:
+        if architecture not in cache:
+            cache[architecture] = build_run(root, architecture)
+        return cache[architecture]
+
+    return get
 
 
 @pytest.fixture
 def run(built, tmp_path) -> Path:
-    return Path(shutil.copytree(built["distilbert"], tmp_path / "run"))
+    return Path(shutil.copytree(built("distilbert"), tmp_path / "run"))
 
 
 def leftovers(run: Path) -> list[str]:
@@ -109,7 +116,7 @@ def leftovers(run: Path) -> list[str]:
 
 
 def test_tiny_model_learned_something(built):
-    assert read_json(built["distilbert"] / "results.json")["test"]["f1"] > 0.5
+    assert read_json(built("distilbert") / "results.json")["test"]["f1"] > 0.5
 
 
 def test_export_quantize_verify_and_load(run):
@@ -145,7 +152,7 @@ def test_export_quantize_verify_and_load(run):
 def test_bert_with_token_type_ids_matches_pytorch(built, tmp_path):
     import onnx
 
-    run = Path(shutil.copytree(built["bert"], tmp_path / "bert"))
+    run = Path(shutil.copytree(built("bert"), tmp_path / "bert"))
     section = export_run(run, ExportConfig(quantize=False, **FAST))
     inputs = [i.name for i in onnx.load(str(run / "onnx" / "model.onnx")).graph.input]
     assert "token_type_ids" in inputs
@@ -188,6 +195,14 @@ def test_missing_tokenizer_or_labels_fail_before_export(run):
     with pytest.raises(ExportError, match="id2label"):
         export_run(run, ExportConfig(**FAST))
     assert not (run / "onnx").exists()
+
+
+def test_architecture_optimum_cannot_export_is_a_clear_error(run):
+    config_path = run / "model" / "config.json"
+    config_path.write_text(config_path.read_text().replace('"model_type": "distilbert"', '"model_type": "funnel"'))
+    with pytest.raises(ExportError, match="cannot export model type 'funnel'"):
+        export_run(run, ExportConfig(**FAST))
+    assert not (run / "onnx").exists() and (run / "model" / "model.safetensors").is_file()
 
 
 def test_crash_leaves_previous_export_and_no_partial_folder(run, monkeypatch):
