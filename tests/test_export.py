@@ -226,6 +226,8 @@ def test_benchmark_measures_each_variant_in_its_own_process(run):
     bench = section["benchmark"]
     assert set(bench["variants"]) == {"pytorch", "onnx", "onnx_int8"}
     assert all(v["peak_rss_mb"] > 0 and v["size_mb"] > 0 for v in bench["variants"].values())
+    # an ONNX process never imports torch: its peak is its own, well below the PyTorch process's
+    assert bench["variants"]["onnx_int8"]["peak_rss_mb"] < 0.8 * bench["variants"]["pytorch"]["peak_rss_mb"]
     assert bench["sentences"] == 3 and bench["words"] > 3
     threads = sorted({1, __import__("os").cpu_count()})
     assert [(r["variant"], r["threads"]) for r in bench["rows"]] == \
