@@ -38,6 +38,7 @@ from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.evaluation import evaluate_split
+from hubtools.export import export_stage as optimum_export_stage
 from hubtools.metrics import ids_to_tags
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.run import RunFolder, library_versions, machine_description
@@ -227,9 +228,9 @@ def render_cards_stage(run: RunFolder, cfg: RecipeConfig) -> None:
 
 
 def post_training_stages(export_stage: Stage | None = None) -> list[Stage]:
-    """Stages run on the staged folder after training, in order: export (``export_stage`` replaces the
-    default one), then the cards."""
-    return [*([export_stage] if export_stage else []), render_cards_stage]
+    """Stages run on the staged folder after training, in order: export (the Optimum ONNX stage, which
+    honours ``export.enabled``; ``export_stage`` replaces it for architectures it cannot export), then cards."""
+    return [export_stage or optimum_export_stage, render_cards_stage]
 
 
 def recipe_main(description: str, default_config: Path, run: Callable[[RecipeConfig], Path] | None = None,
