@@ -153,7 +153,10 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                             WordMetrics(features["validation"], dsd["validation"]["ner_tags"], label_names),
                             trainer_cls=trainer_cls, **extra)
     train_start = time.time()
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(run.checkpoints_dir))
+    checkpoint = last_checkpoint(run.checkpoints_dir)
+    if checkpoint:
+        logger.info("resuming training from %s", checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
     train_s = time.time() - train_start
     test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
     extra_results = extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]) \

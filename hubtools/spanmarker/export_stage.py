@@ -85,5 +85,6 @@ def spanmarker_export_stage(model: SpanMarkerModel, test: Dataset) -> Stage:
             run.update(export=export_spanmarker_run(model, test, run, cfg.export))
         except ExportError as err:
             logger.error("SpanMarker ONNX export failed: %s", err)
-            run.update(export={"library": "hubtools.spanmarker", "onnx": {"status": f"failed: {err}"}})
+            run.update(export={"library": "hubtools.spanmarker",
+                               "onnx": {"file": "onnx/model.onnx", "status": f"failed: {err}"}})
     return stage
