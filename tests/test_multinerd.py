@@ -143,7 +143,7 @@ def test_onnx_parity_recorded(runs, system):
     assert fp32["f1"] == pytest.approx(fp32["f1_pytorch"])
     assert export["onnx_int8"]["size_mb"] < fp32["size_mb"]
     assert export["onnx_int8"]["status"] == "passed" or export["onnx_int8"]["status"].startswith("failed: ")
-    assert {"pytorch", "onnx", "onnx_int8"} <= set(export["benchmark"])
+    assert {"pytorch", "onnx", "onnx_int8"} <= {row["variant"] for row in export["benchmark"]["rows"]}
 
 
 def test_comparison_json(runs):
