@@ -14,6 +14,7 @@ from datasets import DatasetDict, concatenate_datasets
 
 from hubtools.config import DataConfig
 from hubtools.data.generate import generate_finer
+from hubtools.data.generate_conll import generate_conll
 from hubtools.data.labels import (
     DEFAULT_MAX_RATIO,
     SELECTION_RULES,
@@ -28,7 +29,7 @@ from hubtools.data.split import stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
-GENERATORS: dict[str, Callable[..., DatasetDict]] = {"finer-139": generate_finer}
+GENERATORS: dict[str, Callable[..., DatasetDict]] = {"finer-139": generate_finer, "conll2003": generate_conll}
 SPLITS = ("train", "validation", "test")
 
 
