@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from accelerate import PartialState
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -100,18 +100,25 @@ def dataset_section(cfg: RecipeConfig, dsd: DatasetDict, info: dict) -> dict:
 
 ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
                         tuple[PreTrainedModel, PreTrainedTokenizerBase]]
+FeaturesHook = Callable[[dict[str, Dataset], DatasetDict], dict[str, Dataset]]
+TrainedHook = Callable[[RunFolder, Trainer, DatasetDict], None]
 
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              model_factory: ModelFactory | None = None,
                              trainer_cls: type[Trainer] = Trainer,
-                             trainer_kwargs: Callable[..., dict] | None = None) -> Path:
+                             trainer_kwargs: Callable[..., dict] | None = None,
+                             prepare_features: FeaturesHook | None = None,
+                             on_trained: TrainedHook | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
     Hooks for recipes that differ: ``model_factory(cfg, label_names, dsd)`` builds the model and tokenizer
     (deterministically: it runs in every process, after seeding) instead of a pretrained checkpoint or
     ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
-    add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``.
+    add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``;
+    ``prepare_features(features, dsd)`` returns the tokenized splits to use (e.g. with teacher logits
+    attached); ``on_trained(run, trainer, dsd)`` adds to the staged run (main process, after results.json is
+    written, before export and cards).
     """
     state = PartialState()
     started = time.time()
@@ -134,6 +141,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     with state.main_process_first():
         features = {split: tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=f"tokenize {split}")
                     for split, ds in dsd.items()}
+    if prepare_features is not None:
+        features = prepare_features(features, dsd)
     args = build_training_arguments(cfg.training, run.checkpoints_dir)
     extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
         if trainer_kwargs else {}
@@ -151,6 +160,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
                    "evaluate_s": test["seconds"], "train_samples_per_second":
                    train_output.metrics.get("train_samples_per_second")}, state.num_processes)
+        if on_trained is not None:
+            on_trained(run, trainer, dsd)
         finish_run(run, cfg)
     state.wait_for_everyone()
     return run.final
