@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 from datasets import Dataset, DatasetDict
-from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel, Trainer
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
 
 from hubtools.config import RecipeConfig, from_dict
 from hubtools.data.build import build_dataset
@@ -31,7 +37,7 @@ from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.modeling import effective_max_length, permute_classifier
-from hubtools.recipe import command_line, run_token_classification
+from hubtools.recipe import TrainedHook, command_line, run_token_classification
 from hubtools.run import RunFolder, load_results
 from hubtools.training.distillation import (
     DistillationTrainer,
@@ -56,24 +62,31 @@ def stage_config(cfg: RecipeConfig, suffix: str, **sections: dict) -> RecipeConf
     return from_dict(raw)
 
 
-def load_model(path: str | Path) -> tuple[PreTrainedModel, object]:
+def load_model(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A token-classification checkpoint and its tokenizer."""
     return AutoModelForTokenClassification.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
-def score_words(model: PreTrainedModel, tokenizer, split: Dataset, label_names: Sequence[str],
+def word_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sentences: Sequence[Sequence[str]],
+                label_names: Sequence[str], cfg: RecipeConfig) -> list[np.ndarray]:
+    """``teacher_word_logits`` of any token classifier, its labels mapped to ``label_names`` by name, in
+    batches of ``per_device_eval_batch_size`` and windows of the model's (capped) ``max_length``."""
+    permutation = label_permutation(model.config.id2label, list(label_names))
+    max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
+    return teacher_word_logits(model, tokenizer, sentences, permutation,
+                               batch_size=cfg.training.per_device_eval_batch_size, max_length=max_length,
+                               stride=min(cfg.model.stride, max_length // 4))
+
+
+def score_words(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset, label_names: Sequence[str],
                 cfg: RecipeConfig) -> dict:
     """Entity scores, size and speed of ``model`` on ``split``, its labels mapped to ``label_names`` by name.
 
-    Every model is read the same way (``teacher_word_logits``: first sub-token of each word, batches of
-    ``per_device_eval_batch_size``), so words/s compare across models.
+    Every model is read the same way (:func:`word_logits`: first sub-token of each word), so words/s
+    compare across models.
     """
-    permutation = label_permutation(model.config.id2label, list(label_names))
-    max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
     start = time.perf_counter()
-    logits = teacher_word_logits(model, tokenizer, split["tokens"], permutation,
-                                 batch_size=cfg.training.per_device_eval_batch_size, max_length=max_length,
-                                 stride=min(cfg.model.stride, max_length // 4))
+    logits = word_logits(model, tokenizer, split["tokens"], label_names, cfg)
     seconds = time.perf_counter() - start
     predicted = [np.argmax(row, axis=-1).tolist() if len(row) else [] for row in logits]
     scores = entity_scores(ids_to_tags(split["ner_tags"], label_names), ids_to_tags(predicted, label_names))
@@ -132,7 +145,7 @@ class Distillation:
         return {**features, "train": attach_teacher_logits(features["train"], self.train_logits)}
 
     def train_student(self, cfg: RecipeConfig, alpha: float | None = None, temperature: float | None = None,
-                      on_trained=None) -> Path:
+                      on_trained: TrainedHook | None = None) -> Path:
         """One student run: without the teacher when ``alpha`` is None, else distilled with (alpha, T)."""
         hooks: dict = {"model_factory": self.student_factory if self.dist.student_from_teacher else None}
         if alpha is not None:
@@ -140,25 +153,30 @@ class Distillation:
                          trainer_kwargs=lambda **_: {"alpha": alpha, "temperature": temperature})
         return run_token_classification(cfg, self.command, on_trained=on_trained, **hooks)
 
+    def score(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> dict:
+        """``score_words`` on the test split (main process; the others return an empty dict)."""
+        if not self.state.is_main_process:
+            return {}
+        return score_words(model, tokenizer, self.dsd["test"], self.label_names, self.cfg)
+
+    def read_teacher(self) -> dict:
+        """Obtain the teacher, read the training split with it and score it; its results.json section."""
+        self.teacher_path = self.teacher()
+        teacher, tokenizer = load_model(self.teacher_path)
+        self.train_logits = word_logits(teacher, tokenizer, self.dsd["train"]["tokens"], self.label_names, self.cfg)
+        return {"model": self.teacher_path, "trained_by_recipe": self.teacher_run is not None,
+                "run": str(self.teacher_run) if self.teacher_run else None,
+                "label_permutation": label_permutation(teacher.config.id2label, self.label_names),
+                "test": self.score(teacher, tokenizer)}
+
     def run(self) -> Path:
         """Every stage; returns the finished run folder of the distilled student."""
-        self.teacher_path = self.teacher()
-        teacher, teacher_tokenizer = load_model(self.teacher_path)
-        permutation = label_permutation(teacher.config.id2label, self.label_names)
-        teacher_max = effective_max_length(teacher, teacher_tokenizer, self.cfg.model.max_length)
-        self.train_logits = teacher_word_logits(
-            teacher, teacher_tokenizer, self.dsd["train"]["tokens"], permutation,
-            batch_size=self.cfg.training.per_device_eval_batch_size, max_length=teacher_max,
-            stride=min(self.cfg.model.stride, teacher_max // 4))
-        main = self.state.is_main_process
-        teacher_row = score_words(teacher, teacher_tokenizer, self.dsd["test"], self.label_names, self.cfg) \
-            if main else {}
-        del teacher
+        teacher_section = self.read_teacher()
         model_section = {"name_or_path": self.teacher_path, "from_scratch": None} \
             if self.dist.student_from_teacher else {}
         alone_run = self.train_student(stage_config(self.cfg, "student-alone", model=model_section))
-        alone_row = score_words(*load_model(alone_run / "model"), self.dsd["test"], self.label_names, self.cfg) \
-            if main else {}
+        alone_section = {"run": str(alone_run), "validation_f1": validation_f1(alone_run),
+                         "test": self.score(*load_model(alone_run / "model"))}
 
         def trial(alpha: float, temperature: float) -> float:
             suffix = f"search/a{alpha:g}-t{temperature:g}"
@@ -168,30 +186,23 @@ class Distillation:
         best, table = grid_search(trial, self.dist.alphas, self.dist.temperatures, self.dist.search_budget)
         logger.info("distillation search: best alpha %s, temperature %s (validation F1 %.4f)",
                     best["alpha"], best["temperature"], best["score"])
-        final_raw = self.cfg.to_dict()
-        final_raw["model"].update(model_section)
-        final = from_dict(final_raw)
-        teacher_section = {"model": self.teacher_path, "trained_by_recipe": self.teacher_run is not None,
-                           "run": str(self.teacher_run) if self.teacher_run else None,
-                           "label_permutation": permutation, "test": teacher_row}
-        alone_section = {"run": str(alone_run), "validation_f1": validation_f1(alone_run), "test": alone_row}
 
         def record(run: RunFolder, trainer: Trainer, dsd: DatasetDict) -> None:
-            student_row = score_words(trainer.model, trainer.processing_class, dsd["test"], self.label_names,
-                                      self.cfg)
-            comparison = [{"model": name, "name_or_path": path, **row,
-                           "speedup": round(row["words_per_second"] / teacher_row["words_per_second"], 2)}
-                          for name, path, row in (("teacher", self.teacher_path, teacher_row),
-                                                  ("student (distilled)", str(run.final), student_row),
-                                                  ("student (alone)", str(alone_run), alone_row))]
+            rows = (("teacher", self.teacher_path, teacher_section["test"]),
+                    ("student (distilled)", str(run.final), self.score(trainer.model, trainer.processing_class)),
+                    ("student (alone)", str(alone_run), alone_section["test"]))
+            teacher_speed = teacher_section["test"]["words_per_second"]
             run.update(distillation={
                 "alpha": best["alpha"], "temperature": best["temperature"], "search_metric": "validation f1",
                 "search": table, "teacher": teacher_section, "student_alone": alone_section,
                 "student_from_teacher": self.dist.student_from_teacher, "test_split": len(dsd["test"]),
-                "comparison": comparison})
+                "comparison": [{"model": name, "name_or_path": path, **row,
+                                "speedup": round(row["words_per_second"] / teacher_speed, 2)}
+                               for name, path, row in rows]})
 
-        return self.train_student(final, best["alpha"], best["temperature"], on_trained=record)
-
+        final = self.cfg.to_dict()
+        final["model"].update(model_section)
+        return self.train_student(from_dict(final), best["alpha"], best["temperature"], on_trained=record)
 
 def run_distillation(cfg: RecipeConfig) -> Path:
     """``recipe_main``'s ``run`` for distillation recipes."""
