@@ -13,9 +13,11 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
+from hubtools.config import load_config
 from hubtools.data.build import GENERATORS
 from hubtools.data.generate_conll import CONLL_LABELS, generate_conll
 from hubtools.data.validation import label_names_of
+from hubtools.errors import ConfigError
 from hubtools.evaluation import evaluate_run
 from hubtools.modeling import permute_classifier
 
@@ -54,6 +56,17 @@ def untrained_f1(run_dir: Path, tmp_path: Path) -> float:
     model.save_pretrained(copy / "model")
     AutoTokenizer.from_pretrained(run_dir / "model").save_pretrained(copy / "model")
     return evaluate_run(copy)["f1"]
+
+
+def test_distillation_section_is_validated():
+    config = ROOT / "recipes" / "configs" / "conll_distil.yaml"
+    cfg = load_config(config, "tiny", ["distillation.search_budget=3", "distillation.temperatures=[1, 3]"])
+    assert cfg.distillation.trains_teacher and cfg.distillation.search_budget == 3
+    assert cfg.distillation.temperatures == [1, 3] and load_config(config).distillation.teacher == "dslim/bert-base-NER"
+    for bad in ("distillation.alphas=[1.5]", "distillation.temperatures=[0]", "distillation.search_budget=0",
+                "distillation.alpha=0.5"):
+        with pytest.raises(ConfigError, match="distillation"):
+            load_config(config, "tiny", [bad])
 
 
 def test_generate_conll_schema_and_determinism():
