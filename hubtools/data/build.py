@@ -15,6 +15,7 @@ from datasets import DatasetDict
 from hubtools.config import DataConfig
 from hubtools.data.brat import load_brat_corpus
 from hubtools.data.generate import generate_finer
+from hubtools.data.generate_conll import generate_conll
 from hubtools.data.generate_fewnerd import generate_fewnerd
 from hubtools.data.generate_multinerd import generate_multinerd
 from hubtools.data.generate_ner_uk import generate_ner_uk
@@ -33,8 +34,8 @@ from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
 GENERATORS: dict[str, Callable[..., DatasetDict]] = {
-    "finer-139": generate_finer, "few-nerd": generate_fewnerd, "multinerd": generate_multinerd,
-    "ner-uk": generate_ner_uk}
+    "finer-139": generate_finer, "conll2003": generate_conll, "few-nerd": generate_fewnerd,
+    "multinerd": generate_multinerd, "ner-uk": generate_ner_uk}
 BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1.0 / v2.0)
 SPLITS = ("train", "validation", "test")
 
