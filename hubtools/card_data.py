@@ -86,9 +86,10 @@ def eval_results(results: dict, dataset_repo_id: str | None) -> list[EvalResult]
 
 
 def onnx_files(results: dict) -> dict[str, str]:
-    """Export variant (every ``export`` entry but ``benchmark``) -> its file name inside ``onnx/``."""
+    """Export variant (every ``export`` entry with a ``file`` but ``benchmark``) -> its file name in ``onnx/``."""
     export = optional(results, "export") or {}
-    return {name: PurePosixPath(value(results, f"export.{name}.file")).name for name in export if name != "benchmark"}
+    return {name: PurePosixPath(value(results, f"export.{name}.file")).name for name, entry in export.items()
+            if name != "benchmark" and isinstance(entry, dict) and "file" in entry}
 
 
 def smallest_verified_onnx(results: dict) -> str | None:
