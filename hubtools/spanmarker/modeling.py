@@ -8,7 +8,9 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import torch
 from span_marker import SpanMarkerConfig, SpanMarkerModel
+from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from hubtools.config import RecipeConfig
@@ -51,7 +53,20 @@ def load_spanmarker(cfg: RecipeConfig, label_names: list[str], encoder: str | Pa
         raise ConfigError(f"{encoder}: the SpanMarker checkpoint predicts {own}, the dataset has "
                           f"{sorted(types_of(label_names))}; start from an encoder id instead "
                           f"(model.name_or_path=bert-base-multilingual-cased)")
+    outside_weight = float(cfg.options.get("outside_weight", 1.0))
+    if outside_weight != 1.0:
+        weight_outside(model, outside_weight)
     return model
+
+
+def weight_outside(model: SpanMarkerModel, weight: float) -> None:
+    """Scale the training loss of the O class by ``weight``: candidate spans that are no entity outnumber
+    entities by about 50 to 1, which keeps a from-scratch encoder at high precision and low recall. The
+    weights are a non-persistent buffer, so the saved model is SpanMarker's own."""
+    weights = torch.ones(model.config.num_labels)
+    weights[model.config.outside_id] = weight
+    model.loss_func = nn.CrossEntropyLoss()
+    model.loss_func.register_buffer("weight", weights, persistent=False)
 
 
 def save_spanmarker(model: SpanMarkerModel, model_dir: Path, final_model_dir: Path) -> None:
