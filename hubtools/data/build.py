@@ -131,14 +131,16 @@ def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict,
         build.update(remap=mapping, selected_types=list(types))
         build.setdefault("selection_rule", f"Entity types given by the recipe: {', '.join(types)}.")
         build["steps"].append(f"kept {len(types)} types ({', '.join(types)}); every other tag set to O")
+    else:
+        build["selection_rule"] = "Every entity type of the source."
+    build["dropped_without_entities"] = 0
     if cfg.drop_without_entities:
-        kept, dropped = {}, 0
+        kept = {}
         for split, ds in dsd.items():
             kept[split], n = drop_without_entities(ds)
-            dropped += n
+            build["dropped_without_entities"] += n
         dsd = DatasetDict(kept)
-        build["dropped_without_entities"] = dropped
-        build["steps"].append(f"dropped {dropped} sentences without entities")
+        build["steps"].append(f"dropped {build['dropped_without_entities']} sentences without entities")
     if "validation" in dsd:
         build["split_method"] = "the source's splits"
     elif "train" in dsd and "test" in dsd:
