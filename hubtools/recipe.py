@@ -41,6 +41,7 @@ from hubtools.modeling import build_from_scratch, effective_max_length, load_pre
 from hubtools.run import RunFolder, library_versions, machine_description
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import (
+    NerTrainer,
     WordMetrics,
     build_trainer,
     build_training_arguments,
@@ -105,7 +106,7 @@ ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              model_factory: ModelFactory | None = None,
-                             trainer_cls: type[Trainer] = Trainer,
+                             trainer_cls: type[Trainer] = NerTrainer,
                              trainer_kwargs: Callable[..., dict] | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
@@ -138,6 +139,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     args = build_training_arguments(cfg.training, run.checkpoints_dir)
     extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
         if trainer_kwargs else {}
+    if cfg.training.max_tokens_per_batch:
+        extra.setdefault("max_tokens_per_batch", cfg.training.max_tokens_per_batch)
     trainer = build_trainer(model, tokenizer, args, features["train"], features["validation"],
                             WordMetrics(features["validation"], dsd["validation"]["ner_tags"], label_names),
                             trainer_cls=trainer_cls, **extra)

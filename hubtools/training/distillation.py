@@ -30,10 +30,11 @@ import datasets
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import DataCollatorForTokenClassification, PreTrainedModel, Trainer
+from transformers import DataCollatorForTokenClassification, PreTrainedModel
 
 from hubtools.errors import ConfigError, DataError
 from hubtools.tokenization import plan_windows
+from hubtools.training.trainer import NerTrainer
 
 IGNORE_INDEX = -100
 
@@ -231,7 +232,7 @@ class DistillationDataCollator(DataCollatorForTokenClassification):
         return batch
 
 
-class DistillationTrainer(Trainer):
+class DistillationTrainer(NerTrainer):
     """Trainer whose loss is ``distillation_loss`` when the batch carries ``teacher_logits``.
 
     Batches without them (evaluation and prediction sets) use plain cross-entropy, so evaluation

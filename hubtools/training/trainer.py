@@ -8,11 +8,13 @@ sentence is duplicated or dropped), metrics are computed on words after merging 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import Dataset
+from torch.utils.data import DataLoader
 from transformers import (
     DataCollatorForTokenClassification,
     PreTrainedModel,
@@ -20,12 +22,13 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import get_last_checkpoint, seed_worker
 
 from hubtools.config import TrainingConfig
 from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.tokenization import merge_word_predictions
+from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths
 
 
 def use_fp16(cfg: TrainingConfig) -> bool:
@@ -83,6 +86,31 @@ def argmax_logits(logits, labels):
     return logits.argmax(dim=-1)
 
 
+class NerTrainer(Trainer):
+    """A Trainer whose training batches hold at most ``max_tokens_per_batch`` padded tokens when that is set
+    (:mod:`hubtools.training.batching`); otherwise, and for evaluation, the stock Trainer behaviour."""
+
+    def __init__(self, *args, max_tokens_per_batch: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_tokens_per_batch = max_tokens_per_batch
+
+    def get_train_dataloader(self) -> DataLoader:
+        if not self.max_tokens_per_batch or not isinstance(self.train_dataset, Dataset):
+            return super().get_train_dataloader()
+        dataset = self._remove_unused_columns(self.train_dataset, description="training")
+        sampler = TokenBudgetBatchSampler(
+            feature_lengths(dataset), self.max_tokens_per_batch,
+            seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+            pad_to_multiple_of=getattr(self.data_collator, "pad_to_multiple_of", None))
+        workers = self.args.dataloader_num_workers
+        loader = DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory, persistent_workers=self.args.dataloader_persistent_workers,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+            worker_init_fn=partial(seed_worker, num_workers=workers, rank=self.args.process_index))
+        return self.accelerator.prepare(loader)
+
+
 class WordMetrics:
     """``compute_metrics`` on words: merges window predictions of ``features`` back to sentences and scores
     them against the gold tags with seqeval."""
@@ -105,9 +133,10 @@ class WordMetrics:
 
 def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments,
                   train_features: Dataset, eval_features: Dataset | None, eval_metrics: WordMetrics | None,
-                  trainer_cls: type[Trainer] = Trainer, callbacks: list | None = None,
+                  trainer_cls: type[Trainer] = NerTrainer, callbacks: list | None = None,
                   **trainer_kwargs) -> Trainer:
-    """A Trainer with the token-classification collator and word-level metrics."""
+    """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
+    metrics; ``max_tokens_per_batch=N`` among ``trainer_kwargs`` switches to token-budget batches."""
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
     return trainer_cls(
         model=model,
