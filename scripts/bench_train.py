@@ -12,9 +12,10 @@ optimizer. ``grouped`` is the same with ``group_by_length=True``. ``ours`` is th
 (``NerTrainer``) with token-budget batches of at most ``--max-tokens`` padded tokens, the learning rate
 ``--ours-lr`` (fewer, larger batches), bf16 autocast where the CPU or GPU supports it, and the cached
 tokenization. Ablations: ``ours-fp32`` (no bf16), ``ours-stocklr`` (learning rate 5e-5), ``budget`` (token
-budget only: fp32 and 5e-5). All variants train the same model on the same first ``--train-sentences``
-training sentences with the same seed, epochs and thread count, one after the other in this process; each is
-then scored on the same test sentences (entity F1 on words, seqeval). Throughput counts the training time only.
+budget only: fp32 and 5e-5), ``ours-compile`` (ours plus ``torch_compile``). All variants train the same
+model on the same first ``--train-sentences`` training sentences with the same seed, epochs and thread count,
+one after the other in this process; each is then scored on the same test sentences (entity F1 on words,
+seqeval). Throughput counts the training time only.
 """
 
 from __future__ import annotations
@@ -142,14 +143,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
             model = load_model(args.model, label_names)
-            if name in ("ours", "ours-fp32", "ours-stocklr", "budget"):
+            if name in ("ours", "ours-fp32", "ours-stocklr", "budget", "ours-compile"):
                 started = time.perf_counter()
                 features = tokenize_dataset(train, tokenizer, 512, desc="tokenize train")
                 tokenize_s = time.perf_counter() - started
-                bf16 = name in ("ours", "ours-stocklr") and bf16_supported() and not args.no_bf16
-                lr = args.ours_lr if name in ("ours", "ours-fp32") else LEARNING_RATE
+                bf16 = name in ("ours", "ours-stocklr", "ours-compile") and bf16_supported() and not args.no_bf16
+                lr = LEARNING_RATE if name in ("ours-stocklr", "budget") else args.ours_lr
                 trainer = ours_trainer(model, tokenizer, features, Path(tmp) / name, args.epochs, args.max_tokens,
-                                       lr, {"bf16": bf16})
+                                       lr, {"bf16": bf16, "torch_compile": name == "ours-compile"})
             elif name in ("stock", "grouped"):
                 started = time.perf_counter()
                 features = stock_features(train, tokenizer)
