@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from datasets import DatasetDict
 from transformers import (
@@ -115,7 +116,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     ``model.from_scratch``; ``trainer_cls``/``trainer_kwargs`` swap in another Trainer (distillation) or
     add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``.
     """
-    state = PartialState()
+    # without CUDA, accelerate's processes must be CPU ones (gloo), else each launched process runs alone
+    state = PartialState(cpu=not torch.cuda.is_available())
     started = time.time()
     command = command or command_line()
     dsd, info = build_dataset(cfg.data)  # validated: bad input fails here, before anything is written
