@@ -71,6 +71,7 @@ def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_ev
         save_total_limit=cfg.save_total_limit,
         group_by_length=cfg.group_by_length,
         dataloader_num_workers=cfg.dataloader_num_workers,
+        use_cpu=not torch.cuda.is_available(),  # CPU process state: N launched processes train together (gloo)
         report_to="none",
         disable_tqdm=False,
     )
