@@ -1,7 +1,7 @@
 """Training throughput: the stock transformers NER recipe, the same with group_by_length, and hubtools.
 
     python scripts/bench_train.py --data /work/shared/data/conll2003 --model PATH [--train-sentences 3000]
-        [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 512] [--ours-lr 2e-4] [--no-bf16]
+        [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 512] [--ours-lr 2e-4]
         [--variants stock,grouped,ours]
 
 ``stock`` reimplements what transformers' ``examples/pytorch/token-classification/run_ner.py`` does by default:
@@ -10,9 +10,9 @@ labelled (``label_all_tokens`` false), ``DataCollatorForTokenClassification`` (`
 under fp16), a random sampler, 8 sentences per batch, learning rate 5e-5, seed 42, the Trainer's default
 optimizer. ``grouped`` is the same with ``group_by_length=True``. ``ours`` is the hubtools trainer
 (``NerTrainer``) with token-budget batches of at most ``--max-tokens`` padded tokens, the learning rate
-``--ours-lr`` (fewer, larger batches), bf16 autocast where the CPU or GPU supports it, and the cached
-tokenization. Ablations: ``ours-fp32`` (no bf16), ``ours-stocklr`` (learning rate 5e-5), ``budget`` (token
-budget only: fp32 and 5e-5), ``ours-compile`` (ours plus ``torch_compile``). All variants train the same
+``--ours-lr`` (fewer, larger batches) and the cached tokenization. Ablations: ``ours-bf16`` (bf16 autocast
+where the CPU or GPU supports it), ``budget`` (token budget only, learning rate 5e-5), ``ours-compile``
+(``torch_compile``). All variants train the same
 model on the same first ``--train-sentences`` training sentences with the same seed, epochs and thread count,
 one after the other in this process; each is then scored on the same test sentences (entity F1 on words,
 seqeval). Throughput counts the training time only.
@@ -119,7 +119,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every variant")
     parser.add_argument("--max-tokens", type=int, default=512, help="ours: padded tokens per batch")
     parser.add_argument("--ours-lr", type=float, default=2e-4, help="ours: learning rate for the larger batches")
-    parser.add_argument("--no-bf16", action="store_true", help="ours: no bf16 autocast even where supported")
     parser.add_argument("--variants", default="stock,grouped,ours")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -143,12 +142,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
             model = load_model(args.model, label_names)
-            if name in ("ours", "ours-fp32", "ours-stocklr", "budget", "ours-compile"):
+            if name in ("ours", "ours-bf16", "budget", "ours-compile"):
                 started = time.perf_counter()
                 features = tokenize_dataset(train, tokenizer, 512, desc="tokenize train")
                 tokenize_s = time.perf_counter() - started
-                bf16 = name in ("ours", "ours-stocklr", "ours-compile") and bf16_supported() and not args.no_bf16
-                lr = LEARNING_RATE if name in ("ours-stocklr", "budget") else args.ours_lr
+                bf16 = name == "ours-bf16" and bf16_supported()
+                lr = LEARNING_RATE if name == "budget" else args.ours_lr
                 trainer = ours_trainer(model, tokenizer, features, Path(tmp) / name, args.epochs, args.max_tokens,
                                        lr, {"bf16": bf16, "torch_compile": name == "ours-compile"})
             elif name in ("stock", "grouped"):
