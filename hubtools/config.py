@@ -129,7 +129,8 @@ class TrainingConfig:
     """Hyperparameters, passed to ``transformers.TrainingArguments``.
 
     ``fp16`` is ``auto`` (on when CUDA is available), ``true`` or ``false``. ``max_tokens_per_batch``
-    switches to token-budget batches (sentences sorted into batches of at most this many padded tokens).
+    switches to token-budget batches (sentences sorted into batches of at most this many padded tokens, see
+    ``hubtools.training.batching``; ``per_device_train_batch_size`` is then ignored for training).
     ``extra`` is passed to TrainingArguments unchanged.
     """
 

@@ -158,6 +158,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     args = build_training_arguments(cfg.training, run.checkpoints_dir)
     extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
         if trainer_kwargs else {}
+    if cfg.training.max_tokens_per_batch:
+        extra.setdefault("max_tokens_per_batch", cfg.training.max_tokens_per_batch)
     trainer = build_trainer(model, tokenizer, args, features["train"], features["validation"],
                             WordMetrics(features["validation"], dsd["validation"]["ner_tags"], label_names),
                             trainer_cls=trainer_cls, **extra)

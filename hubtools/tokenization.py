@@ -9,10 +9,14 @@ from the window where the word sits farthest from an edge.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
+import datasets
 import numpy as np
 from datasets import Dataset
+from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
 
 IGNORE = -100
@@ -93,14 +97,45 @@ def tokenize_and_align(batch: dict, indices: list[int], tokenizer: PreTrainedTok
     return out
 
 
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A hash of what the tokenizer does: class and vocabulary/normalizer/post-processor, without the
+    truncation and padding state that a call leaves behind on a fast tokenizer."""
+    if not tokenizer.is_fast:
+        return Hasher.hash(tokenizer)
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    state.pop("truncation", None)
+    state.pop("padding", None)
+    return Hasher.hash([type(tokenizer).__name__, state])
+
+
+def features_fingerprint(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int,
+                         label_column: str | None) -> str:
+    """The fingerprint of ``ds``'s feature rows: source fingerprint, tokenizer, settings and this module's
+    code (any change to it invalidates cached features)."""
+    return Hasher.hash([ds._fingerprint, tokenizer_fingerprint(tokenizer), max_length, stride, label_column,
+                        Path(__file__).read_bytes()])
+
+
 def tokenize_dataset(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int = 32,
                      label_column: str | None = "ner_tags", num_proc: int | None = None,
-                     desc: str = "tokenize") -> Dataset:
-    """Tokenize a normalized split into feature rows (windows for long sentences), removing source columns."""
+                     desc: str = "tokenize", cache_dir: str | Path | None = None) -> Dataset:
+    """Tokenize a normalized split into feature rows (windows for long sentences), removing source columns.
+
+    The result is cached under a deterministic fingerprint (:func:`features_fingerprint`), so a second run on
+    the same data and tokenizer loads it: next to the source's Arrow files when it has some, else in
+    ``cache_dir`` (default: ``hubtools-tokenized`` in the datasets cache). Nothing is cached when datasets'
+    caching is disabled.
+    """
+    fingerprint = features_fingerprint(ds, tokenizer, max_length, stride, label_column)
+    cache_file = None
+    if datasets.is_caching_enabled() and not ds.cache_files:
+        folder = Path(cache_dir or Path(datasets.config.HF_DATASETS_CACHE) / "hubtools-tokenized")
+        folder.mkdir(parents=True, exist_ok=True)
+        cache_file = str(folder / f"features-{fingerprint}.arrow")
     return ds.map(tokenize_and_align, batched=True, with_indices=True, remove_columns=ds.column_names,
                   fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "stride": stride,
                              "label_column": label_column},
-                  num_proc=num_proc, desc=desc)
+                  num_proc=num_proc, desc=desc, new_fingerprint=fingerprint, cache_file_name=cache_file)
 
 
 def merge_word_predictions(pred_ids: Sequence[Sequence[int]], features: Dataset,

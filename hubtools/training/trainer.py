@@ -8,12 +8,13 @@ sentence is duplicated or dropped), metrics are computed on words after merging 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import Dataset
-from torch.utils.data import SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler
 from transformers import (
     DataCollatorForTokenClassification,
     PreTrainedModel,
@@ -21,12 +22,13 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint, has_length
+from transformers.trainer_utils import get_last_checkpoint, has_length, seed_worker
 
 from hubtools.config import TrainingConfig
 from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.tokenization import merge_word_predictions
+from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths
 
 
 def use_fp16(cfg: TrainingConfig) -> bool:
@@ -69,10 +71,9 @@ def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_ev
         save_total_limit=cfg.save_total_limit,
         group_by_length=cfg.group_by_length,
         dataloader_num_workers=cfg.dataloader_num_workers,
+        use_cpu=not torch.cuda.is_available(),  # CPU process state: N launched processes train together (gloo)
         report_to="none",
         disable_tqdm=False,
-        # without CUDA, say so: under a multi-process launcher the processes then join a gloo (MULTI_CPU) group
-        use_cpu=not torch.cuda.is_available(),
     )
     kwargs.update(cfg.extra)
     kwargs.update(overrides)
@@ -84,6 +85,41 @@ def argmax_logits(logits, labels):
     if isinstance(logits, tuple):
         logits = logits[0]
     return logits.argmax(dim=-1)
+
+
+class NerTrainer(Trainer):
+    """The Trainer for word-level token classification.
+
+    Training batches hold at most ``max_tokens_per_batch`` padded tokens when that is set
+    (:mod:`hubtools.training.batching`). Evaluation and prediction always read features in dataset order
+    (``group_by_length`` only reorders training batches): word-level metrics merge predictions back to
+    sentences by position, and ``gather_for_metrics`` returns every feature exactly once with 1 or N processes.
+    """
+
+    def __init__(self, *args, max_tokens_per_batch: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_tokens_per_batch = max_tokens_per_batch
+
+    def get_train_dataloader(self) -> DataLoader:
+        if not self.max_tokens_per_batch or not isinstance(self.train_dataset, Dataset):
+            return super().get_train_dataloader()
+        dataset = self._remove_unused_columns(self.train_dataset, description="training")
+        sampler = TokenBudgetBatchSampler(
+            feature_lengths(dataset), self.max_tokens_per_batch,
+            seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+            pad_to_multiple_of=getattr(self.data_collator, "pad_to_multiple_of", None))
+        workers = self.args.dataloader_num_workers
+        loader = DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=self.data_collator, num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory, persistent_workers=self.args.dataloader_persistent_workers,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+            worker_init_fn=partial(seed_worker, num_workers=workers, rank=self.args.process_index))
+        return self.accelerator.prepare(loader)
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        return SequentialSampler(eval_dataset)
 
 
 class WordMetrics:
@@ -106,25 +142,12 @@ class WordMetrics:
         return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
 
 
-class NerTrainer(Trainer):
-    """The Trainer for word-level token classification.
-
-    Evaluation and prediction always read features in dataset order (``group_by_length`` only reorders
-    training batches): word-level metrics merge predictions back to sentences by position, and
-    ``gather_for_metrics`` then returns every feature exactly once with 1 or N processes.
-    """
-
-    def _get_eval_sampler(self, eval_dataset):
-        if eval_dataset is None or not has_length(eval_dataset):
-            return None
-        return SequentialSampler(eval_dataset)
-
-
 def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments,
                   train_features: Dataset, eval_features: Dataset | None, eval_metrics: WordMetrics | None,
                   trainer_cls: type[Trainer] = NerTrainer, callbacks: list | None = None,
                   **trainer_kwargs) -> Trainer:
-    """A Trainer with the token-classification collator and word-level metrics."""
+    """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
+    metrics; ``max_tokens_per_batch=N`` among ``trainer_kwargs`` switches to token-budget batches."""
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
     return trainer_cls(
         model=model,
