@@ -316,10 +316,12 @@ def test_pipeline_finds_entities_in_raw_ukrainian_text(trained):
 # --- ONNX --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cell", "use_crf"), [("lstm", False), ("gru", True)])
-def test_onnx_export_parity(tmp_path, cell, use_crf):
+@pytest.mark.parametrize(("cell", "use_crf", "wordpiece"), [("lstm", False, False), ("gru", True, False),
+                                                           ("lstm", True, True)])
+def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece):
     rows = generate(20, seed=2)
-    tokenizer = build_word_tokenizer(tokens for tokens, _ in rows)
+    train = [tokens for tokens, _ in rows]
+    tokenizer = build_wordpiece_tokenizer(train, 100) if wordpiece else build_word_tokenizer(train)
     model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
     save_with_code(model, tokenizer, tmp_path / "model")
     onnx_path = export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")
