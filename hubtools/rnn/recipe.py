@@ -1,5 +1,5 @@
-"""The ner_uk recipe's pieces for the shared runner: word tokenizer + RNN tagger factory, Adam with a chosen
-scheduler, the legacy metric, the ONNX export stage, and the comparison of the three cells.
+"""The ner_uk recipe's pieces for the shared runner: word or WordPiece tokenizer + RNN tagger factory, Adam
+with a chosen scheduler, the legacy metric, the ONNX export stage, and the comparison of the three cells.
 
 Configuration: ``system`` is the cell (``rnn``/``gru``/``lstm``); ``model.from_scratch`` holds the
 :class:`RnnTaggerConfig` values (embedding_dim, hidden_size, num_layers, bidirectional, dropout, use_crf);
@@ -155,7 +155,7 @@ def onnx_export_stage(run: RunFolder, cfg: RecipeConfig) -> None:
     parity = verify_rnn_onnx(run.model_dir, onnx_path, sentences)
     agreement = parity["argmax_agreement"]
     run.update(export={"onnx": {
-        "path": "onnx/model.onnx", "sentences": len(sentences), "word_agreement": agreement,
+        "file": "onnx/model.onnx", "sentences": len(sentences), "word_agreement": agreement,
         "max_abs_logit_diff": parity["max_abs_diff"], "size_mb": round(onnx_path.stat().st_size / 2**20, 3),
         "status": "ok" if agreement >= cfg.export.min_word_agreement else
         f"refused: agreement {agreement:.4f} < {cfg.export.min_word_agreement}"}})
