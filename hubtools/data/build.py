@@ -118,7 +118,7 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
 def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict, dict]:
     """Relabel and filter each source split in place of a re-split."""
     stats = label_statistics(dsd["train"] if "train" in dsd else next(iter(dsd.values())))
-    build: dict = {"analysis": stats.to_dict(), "steps": []}
+    build: dict = {"analysis": stats.to_dict(), "steps": [], "dropped_without_entities": 0}
     types = cfg.types
     if types is None and cfg.num_types is not None:
         types = select_types(stats, cfg.num_types, cfg.selection_rule)
@@ -130,6 +130,8 @@ def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict,
         build.update(remap=mapping, selected_types=list(types))
         build.setdefault("selection_rule", f"Entity types given by the recipe: {', '.join(types)}.")
         build["steps"].append(f"kept {len(types)} types ({', '.join(types)}); every other tag set to O")
+    else:
+        build["selection_rule"] = "Every entity type of the source is kept."
     if cfg.drop_without_entities:
         kept, dropped = {}, 0
         for split, ds in dsd.items():
