@@ -85,10 +85,16 @@ def eval_results(results: dict, dataset_repo_id: str | None) -> list[EvalResult]
             for metric, label in TEST_METRICS.items()]
 
 
-def onnx_files(results: dict) -> dict[str, str]:
-    """Export variant (every ``export`` entry but ``benchmark``) -> its file name inside ``onnx/``."""
+def export_variants(results: dict) -> list[str]:
+    """Names of the export variants: the ``export`` entries that carry a verification ``status`` (the other
+    entries, such as ``benchmark`` or ``instruction_set``, describe the stage)."""
     export = optional(results, "export") or {}
-    return {name: PurePosixPath(value(results, f"export.{name}.file")).name for name in export if name != "benchmark"}
+    return [name for name, entry in export.items() if isinstance(entry, dict) and "status" in entry]
+
+
+def onnx_files(results: dict) -> dict[str, str]:
+    """Export variant -> its file name inside ``onnx/``."""
+    return {name: PurePosixPath(value(results, f"export.{name}.file")).name for name in export_variants(results)}
 
 
 def smallest_verified_onnx(results: dict) -> str | None:

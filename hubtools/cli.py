@@ -28,11 +28,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from hubtools.export import export_config_for_run, export_run
+    from hubtools.export import config_from_run, export_run
 
     overrides = {"device": args.device, "benchmark": False if args.no_benchmark else None,
                  "max_f1_drop": args.max_f1_drop}
-    cfg = export_config_for_run(args.run_dir, **{k: v for k, v in overrides.items() if v is not None})
+    cfg = config_from_run(args.run_dir, **overrides)
     report = export_run(args.run_dir, cfg)
     for name, variant in report.items():
         if isinstance(variant, dict) and "status" in variant:

@@ -2,6 +2,8 @@
 
 The model repo gets ``RUN/model/*`` at its root, ``RUN/onnx/`` as ``onnx/``, ``RUN/plots/`` as ``plots/`` and
 ``RUN/results.json``; the dataset repo gets ``RUN/dataset/*`` at its root. ``checkpoints/`` is never pushed.
+A SpanMarker ``config.json`` that names its own folder as the encoder's place is uploaded naming the repo
+instead (:mod:`hubtools.spanmarker_ref`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from the Hub.
 Local files are compared with the remote tree (git blob sha1 for regular files, sha256 for LFS files), so an
 unchanged run makes no commit, and remote files under the managed paths that no longer exist locally are
 deleted in the same commit.
@@ -25,6 +27,7 @@ from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_token
 
 from hubtools.errors import HubtoolsError
+from hubtools.spanmarker_ref import config_for_repo
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +95,13 @@ class PushReport:
 
 @dataclass(frozen=True)
 class LocalFile:
+    """A file to upload: read from ``path``, or ``data`` when given (content rewritten for the repo)."""
+
     path: Path
     size: int
     sha256: str
     git_sha1: str
+    data: bytes | None = None
 
 
 def push_run(
@@ -116,7 +122,7 @@ def push_run(
     repo. ``dry_run`` only reads from the Hub. Raises :class:`PushError` with a one-line message.
     """
     run_dir = Path(run_dir)
-    targets = [(_check_repo_id(repo_id, "--repo-id"), "model", model_files(run_dir))]
+    targets = [(_check_repo_id(repo_id, "--repo-id"), "model", model_files(run_dir, repo_id))]
     if dataset_repo_id is not None:
         dataset_id = _check_repo_id(dataset_repo_id, "--dataset-repo-id")
         targets.append((dataset_id, "dataset", dataset_files(run_dir)))
@@ -147,8 +153,8 @@ def _check_write_token(api: HfApi) -> None:
         raise PushError(f"this token can only read: use a token with write access ({LOGIN_HINT})")
 
 
-def model_files(run_dir: Path) -> dict[str, LocalFile]:
-    """Repo path -> local file for the model repo of a run folder."""
+def model_files(run_dir: Path, repo_id: str) -> dict[str, LocalFile]:
+    """Repo path -> local file for the model repo ``repo_id`` of a run folder."""
     if not (run_dir / "model").is_dir():
         raise PushError(f"{run_dir}: no model/ folder; pass a finished run folder (see docs/architecture.md)")
     files = _tree(run_dir / "model", "")
@@ -157,6 +163,10 @@ def model_files(run_dir: Path) -> dict[str, LocalFile]:
             files.update(_tree(run_dir / folder, prefix + "/"))
     if (run_dir / "results.json").is_file():
         files["results.json"] = _hash(run_dir / "results.json")
+    config = run_dir / "model" / "config.json"
+    text = config_for_repo(config.read_text(encoding="utf-8"), repo_id) if config.is_file() else None
+    if text is not None:
+        files["config.json"] = _hash_data(config, text.encode("utf-8"))
     return files
 
 
@@ -183,6 +193,11 @@ def _hash(path: Path) -> LocalFile:
             sha256.update(chunk)
             sha1.update(chunk)
     return LocalFile(path, size, sha256.hexdigest(), sha1.hexdigest())
+
+
+def _hash_data(path: Path, data: bytes) -> LocalFile:
+    sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data)
+    return LocalFile(path, len(data), hashlib.sha256(data).hexdigest(), sha1.hexdigest(), data)
 
 
 def _check_repo_id(repo_id: str, option: str) -> str:
@@ -275,7 +290,7 @@ def _commit(api: HfApi, repo_id: str, repo_type: str, branch: str, local: dict[s
         first_head = first_head or head
         files = plan(local, remote, repo_type)
         ops: list = [
-            CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(local[f.path].path))
+            CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=_content(local[f.path]))
             for f in files
             if f.status in ("new", "changed")
         ]
@@ -298,6 +313,10 @@ def _commit(api: HfApi, repo_id: str, repo_type: str, branch: str, local: dict[s
                 raise
             _wait(attempt, f"commit to {repo_id}", err)
     raise AssertionError("unreachable")
+
+
+def _content(lf: LocalFile) -> bytes | str:
+    return lf.data if lf.data is not None else str(lf.path)
 
 
 def _retry(call: Callable[[], T], what: str) -> T:

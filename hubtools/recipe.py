@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from accelerate import PartialState
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -38,6 +38,7 @@ from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.evaluation import evaluate_split
+from hubtools.export import export_stage as optimum_export_stage
 from hubtools.metrics import ids_to_tags
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.run import RunFolder, library_versions, machine_description
@@ -106,6 +107,8 @@ ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
                         tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 ExtraMetrics = Callable[[list[list[str]], list[list[str]]], dict]
 Stage = Callable[[RunFolder, RecipeConfig], None]
+FeaturesHook = Callable[[dict[str, Dataset], DatasetDict], dict[str, Dataset]]
+TrainedHook = Callable[[RunFolder, Trainer, DatasetDict], None]
 
 
 def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
@@ -113,7 +116,9 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                              trainer_cls: type[Trainer] = NerTrainer,
                              trainer_kwargs: Callable[..., dict] | None = None,
                              extra_metrics: ExtraMetrics | None = None,
-                             export_stage: Stage | None = None) -> Path:
+                             export_stage: Stage | None = None,
+                             prepare_features: FeaturesHook | None = None,
+                             on_trained: TrainedHook | None = None) -> Path:
     """Run every stage of a token-classification recipe and return the finished run folder.
 
     Hooks for recipes that differ: ``model_factory(cfg, label_names, dsd)`` builds the model and tokenizer
@@ -122,7 +127,10 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``;
     ``extra_metrics(gold_tags, pred_tags)`` scores the test words (tag strings per sentence) and its dict is
     merged into results.json; ``export_stage(run, cfg)`` replaces the default export stage (for
-    architectures the optimum export does not support).
+    architectures the optimum export does not support).;
+    ``prepare_features(features, dsd)`` returns the tokenized splits to use (e.g. with teacher logits
+    attached); ``on_trained(run, trainer, dsd)`` adds to the staged run (main process, after results.json is
+    written, before export and cards).
     """
     state = PartialState(cpu=not torch.cuda.is_available())  # MULTI_CPU (gloo) under a launcher without CUDA
     started = time.time()
@@ -145,6 +153,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     with state.main_process_first():
         features = {split: tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=f"tokenize {split}")
                     for split, ds in dsd.items()}
+    if prepare_features is not None:
+        features = prepare_features(features, dsd)
     args = build_training_arguments(cfg.training, run.checkpoints_dir)
     extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
         if trainer_kwargs else {}
@@ -152,7 +162,10 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                             WordMetrics(features["validation"], dsd["validation"]["ner_tags"], label_names),
                             trainer_cls=trainer_cls, **extra)
     train_start = time.time()
-    train_output = trainer.train(resume_from_checkpoint=last_checkpoint(run.checkpoints_dir))
+    checkpoint = last_checkpoint(run.checkpoints_dir)
+    if checkpoint:
+        logger.info("resuming training from %s", checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
     train_s = time.time() - train_start
     test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
     extra_results = extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]) \
@@ -167,6 +180,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                    train_output.metrics.get("train_samples_per_second")},
                   environment_section(cfg, trainer, state.num_processes))
         run.update(**extra_results)
+        if on_trained is not None:
+            on_trained(run, trainer, dsd)
         finish_run(run, cfg, export_stage)
     state.wait_for_everyone()
     return run.final
@@ -227,9 +242,9 @@ def render_cards_stage(run: RunFolder, cfg: RecipeConfig) -> None:
 
 
 def post_training_stages(export_stage: Stage | None = None) -> list[Stage]:
-    """Stages run on the staged folder after training, in order: export (``export_stage`` replaces the
-    default one), then the cards."""
-    return [*([export_stage] if export_stage else []), render_cards_stage]
+    """Stages run on the staged folder after training, in order: export (the Optimum ONNX stage, which
+    honours ``export.enabled``; ``export_stage`` replaces it for architectures it cannot export), then cards."""
+    return [export_stage or optimum_export_stage, render_cards_stage]
 
 
 def recipe_main(description: str, default_config: Path, run: Callable[[RecipeConfig], Path] | None = None,

@@ -137,7 +137,7 @@ def test_fine_tuned_span_marker_model(tmp_path: Path, results: dict) -> None:
     (["history", 1, "validation_loss"], "results.history[1].validation_loss"),
     (["per_type", "Revenues", "f1"], "results.per_type.Revenues.f1"),
     (["export", "onnx_int8", "word_agreement"], "results.export.onnx_int8.word_agreement"),
-    (["dataset", "build", "selection_rule"], "results.dataset.build.selection_rule"),
+    (["dataset", "build", "split_method"], "results.dataset.build.split_method"),
 ])
 def test_missing_value_names_it(tmp_path: Path, results: dict, path: list, missing: str) -> None:
     node = results
@@ -271,3 +271,15 @@ def test_failed_export_variant_is_listed_not_advertised(tmp_path: Path, results:
     text, _ = rendered(make_run(tmp_path, results), model_repo_id=MODEL_REPO)
     assert "| 0.6 | failed: F1 dropped 0.61 > 0.5 |" in text
     assert 'subfolder="onnx", file_name="model.onnx")' in text and 'file_name="model_quantized.onnx"' not in text
+
+
+def test_dataset_card_without_selection_or_dropping(tmp_path: Path, results: dict) -> None:
+    build = results["dataset"]["build"]
+    for key in ("selection_rule", "dropped_without_entities", "remap"):
+        build.pop(key, None)
+    run = make_run(tmp_path, results)
+    render_cards(run)
+    text = (run / "dataset" / "README.md").read_text()
+    assert "Every entity type of the source is kept." in text
+    assert "Sentences without entities kept." in text
+    assert check_cards(run) == []

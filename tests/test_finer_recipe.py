@@ -104,7 +104,7 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
     proc.wait()
     assert not out.exists()
     done = run_recipe("finer", out, *args)
-    assert "Continuing training from checkpoint" in done.stderr + done.stdout
+    assert "resuming training from" in done.stderr and "checkpoint-" in done.stderr
     results = json.loads((out / "results.json").read_text())
     assert [row["epoch"] for row in results["history"]] == [1.0, 2.0, 3.0]
 
@@ -118,7 +118,8 @@ def test_two_processes_train_and_evaluate_consistently(finer_run, tmp_path):
     two = json.loads((out / "results.json").read_text())
     assert two["environment"]["num_processes"] == 2
     assert two["test"]["num_sentences"] == one["test"]["num_sentences"]
-    assert abs(two["test"]["f1"] - one["test"]["f1"]) < 0.15, (one["test"], two["test"])
+    # same data and global batch; sharding changes the batch order, so the tiny model lands close, not equal
+    assert two["test"]["f1"] > 0.3 and abs(two["test"]["f1"] - one["test"]["f1"]) < 0.25, (one["test"], two["test"])
     # one saved model scored by 1 and by 2 processes: identical metrics, no duplicated or dropped sentence
     scores = {}
     for n in (1, 2):

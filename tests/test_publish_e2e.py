@@ -61,14 +61,14 @@ ort = ORTModelForTokenClassification.from_pretrained({model_id!r}, subfolder="on
 tok = AutoTokenizer.from_pretrained({model_id!r}, subfolder="onnx")
 onnx_tags = pipeline("ner", model=ort, tokenizer=tok, aggregation_strategy="simple")({sentence!r})
 print(json.dumps({{"hub": str(hub({sentence!r})), "local": str(local({sentence!r})),
-    "test_rows": ds["test"]["tokens"], "names": ds["test"].features["ner_tags"].feature.names,
+    "test_rows": ds["test"].to_dict()["tokens"], "names": ds["test"].features["ner_tags"].feature.names,
     "onnx_groups": sorted({{e["entity_group"] for e in onnx_tags}})}}))
 """
     out = run_client(code, client_env(hub_server.endpoint, tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["hub"] == got["local"]
-    assert got["test_rows"] == test["tokens"]
+    assert got["test_rows"] == test.to_dict()["tokens"]
     assert got["names"] == test.features["ner_tags"].feature.names
     results = json.loads((exported_run / "results.json").read_text())
     assert set(got["onnx_groups"]) <= set(results["dataset"]["entity_types"])

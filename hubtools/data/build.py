@@ -15,6 +15,7 @@ from datasets import DatasetDict
 from hubtools.config import DataConfig
 from hubtools.data.brat import load_brat_corpus
 from hubtools.data.generate import generate_finer
+from hubtools.data.generate_conll import generate_conll
 from hubtools.data.generate_fewnerd import generate_fewnerd
 from hubtools.data.generate_multinerd import generate_multinerd
 from hubtools.data.generate_ner_uk import generate_ner_uk
@@ -33,8 +34,8 @@ from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 
 GENERATORS: dict[str, Callable[..., DatasetDict]] = {
-    "finer-139": generate_finer, "few-nerd": generate_fewnerd, "multinerd": generate_multinerd,
-    "ner-uk": generate_ner_uk}
+    "finer-139": generate_finer, "conll2003": generate_conll, "few-nerd": generate_fewnerd,
+    "multinerd": generate_multinerd, "ner-uk": generate_ner_uk}
 BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1.0 / v2.0)
 SPLITS = ("train", "validation", "test")
 
@@ -118,7 +119,7 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
 def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict, dict]:
     """Relabel and filter each source split in place of a re-split."""
     stats = label_statistics(dsd["train"] if "train" in dsd else next(iter(dsd.values())))
-    build: dict = {"analysis": stats.to_dict(), "steps": [], "dropped_without_entities": 0}
+    build: dict = {"analysis": stats.to_dict(), "steps": []}
     types = cfg.types
     if types is None and cfg.num_types is not None:
         types = select_types(stats, cfg.num_types, cfg.selection_rule)
@@ -131,15 +132,15 @@ def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict,
         build.setdefault("selection_rule", f"Entity types given by the recipe: {', '.join(types)}.")
         build["steps"].append(f"kept {len(types)} types ({', '.join(types)}); every other tag set to O")
     else:
-        build["selection_rule"] = "Every entity type of the source is kept."
+        build["selection_rule"] = "Every entity type of the source."
+    build["dropped_without_entities"] = 0
     if cfg.drop_without_entities:
-        kept, dropped = {}, 0
+        kept = {}
         for split, ds in dsd.items():
             kept[split], n = drop_without_entities(ds)
-            dropped += n
+            build["dropped_without_entities"] += n
         dsd = DatasetDict(kept)
-        build["dropped_without_entities"] = dropped
-        build["steps"].append(f"dropped {dropped} sentences without entities")
+        build["steps"].append(f"dropped {build['dropped_without_entities']} sentences without entities")
     if "validation" in dsd:
         build["split_method"] = "the source's splits"
     elif "train" in dsd and "test" in dsd:

@@ -322,6 +322,23 @@ def finer_features() -> Features:
     })
 
 
+def split_by_fractions(ds: Dataset, splits: dict[str, float] | None, source: str) -> DatasetDict:
+    """Consecutive slices of ``ds`` named and sized by ``splits`` (``None``: one "train" split).
+
+    Split sizes are rounded, the last split takes the remainder.
+    """
+    splits = splits or {"train": 1.0}
+    if len(ds) < 1 or any(f <= 0 for f in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
+        raise DataError(f"{source}: need num_sentences >= 1 and positive fractions summing to 1, "
+                        f"got {len(ds)} and {splits}")
+    out, start = {}, 0
+    for i, (name, frac) in enumerate(splits.items()):
+        size = len(ds) - start if i == len(splits) - 1 else round(len(ds) * frac)
+        out[name] = ds.select(range(start, start + size))
+        start += size
+    return DatasetDict(out)
+
+
 def generate_finer(
     num_sentences: int = 3000,
     seed: int = 0,
@@ -331,16 +348,9 @@ def generate_finer(
 
     Split sizes are rounded, the last split takes the remainder. The same seed gives the same data.
     """
-    splits = splits or {"train": 1.0}
-    if num_sentences < 1 or any(f <= 0 for f in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
+    if num_sentences < 1:
         raise DataError(f"generate_finer: need num_sentences >= 1 and positive fractions summing to 1, "
                         f"got {num_sentences} and {splits}")
-    table = _corpus(num_sentences, seed)
     features = finer_features()
-    table = table.cast(features.arrow_schema)
-    out, start = {}, 0
-    for i, (name, frac) in enumerate(splits.items()):
-        size = num_sentences - start if i == len(splits) - 1 else round(num_sentences * frac)
-        out[name] = Dataset(table.slice(start, size), info=DatasetInfo(features=features))
-        start += size
-    return DatasetDict(out)
+    table = _corpus(num_sentences, seed).cast(features.arrow_schema)
+    return split_by_fractions(Dataset(table, info=DatasetInfo(features=features)), splits, "generate_finer")

@@ -157,8 +157,8 @@ def onnx_export_stage(run: RunFolder, cfg: RecipeConfig) -> None:
     run.update(export={"onnx": {
         "file": "onnx/model.onnx", "sentences": len(sentences), "word_agreement": agreement,
         "max_abs_logit_diff": parity["max_abs_diff"], "size_mb": round(onnx_path.stat().st_size / 2**20, 3),
-        "status": "ok" if agreement >= cfg.export.min_word_agreement else
-        f"refused: agreement {agreement:.4f} < {cfg.export.min_word_agreement}"}})
+        "status": "passed" if agreement >= cfg.export.min_word_agreement else
+        f"failed: agreement {agreement:.4f} < {cfg.export.min_word_agreement}"}})
 
 
 def run_cell(cfg: RecipeConfig) -> Path:

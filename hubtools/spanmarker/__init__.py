@@ -1,10 +1,12 @@
 """SpanMarker ONNX export, int8 quantization, onnxruntime inference and verification.
 
-Reloading a saved SpanMarker folder: ``SpanMarkerModel.from_pretrained(run/model)`` reads the SpanMarker
-``config.json``, but rebuilds the encoder from ``AutoConfig.from_pretrained(config.encoder["_name_or_path"])``
-and loads the tokenizer from that same encoder path or Hub id, not from the folder: offline, the original
-encoder (a local path or a cached Hub id) must still resolve. The ONNX folder written by
-``export_spanmarker_onnx`` has no such dependency; ``SpanMarkerOnnxRunner.from_pretrained`` reads only it.
+Reloading a saved SpanMarker folder: span_marker rebuilds the encoder from
+``config.encoder["_name_or_path"]`` (config) and loads the tokenizer from there too. The recipes' save step
+(:func:`hubtools.spanmarker.modeling.save_spanmarker`) writes the encoder config to ``model/encoder/`` and names
+the folder itself, with ``subfolder: encoder``; ``hubtools push`` uploads that ``config.json`` naming the repo
+(:mod:`hubtools.spanmarker_ref`). So ``SpanMarkerModel.from_pretrained`` reloads the run folder offline and the
+pushed repo from the Hub; a moved folder reloads with ``load_saved_spanmarker``. The ONNX folder written by
+``export_spanmarker_onnx`` needs none of this; ``SpanMarkerOnnxRunner.from_pretrained`` reads only it.
 """
 
 from hubtools.spanmarker.onnx_export import (

@@ -13,7 +13,7 @@ from hubtools import plots
 from hubtools.config import ExportConfig, RecipeConfig
 from hubtools.errors import ExportError
 from hubtools.recipe import Stage
-from hubtools.run import RunFolder
+from hubtools.run import RunFolder, machine_description
 from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
 from hubtools.spanmarker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner
@@ -60,19 +60,22 @@ def export_spanmarker_run(model: SpanMarkerModel, test: Dataset, run: RunFolder,
         logger.info("export %s: %s", variant, section[variant])
     if cfg.benchmark:
         sample = sentences[: cfg.benchmark_sentences] if cfg.benchmark_sentences else sentences
-        section["benchmark"] = {"num_sentences": len(sample), "threads": torch.get_num_threads(),
-                                **benchmark_spanmarker(model, runners, sample)}
-        plots.benchmark_bars(benchmark_rows(section["benchmark"], sample), run.plots_dir / "benchmark.png",
-                             "SpanMarker: PyTorch vs ONNX")
+        timings = benchmark_spanmarker(model, runners, sample)
+        rows = benchmark_rows(timings, torch.get_num_threads(), sample)
+        section["benchmark"] = {"machine": machine_description(), "num_sentences": len(sample), "rows": rows,
+                                "note": "end-to-end SpanMarker predict (tokenization and span decoding included)"}
+        plots.benchmark_bars(rows, run.plots_dir / "benchmark.png", "SpanMarker: PyTorch vs ONNX")
     return section
 
 
-def benchmark_rows(benchmark: dict, sentences: list[list[str]]) -> list[dict]:
-    """Rows for :func:`hubtools.plots.benchmark_bars` (words/s from sentences/s)."""
+def benchmark_rows(timings: dict, threads: int, sentences: list[list[str]]) -> list[dict]:
+    """results.json ``export.benchmark.rows`` (the shape the transformer export writes; words/s from
+    sentences/s; peak memory is not measured for SpanMarker)."""
     words_per_sentence = sum(map(len, sentences)) / len(sentences)
-    return [{"variant": name, "threads": benchmark["threads"], "latency_p50_ms": row["latency_ms_p50"],
+    return [{"variant": name, "threads": threads, "latency_p50_ms": row["latency_ms_p50"],
+             "latency_p95_ms": row["latency_ms_p95"], "size_mb": round(row["size_mb"], 3),
              "throughput_words_s": row["sentences_per_s"] * words_per_sentence}
-            for name, row in benchmark.items() if isinstance(row, dict)]
+            for name, row in timings.items()]
 
 
 def spanmarker_export_stage(model: SpanMarkerModel, test: Dataset) -> Stage:
@@ -85,5 +88,6 @@ def spanmarker_export_stage(model: SpanMarkerModel, test: Dataset) -> Stage:
             run.update(export=export_spanmarker_run(model, test, run, cfg.export))
         except ExportError as err:
             logger.error("SpanMarker ONNX export failed: %s", err)
-            run.update(export={"library": "hubtools.spanmarker", "onnx": {"status": f"failed: {err}"}})
+            run.update(export={"library": "hubtools.spanmarker",
+                               "onnx": {"file": "onnx/model.onnx", "status": f"failed: {err}"}})
     return stage

@@ -1,20 +1,24 @@
 """SpanMarker models for the recipes: from an encoder or a SpanMarker checkpoint, a tiny BERT built on the
-training data, and saving a folder that ``SpanMarkerModel.from_pretrained`` reloads offline."""
+training data, and saving a folder that ``SpanMarkerModel.from_pretrained`` reloads offline and, once pushed,
+from the Hub (:mod:`hubtools.spanmarker_ref`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from span_marker import SpanMarkerModel
+import torch
+from span_marker import SpanMarkerConfig, SpanMarkerModel
+from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from hubtools.config import RecipeConfig
 from hubtools.data.schemes import types_of
 from hubtools.errors import ConfigError
 from hubtools.modeling import train_wordpiece_tokenizer
+from hubtools.spanmarker_ref import ENCODER_SUBFOLDER, encoder_at, refers_to_itself
 
-ENCODER_SUBFOLDER = "encoder"
 DEFAULT_LIMITS = {"entity_max_length": 8, "marker_max_length": 128}
 
 
@@ -49,7 +53,20 @@ def load_spanmarker(cfg: RecipeConfig, label_names: list[str], encoder: str | Pa
         raise ConfigError(f"{encoder}: the SpanMarker checkpoint predicts {own}, the dataset has "
                           f"{sorted(types_of(label_names))}; start from an encoder id instead "
                           f"(model.name_or_path=bert-base-multilingual-cased)")
+    outside_weight = float(cfg.options.get("outside_weight", 1.0))
+    if outside_weight != 1.0:
+        weight_outside(model, outside_weight)
     return model
+
+
+def weight_outside(model: SpanMarkerModel, weight: float) -> None:
+    """Scale the training loss of the O class by ``weight``: candidate spans that are no entity outnumber
+    entities by about 50 to 1, which keeps a from-scratch encoder at high precision and low recall. The
+    weights are a non-persistent buffer, so the saved model is SpanMarker's own."""
+    weights = torch.ones(model.config.num_labels)
+    weights[model.config.outside_id] = weight
+    model.loss_func = nn.CrossEntropyLoss()
+    model.loss_func.register_buffer("weight", weights, persistent=False)
 
 
 def save_spanmarker(model: SpanMarkerModel, model_dir: Path, final_model_dir: Path) -> None:
@@ -57,12 +74,22 @@ def save_spanmarker(model: SpanMarkerModel, model_dir: Path, final_model_dir: Pa
     original encoder.
 
     SpanMarker rebuilds the encoder from ``config.encoder["_name_or_path"]`` (config and tokenizer), which
-    offline fails for an encoder id that is not cached or a folder that is gone. The encoder config and the
-    tokenizer are saved to ``model_dir/encoder`` and the stored path points there, at ``final_model_dir``:
-    the folder's place once the run is published, so it must not move afterwards.
+    offline fails for an encoder id that is not cached or a folder that is gone. The encoder config goes to
+    ``model_dir/encoder`` (SpanMarker saves the tokenizer beside ``config.json``) and the reference names
+    ``final_model_dir``, the folder's place once the run is published, with ``subfolder: encoder``.
     """
-    encoder_dir = model_dir / ENCODER_SUBFOLDER
-    model.encoder.config.save_pretrained(encoder_dir)
-    model.tokenizer.tokenizer.save_pretrained(encoder_dir)
-    model.config.encoder["_name_or_path"] = str(final_model_dir / ENCODER_SUBFOLDER)
+    model.encoder.config.save_pretrained(model_dir / ENCODER_SUBFOLDER)
+    model.config.encoder = encoder_at(model.config.encoder, str(final_model_dir.resolve()))
     model.save_pretrained(model_dir, safe_serialization=True)
+
+
+def load_saved_spanmarker(name_or_path: str | Path, **kwargs) -> SpanMarkerModel:
+    """A SpanMarker model saved by :func:`save_spanmarker` from a folder, wherever it lies now (the stored
+    reference is pointed at it), or anything else ``SpanMarkerModel.from_pretrained`` loads (a Hub id)."""
+    folder = Path(name_or_path)
+    config_file = folder / "config.json"
+    if config_file.is_file() and refers_to_itself(json.loads(config_file.read_text())):
+        config = SpanMarkerConfig.from_pretrained(folder)
+        config.encoder = encoder_at(config.encoder, str(folder.resolve()))
+        return SpanMarkerModel.from_pretrained(str(folder), config=config, **kwargs)
+    return SpanMarkerModel.from_pretrained(str(name_or_path), **kwargs)

@@ -16,6 +16,7 @@ from span_marker import SpanMarkerModel
 from torch import nn
 
 from hubtools.errors import ExportError
+from hubtools.spanmarker.modeling import load_saved_spanmarker
 
 INPUT_NAMES = ["input_ids", "attention_mask", "position_ids", "start_marker_indices", "num_marker_pairs"]
 OUTPUT_NAMES = ["logits"]
@@ -72,7 +73,7 @@ def _load_model(model_dir_or_model: SpanMarkerModel | str | os.PathLike) -> Span
     if isinstance(model_dir_or_model, SpanMarkerModel):
         return model_dir_or_model
     try:
-        return SpanMarkerModel.from_pretrained(str(model_dir_or_model))
+        return load_saved_spanmarker(model_dir_or_model)
     except (OSError, ValueError) as exc:
         raise ExportError(f"{model_dir_or_model}: loading the SpanMarker model failed: {exc}") from exc
 

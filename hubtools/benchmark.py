@@ -1,0 +1,156 @@
+"""Size, peak memory, latency and throughput of the PyTorch model and the published ONNX variants.
+
+Each variant is measured in a fresh process (``python -m hubtools.benchmark SPEC VARIANT KIND PATH``) so
+that its peak resident memory is its own; an ONNX process never imports torch. Inputs are the first
+``benchmark_sentences`` test sentences tokenized as in training: latency is the model call at batch 1
+(p50/p95 over the sentences), throughput is words per second at batch 32 over length-sorted batches. Each is
+measured with 1 thread and with all cores (on ``device: cuda``: PyTorch on the GPU and fp32 ONNX with
+``CUDAExecutionProvider`` from onnxruntime-gpu; dynamic int8 has no CUDA kernels and is skipped there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hubtools.inference import length_sorted_batches, pad_batch
+
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+WARMUP = 3
+
+
+def time_forward(forward, rows: list[dict], words: list[int], names: list[str], pad_id: int,
+                 batch_size: int = 32) -> dict:
+    """Latency p50/p95 (ms) at batch 1 and throughput (words/s) at ``batch_size`` over ``rows``."""
+    for row in rows[:WARMUP]:
+        forward(pad_batch([row], names, pad_id))
+    latencies = []
+    for row in rows:
+        batch = pad_batch([row], names, pad_id)
+        start = time.perf_counter()
+        forward(batch)
+        latencies.append((time.perf_counter() - start) * 1000)
+    batches = [pad_batch([rows[i] for i in idx], names, pad_id)
+               for idx in length_sorted_batches([len(r["input_ids"]) for r in rows], batch_size)]
+    start = time.perf_counter()
+    for batch in batches:
+        forward(batch)
+    seconds = time.perf_counter() - start
+    return {"latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
+            "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),
+            "throughput_words_s": round(sum(words) / seconds, 1)}
+
+
+def _forward(kind: str, path: str, threads: int | None, device: str):
+    if kind == "pytorch":
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        from hubtools.inference import torch_forward
+
+        if threads:
+            torch.set_num_threads(threads)
+        return torch_forward(AutoModelForTokenClassification.from_pretrained(path), device)
+    from hubtools.inference import ort_forward, ort_session
+
+    return ort_forward(ort_session(path, threads, device))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (reset by exec; ``ru_maxrss`` keeps the forking parent's
+    peak on Linux), ``ru_maxrss`` where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure(spec: dict, kind: str, path: str) -> dict:
+    """One variant under every thread setting of ``spec``; with this process's peak resident memory."""
+    rows = [{k: v for k, v in row.items() if k in INPUT_NAMES} for row in spec["rows"]]
+    out = []
+    for threads in spec["threads"]:
+        forward, names = _forward(kind, path, threads, spec["device"])
+        out.append({"threads": threads or "gpu", **time_forward(forward, rows, spec["words"], names,
+                                                                spec["pad_id"])})
+    return {"peak_rss_mb": peak_rss_mb(), "settings": out}
+
+
+def benchmark_inputs(run_dir: Path, sentences: int | None) -> dict:
+    """Tokenized feature rows of the first ``sentences`` test sentences, their word counts and pad id."""
+    from transformers import AutoTokenizer
+
+    from hubtools.run import load_results
+    from hubtools.tokenization import tokenize_dataset
+    from hubtools.verify import load_test_split
+
+    test = load_test_split(run_dir)
+    if sentences:
+        test = test.select(range(min(sentences, len(test))))
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
+    info = load_results(run_dir).get("model", {})
+    features = tokenize_dataset(test, tokenizer, info.get("max_length", tokenizer.model_max_length),
+                                info.get("stride", 32), desc="tokenize benchmark")
+    words = [sum(w >= 0 for w in row) for row in features["word_index"]]
+    rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
+    return {"rows": rows, "words": words, "pad_id": tokenizer.pad_token_id or 0, "sentences": len(test)}
+
+
+def run_worker(spec_path: Path, kind: str, path: Path) -> dict:
+    """Measure one variant in a fresh Python process."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "hubtools.benchmark", str(spec_path), kind, str(path)],
+                          capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark of {path} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def benchmark_run(run_dir: str | Path, variants: dict[str, Path], cfg) -> dict:
+    """results.json ``export.benchmark`` for PyTorch (``RUN/model``) and ``variants`` ({name: onnx file});
+    draws ``RUN/plots/benchmark.png``."""
+    from hubtools.plots import benchmark_bars
+    from hubtools.run import machine_description
+
+    run_dir = Path(run_dir)
+    inputs = benchmark_inputs(run_dir, cfg.benchmark_sentences)
+    threads = [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
+    todo = {"pytorch": run_dir / "model"}
+    todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})
+    section: dict = {"machine": machine_description(), "device": cfg.device, "sentences": inputs["sentences"],
+                     "words": int(sum(inputs["words"])), "batch_size": 32, "variants": {}, "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device}))
+        for name, path in todo.items():
+            kind = "pytorch" if name == "pytorch" else "onnx"
+            result = run_worker(spec_path, kind, path)
+            files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
+            section["variants"][name] = {"size_mb": round(sum(f.stat().st_size for f in files) / 2**20, 2),
+                                         "peak_rss_mb": result["peak_rss_mb"]}
+            section["rows"] += [{"variant": name, **row} for row in result["settings"]]
+    benchmark_bars(section["rows"], run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
+    return section
+
+
+def main(argv: list[str]) -> None:
+    """Worker entry point: ``SPEC_JSON KIND PATH``; prints one JSON line."""
+    spec_path, kind, path = argv
+    print(json.dumps(measure(json.loads(Path(spec_path).read_text()), kind, path)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

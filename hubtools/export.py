@@ -1,0 +1,230 @@
+"""The ONNX stage: optimum-onnx export, graph optimization, dynamic int8 quantization, verification.
+
+``export_run(RUN)`` turns ``RUN/model/`` into ``RUN/onnx/``::
+
+    model.onnx                        fp32, as exported by optimum (portable graph)          variant onnx
+    model_quantized.onnx              fused graph (ORTOptimizer) + dynamic int8 weights        variant onnx_int8
+    model_quantized_embeddings.onnx   the same + int8 word embeddings (Gather)                 onnx_int8_embeddings
+    config.json, tokenizer files      so that ORTModelForTokenClassification and pipeline() load the folder
+
+Every variant is run over all words of ``RUN/dataset/test.parquet`` through the training path (windows
+merged to words) and compared with PyTorch: word agreement, max abs logit difference and entity F1. A variant
+whose F1 drops by more than ``max_f1_drop`` points (or, for fp32, whose agreement is below
+``min_word_agreement``) is marked failed and its file removed. The folder is built in a temporary folder and
+renamed, so a crash never leaves a half-written ``onnx/``. The fused graph is quantized with onnxruntime's
+``quantize_dynamic`` (``DefaultTensorType`` set): optimum's ORTQuantizer cannot type the fused ops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from hubtools.config import ExportConfig
+from hubtools.errors import ExportError
+from hubtools.run import load_results, write_json
+
+logger = logging.getLogger("hubtools")
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model_quantized.onnx"
+INT8_EMBEDDINGS_FILE = "model_quantized_embeddings.onnx"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "vocab.json")
+
+
+def detect_instruction_set(cpuinfo: str | None = None) -> str:
+    """The quantization target for this CPU from ``/proc/cpuinfo`` flags: avx512_vnni, avx512, avx2 or arm64."""
+    import platform
+
+    if cpuinfo is None:
+        if platform.machine().lower() in ("arm64", "aarch64"):
+            return "arm64"
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return "avx2"
+    flags = set(cpuinfo.split())
+    if "avx512_vnni" in flags or "avx512vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    if "asimd" in flags:
+        return "arm64"
+    return "avx2"
+
+
+def quantization_config(cfg: ExportConfig, instruction_set: str):
+    """optimum's dynamic-quantization settings for ``instruction_set`` with ``cfg.per_channel``."""
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    return getattr(AutoQuantizationConfig, instruction_set)(is_static=False, per_channel=cfg.per_channel)
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """ExportError naming what is missing before anything is exported: weights, id2label, tokenizer."""
+    config_path = model_dir / "config.json"
+    if not config_path.is_file():
+        raise ExportError(f"{model_dir}: no config.json; the run has no saved model to export")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    id2label = config.get("id2label") or {}
+    if not id2label or all(name == f"LABEL_{i}" for i, name in id2label.items()):
+        raise ExportError(f"{config_path}: no id2label (label names); the exported model could not name its tags")
+    if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
+        raise ExportError(f"{model_dir}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+                          "save the tokenizer with the model (tokenizer.save_pretrained)")
+    check_exportable(model_dir, config.get("model_type"))
+
+
+def check_exportable(model_dir: Path, model_type: str | None) -> None:
+    """ExportError when optimum has no ONNX token-classification export for ``model_type``."""
+    import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configurations)
+    from optimum.exporters.tasks import TasksManager
+
+    try:
+        TasksManager.get_exporter_config_constructor(exporter="onnx", model_type=model_type,
+                                                     task="token-classification", library_name="transformers")
+    except (KeyError, ValueError):
+        raise ExportError(f"{model_dir}: optimum cannot export model type {model_type!r} for token classification "
+                          "to ONNX; the PyTorch model is unchanged and can still be published") from None
+
+
+def export_onnx(model_dir: Path, out_dir: Path):
+    """Export with optimum (task token-classification) into ``out_dir/model.onnx`` with the tokenizer beside it;
+    returns the ORTModel. An architecture optimum cannot export raises ExportError."""
+    from optimum.onnxruntime import ORTModelForTokenClassification
+    from transformers import AutoTokenizer
+
+    try:
+        model = ORTModelForTokenClassification.from_pretrained(model_dir, export=True)
+    except (ValueError, KeyError, NotImplementedError) as err:
+        model_type = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("model_type")
+        raise ExportError(f"{model_dir}: optimum cannot export model type {model_type!r} to ONNX "
+                          f"({type(err).__name__}: {err}); the PyTorch model is unchanged") from err
+    model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out_dir)
+    return model
+
+
+def optimize_onnx(model, level: int, work_dir: Path) -> Path:
+    """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``)."""
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import OptimizationConfig
+
+    ORTOptimizer.from_pretrained(model).optimize(OptimizationConfig(optimization_level=level), save_dir=work_dir)
+    return work_dir / "model_optimized.onnx"
+
+
+def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path:
+    """Dynamic int8 quantization of MatMul/Attention weights (and of the Gather tables with ``embeddings``),
+    with the weight type, symmetry, range and per-channel option of ``qconfig``."""
+    import onnx
+    from onnxruntime.quantization import quantize_dynamic
+
+    ops = ["MatMul", "Attention"] + (["Gather", "EmbedLayerNormalization"] if embeddings else [])
+    quantize_dynamic(str(source), str(target), op_types_to_quantize=ops, per_channel=qconfig.per_channel,
+                     reduce_range=qconfig.reduce_range, weight_type=qconfig.weights_dtype,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
+                                    "WeightSymmetric": qconfig.weights_symmetric,
+                                    "ActivationSymmetric": qconfig.activations_symmetric})
+    return target
+
+
+def config_from_run(run_dir: str | Path, **overrides) -> ExportConfig:
+    """The run's ``config.export`` with overrides applied (None values ignored), validated; for
+    ``hubtools export RUN [--no-benchmark] [--device] [--max-f1-drop]``."""
+    raw = load_results(run_dir).get("config", {}).get("export") or {}
+    known = {f.name for f in dataclasses.fields(ExportConfig)}
+    cfg = ExportConfig(**{k: v for k, v in raw.items() if k in known})
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _size_mb(path: Path) -> float:
+    return round(path.stat().st_size / 2**20, 2)
+
+
+def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_set: str) -> dict[str, Path]:
+    """Write the ONNX files of every variant into ``out_dir`` (intermediate files in a subfolder that is
+    removed); returns ``{variant: path}``."""
+    model = export_onnx(run_dir / "model", out_dir)
+    variants = {"onnx": out_dir / FP32_FILE}
+    if not cfg.quantize:
+        return variants
+    work = out_dir / "optimized"
+    source = optimize_onnx(model, cfg.optimize_level, work) if cfg.optimize_level else variants["onnx"]
+    qconfig = quantization_config(cfg, instruction_set)
+    variants["onnx_int8"] = quantize_onnx(source, out_dir / INT8_FILE, qconfig, embeddings=False)
+    if cfg.quantize_embeddings:
+        variants["onnx_int8_embeddings"] = quantize_onnx(source, out_dir / INT8_EMBEDDINGS_FILE, qconfig,
+                                                         embeddings=True)
+    shutil.rmtree(work, ignore_errors=True)
+    (out_dir / "ort_config.json").unlink(missing_ok=True)
+    return variants
+
+
+def judge(name: str, scores: dict, reference_f1: float, cfg: ExportConfig) -> str:
+    """``ok`` or ``failed: <reason>`` for a verified variant."""
+    drop = (reference_f1 - scores["f1"]) * 100
+    if name == "onnx" and scores["word_agreement"] < cfg.min_word_agreement:
+        return (f"failed: agrees with PyTorch on {scores['word_agreement']:.4%} of words "
+                f"(min {cfg.min_word_agreement:.4%})")
+    if drop > cfg.max_f1_drop:
+        return f"failed: F1 {scores['f1']:.4f} is {drop:.2f} points below PyTorch {reference_f1:.4f} " \
+               f"(max {cfg.max_f1_drop})"
+    return "ok"
+
+
+def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
+    """Export, quantize, verify and benchmark ``RUN/model`` into ``RUN/onnx``; write and return results.json
+    ``export``. ``cfg`` defaults to the run's ``config.export``."""
+    from hubtools.verify import reference, verify_variant
+
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    cfg = cfg or config_from_run(run_dir)
+    check_model_dir(run_dir / "model")
+    instruction_set = detect_instruction_set() if cfg.instruction_set == "auto" else cfg.instruction_set
+    ref = reference(run_dir, results)
+    final = run_dir / "onnx"
+    tmp = run_dir / f".onnx.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    section: dict = {"pytorch": ref.summary, "instruction_set": instruction_set,
+                     "optimize_level": cfg.optimize_level, "per_channel": cfg.per_channel}
+    try:
+        variants = build_variants(run_dir, tmp, cfg, instruction_set)
+        for name, path in variants.items():
+            scores = verify_variant(ref, path, cfg.device)
+            status = judge(name, scores, ref.summary["f1"], cfg)
+            section[name] = {"file": path.name, **scores, "size_mb": _size_mb(path), "status": status}
+            if status != "ok":
+                logger.warning("export: variant %s refused and %s removed (not published): %s",
+                               name, path.name, status.removeprefix("failed: "))
+                path.unlink()
+            else:
+                logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %.1f MB", name, scores["f1"],
+                            ref.summary["f1"], section[name]["size_mb"])
+        old = run_dir / f".onnx.old-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if cfg.benchmark:
+        from hubtools.benchmark import benchmark_run
+
+        published = {n: final / section[n]["file"] for n in variants if section[n]["status"] == "ok"}
+        section["benchmark"] = benchmark_run(run_dir, published, cfg)
+    results["export"] = section
+    write_json(run_dir / "results.json", results)
+    return section
+
+
+def export_stage(run, cfg) -> None:
+    """The recipe stage (``hubtools.recipe.post_training_stages``): export the staged run folder when
+    ``cfg.export.enabled``, keeping the RunFolder's results in step with results.json."""
+    if cfg.export.enabled:
+        run.update(export=export_run(run.path, cfg.export))

@@ -1,0 +1,186 @@
+"""Inference speed, size and F1 of a token classifier: PyTorch fp32, the stock optimum int8 path and ours.
+
+    python scripts/bench_inference.py --model-dir RUN_OR_MODEL_DIR --data /work/shared/data/conll2003 [--sentences N]
+
+The model call alone (tokenized inputs in, logits out) is timed at batch 1 with 1 thread over test sentences,
+every variant called back to back on the same sentence (interleaved, ``--rounds`` times, fastest kept) so
+that load from other processes hits all of them alike. Ours is built one step at a time (fp32 ONNX, + graph
+fusion, + dynamic int8 for this CPU's instruction set, + int8 embeddings) and each step is printed with its
+ratio to PyTorch and to the stock path (optimum export + ``ORTQuantizer`` with
+``AutoQuantizationConfig.avx2(is_static=False)``, no graph optimization). Also printed: end-to-end
+``pipeline("ner")`` latency, batch-32 length-sorted throughput, file sizes and word-level entity F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+from hubtools.config import ExportConfig
+from hubtools.data.loading import load_local
+from hubtools.data.validation import label_names_of
+from hubtools.export import (
+    FP32_FILE,
+    detect_instruction_set,
+    export_onnx,
+    optimize_onnx,
+    quantization_config,
+    quantize_onnx,
+)
+from hubtools.inference import feature_logits, length_sorted_batches, ort_forward, pad_batch, torch_forward
+from hubtools.metrics import entity_scores, ids_to_tags
+from hubtools.modeling import effective_max_length
+from hubtools.tokenization import merge_word_predictions, tokenize_dataset
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+# each of our steps and the one it is measured against
+STEPS = {"onnx fp32": "pytorch fp32", "+ graph fusion": "onnx fp32", "+ dynamic int8": "+ graph fusion",
+         "+ int8 embeddings": "+ dynamic int8"}
+
+
+def one_thread() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def build(model_dir: Path, work: Path) -> dict[str, Path]:
+    """Every ONNX file: fp32, stock int8 and our steps."""
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    model = export_onnx(model_dir, work / "fp32")
+    ORTQuantizer.from_pretrained(work / "fp32").quantize(AutoQuantizationConfig.avx2(is_static=False),
+                                                         save_dir=work / "stock")
+    fused = optimize_onnx(model, 1, work / "fused")
+    qconfig = quantization_config(ExportConfig(), detect_instruction_set())
+    ours = work / "ours"
+    shutil.copytree(work / "fp32", ours, ignore=shutil.ignore_patterns("*.onnx"))  # config, tokenizer
+    return {"onnx fp32": work / "fp32" / FP32_FILE,
+            "stock int8": work / "stock" / "model_quantized.onnx",
+            "+ graph fusion": fused,
+            "+ dynamic int8": quantize_onnx(fused, ours / "model_fused_int8.onnx", qconfig, embeddings=False),
+            "+ int8 embeddings": quantize_onnx(fused, ours / "model_quantized.onnx", qconfig, embeddings=True)}
+
+
+def latencies(forwards: dict, rows: list[dict], pad_id: int, rounds: int) -> dict[str, np.ndarray]:
+    """Per-sentence fastest batch-1 model call (ms) of every variant, interleaved."""
+    best = {name: np.full(len(rows), np.inf) for name in forwards}
+    batches = {name: [pad_batch([r], names, pad_id) for r in rows] for name, (_, names) in forwards.items()}
+    for name, (forward, _) in forwards.items():
+        forward(batches[name][0])
+    for _ in range(rounds):
+        for i in range(len(rows)):
+            for name, (forward, _) in forwards.items():
+                start = time.perf_counter()
+                forward(batches[name][i])
+                best[name][i] = min(best[name][i], (time.perf_counter() - start) * 1000)
+    return best
+
+
+def throughput(forward, names, rows, words, pad_id) -> float:
+    batches = [pad_batch([rows[i] for i in idx], names, pad_id)
+               for idx in length_sorted_batches([len(r["input_ids"]) for r in rows], 32)]
+    start = time.perf_counter()
+    for batch in batches:
+        forward(batch)
+    return sum(words) / (time.perf_counter() - start)
+
+
+def pipeline_ms(ner, texts: list[str]) -> float:
+    ner(texts[0])
+    start = time.perf_counter()
+    for text in texts:
+        ner(text)
+    return (time.perf_counter() - start) * 1000 / len(texts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True, help="save_pretrained folder or run folder")
+    parser.add_argument("--data", required=True, help="folder with CoNLL train/valid/test files")
+    parser.add_argument("--sentences", type=int, default=300, help="test sentences (default 300)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (fastest kept)")
+    args = parser.parse_args()
+    model_dir = Path(args.model_dir)
+    if (model_dir / "model" / "config.json").is_file():
+        model_dir = model_dir / "model"
+    torch.set_num_threads(1)
+    test = load_local(args.data)["test"]
+    test = test.select(range(min(args.sentences, len(test))))
+    gold_names = label_names_of(test)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    features = tokenize_dataset(test, tokenizer, effective_max_length(model, tokenizer, 512), 32)
+    rows = features.select_columns([c for c in features.column_names if c in INPUTS]).to_list()
+    words = [sum(w >= 0 for w in row) for row in features["word_index"]]
+    lengths = [len(t) for t in test["tokens"]]
+    pad = tokenizer.pad_token_id or 0
+    gold = ids_to_tags(test["ner_tags"], gold_names)
+
+    def f1(forward, inputs) -> float:
+        logits = feature_logits(forward, rows, inputs, pad)
+        pred = merge_word_predictions([x.argmax(-1) for x in logits], features, lengths)
+        return entity_scores(gold, ids_to_tags(pred, names))["f1"] * 100
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build(model_dir, Path(tmp))
+        forwards = {"pytorch fp32": torch_forward(model)}
+        forwards.update({name: ort_forward(ort.InferenceSession(str(path), one_thread(),
+                                                                providers=["CPUExecutionProvider"]))
+                         for name, path in files.items()})
+        best = latencies(forwards, rows, pad, args.rounds)
+        total = {name: float(ms.sum()) for name, ms in best.items()}
+        mean_len = np.mean([len(r["input_ids"]) for r in rows])
+        print(f"# {len(rows)} test sentences, {sum(words)} words, mean {mean_len:.1f} sub-tokens; "
+              f"model call, batch 1, 1 thread, fastest of {args.rounds} interleaved rounds; "
+              f"instruction set {detect_instruction_set()}")
+        for name in ["pytorch fp32", "stock int8", *STEPS]:
+            step = f"  step x{total[STEPS[name]] / total[name]:.2f}" if name in STEPS else ""
+            print(f"model call  {name:<18} p50 {np.median(best[name]):7.3f} ms  mean {best[name].mean():7.3f} ms  "
+                  f"x{total['pytorch fp32'] / total[name]:5.2f} vs PyTorch  "
+                  f"x{total['stock int8'] / total[name]:5.2f} vs stock int8{step}")
+        texts = [" ".join(t) for t in test["tokens"]]
+        from optimum.onnxruntime import ORTModelForTokenClassification
+
+        e2e = {"pytorch fp32": pipeline_ms(pipeline("ner", model=model, tokenizer=tokenizer,
+                                                    aggregation_strategy="simple"), texts)}
+        for label, folder, file in [("stock int8", files["stock int8"].parent, "model_quantized.onnx"),
+                                    ("ours int8", files["+ int8 embeddings"].parent, "model_quantized.onnx")]:
+            ort_model = ORTModelForTokenClassification.from_pretrained(
+                folder, file_name=file, session_options=one_thread())
+            e2e[label] = pipeline_ms(pipeline("ner", model=ort_model, tokenizer=tokenizer,
+                                              aggregation_strategy="simple"), texts)
+        print("pipeline('ner', aggregation_strategy='simple'), 1 thread, ms/sentence: " + "  ".join(
+            f"{k} {v:.2f} (x{e2e['pytorch fp32'] / v:.2f} vs PyTorch)" for k, v in e2e.items()))
+        for name in ("pytorch fp32", "stock int8", "+ int8 embeddings"):
+            forward, inputs = forwards[name]
+            print(f"throughput batch 32 length-sorted, 1 thread  {name:<18} "
+                  f"{throughput(forward, inputs, rows, words, pad):8.0f} words/s")
+        fp32_mb = files["onnx fp32"].stat().st_size / 2**20
+        for name in ("stock int8", "+ dynamic int8", "+ int8 embeddings"):
+            size = files[name].stat().st_size / 2**20
+            print(f"size  {name:<18} {size:6.1f} MB = {size / fp32_mb:5.1%} of fp32 ONNX ({fp32_mb:.1f} MB)")
+        reference = f1(*forwards["pytorch fp32"])
+        for name in ("onnx fp32", "stock int8", "+ dynamic int8", "+ int8 embeddings"):
+            score = f1(*forwards[name])
+            print(f"entity F1 on these sentences  {name:<18} {score:6.2f}  ({score - reference:+.2f} points vs "
+                  f"PyTorch {reference:.2f})")
+
+
+if __name__ == "__main__":
+    main()

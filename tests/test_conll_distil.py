@@ -1,0 +1,134 @@
+"""recipes/conll_distil.py end to end on generated CoNLL-2003 data (subprocesses, tiny models, no export)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+
+from hubtools.config import load_config
+from hubtools.data.build import GENERATORS
+from hubtools.data.generate_conll import CONLL_LABELS, generate_conll
+from hubtools.data.validation import label_names_of
+from hubtools.errors import ConfigError
+from hubtools.evaluation import evaluate_run
+from hubtools.modeling import permute_classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT_KEYS = {"recipe", "system", "command", "created", "config", "dataset", "model", "test", "per_type",
+               "confusion", "history", "timings", "environment", "versions"}
+
+
+def run_recipe(output_dir: Path, *args: str) -> dict:
+    """Run the tiny preset in a subprocess and return its results.json."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "conll_distil.py"), "--preset", "tiny", "--no-export",
+         "--output-dir", str(output_dir), *args],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads((output_dir / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory) -> tuple[Path, dict]:
+    """The tiny preset with the teacher trained by the recipe; a 4-pair grid cut to 2 by the budget."""
+    out = tmp_path_factory.mktemp("conll_distil") / "run"
+    return out, run_recipe(out, "--search-budget", "2", "distillation.alphas=[0.5, 0.8]")
+
+
+def untrained_f1(run_dir: Path, tmp_path: Path) -> float:
+    """Test F1 of the run's student architecture with random weights, scored like the run."""
+    copy = tmp_path / "untrained"
+    (copy / "model").mkdir(parents=True)
+    shutil.copy(run_dir / "results.json", copy / "results.json")
+    (copy / "dataset").symlink_to(run_dir / "dataset")
+    torch.manual_seed(0)
+    model = AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(run_dir / "model"))
+    model.save_pretrained(copy / "model")
+    AutoTokenizer.from_pretrained(run_dir / "model").save_pretrained(copy / "model")
+    return evaluate_run(copy)["f1"]
+
+
+def test_distillation_section_is_validated():
+    config = ROOT / "recipes" / "configs" / "conll_distil.yaml"
+    cfg = load_config(config, "tiny", ["distillation.search_budget=3", "distillation.temperatures=[1, 3]"])
+    assert cfg.distillation.trains_teacher and cfg.distillation.search_budget == 3
+    assert cfg.distillation.temperatures == [1, 3] and load_config(config).distillation.teacher == "dslim/bert-base-NER"
+    for bad in ("distillation.alphas=[1.5]", "distillation.temperatures=[0]", "distillation.search_budget=0",
+                "distillation.alpha=0.5"):
+        with pytest.raises(ConfigError, match="distillation"):
+            load_config(config, "tiny", [bad])
+
+
+def test_generate_conll_schema_and_determinism():
+    dsd = generate_conll(num_sentences=200, seed=3)
+    assert GENERATORS["conll2003"] is generate_conll
+    assert {split: len(ds) for split, ds in dsd.items()} == {"train": 160, "validation": 20, "test": 20}
+    assert label_names_of(dsd["train"]) == CONLL_LABELS
+    assert dsd["train"][:5] == generate_conll(num_sentences=200, seed=3)["train"][:5]
+    assert dsd["train"][:5] != generate_conll(num_sentences=200, seed=4)["train"][:5]
+    tags = {CONLL_LABELS[t] for row in dsd["train"]["ner_tags"] for t in row}
+    assert tags == set(CONLL_LABELS)
+    for tokens, row in zip(dsd["train"]["tokens"], dsd["train"]["ner_tags"], strict=True):
+        tags = ["O", *(CONLL_LABELS[t] for t in row)]
+        assert len(tokens) == len(row)
+        assert all(tag[2:] == before[2:] for before, tag in zip(tags, tags[1:]) if tag.startswith("I-"))  # IOB2
+
+def test_distilled_student_learns_and_results_compare_three_models(distilled, tmp_path):
+    out, results = distilled
+    assert RESULT_KEYS <= set(results)
+    assert results["recipe"] == "conll_distil"
+    assert (out / "model" / "config.json").is_file() and (out / "dataset" / "test.parquet").is_file()
+    assert not (out / "checkpoints").exists()
+    dist = results["distillation"]
+    assert dist["teacher"]["trained_by_recipe"] and Path(dist["teacher"]["run"], "results.json").is_file()
+    rows = {row["model"]: row for row in dist["comparison"]}
+    assert set(rows) == {"teacher", "student (distilled)", "student (alone)"}
+    for row in rows.values():
+        assert 0 < row["f1"] <= 1 and row["parameters"] > 0 and row["size_mb"] > 0 and row["words_per_second"] > 0
+    assert rows["student (distilled)"]["parameters"] < rows["teacher"]["parameters"]
+    # the table scores the run's own model the same way the run's test evaluation does
+    assert rows["student (distilled)"]["f1"] == pytest.approx(results["test"]["f1"], abs=1e-9)
+    assert rows["student (distilled)"]["f1"] > untrained_f1(out, tmp_path) + 0.3
+    assert rows["student (distilled)"]["f1"] > 0.6
+
+
+def test_search_table_respects_the_budget(distilled):
+    _, results = distilled
+    dist = results["distillation"]
+    assert [(row["alpha"], row["temperature"]) for row in dist["search"]] == [(0.5, 1.0), (0.5, 2.0)]
+    best = max(dist["search"], key=lambda row: row["score"])
+    assert (dist["alpha"], dist["temperature"]) == (best["alpha"], best["temperature"])
+    assert all(0 < row["score"] <= 1 for row in dist["search"])
+
+
+def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path):
+    first_out, first = distilled
+    teacher_dir = Path(first["distillation"]["teacher"]["model"])
+    teacher = AutoModelForTokenClassification.from_pretrained(teacher_dir)
+    names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
+    order = [0, 7, 8, 1, 2, 3, 4, 5, 6]  # dslim/bert-base-NER's order: O, MISC, PER, ORG, LOC
+    permute_classifier(teacher, order, [names[i] for i in order])
+    permuted = tmp_path / "teacher"
+    teacher.save_pretrained(permuted)
+    AutoTokenizer.from_pretrained(teacher_dir).save_pretrained(permuted)
+    assert json.loads((permuted / "config.json").read_text())["id2label"]["1"] == "B-MISC"
+
+    results = run_recipe(tmp_path / "run", f"distillation.teacher={permuted}", "distillation.alphas=[0.5]",
+                         "distillation.temperatures=[2.0]")
+    dist = results["distillation"]
+    assert dist["teacher"]["label_permutation"] == [0, 3, 4, 5, 6, 7, 8, 1, 2]
+    assert not dist["teacher"]["trained_by_recipe"]
+    teacher_row, first_teacher_row = dist["comparison"][0], first["distillation"]["comparison"][0]
+    assert teacher_row["f1"] == pytest.approx(first_teacher_row["f1"], abs=1e-6)  # by index it would collapse
+    assert len(dist["search"]) == 1
+    assert dist["comparison"][1]["f1"] > 0.6
