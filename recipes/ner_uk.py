@@ -1,4 +1,4 @@
-"""ner_uk: word-level RNN / GRU / LSTM taggers trained from scratch on Ukrainian NER (PERS, LOC, ORG, MISC).
+"""ner_uk: RNN / GRU / LSTM taggers over WordPiece pieces trained from scratch on Ukrainian NER (PERS/LOC/ORG/MISC).
 
     accelerate launch recipes/ner_uk.py --cell lstm                  # benjamin/ner-uk from the Hub
     accelerate launch recipes/ner_uk.py --cell gru --preset tiny     # offline: generated ner-uk-schema data

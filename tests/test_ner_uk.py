@@ -64,6 +64,9 @@ def test_tiny_run_results_and_export(compared, cell):
     assert 0 < legacy < results["test"]["f1"]  # the legacy score hides what the model does
     onnx = results["export"]["onnx"]
     assert onnx["status"] == "passed" and onnx["word_agreement"] == 1.0 and onnx["max_abs_logit_diff"] < 1e-4
+    assert onnx["file"] == "onnx/model.onnx"
+    assert "[model.onnx](onnx/model.onnx)" in (run / "model" / "README.md").read_text()
+    assert "Every entity type of the source." in (run / "dataset" / "README.md").read_text()
     assert (run / "onnx" / "model.onnx").stat().st_size / 2**20 == pytest.approx(onnx["size_mb"], abs=1e-3)
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["cell"] == cell and config["auto_map"]["AutoModelForTokenClassification"] == (

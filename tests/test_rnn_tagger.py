@@ -17,7 +17,7 @@ from hubtools.rnn.export import export_rnn_onnx, verify_rnn_onnx
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
 from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer
+from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
 FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]
@@ -95,6 +95,30 @@ def test_tokenizer_raw_text_offsets_frequency_and_lowercase():
     assert padded["input_ids"][0] == [tokenizer.get_vocab()["Київ"], 0, 0] and padded["attention_mask"][
         0
     ] == [1, 0, 0]
+
+
+def test_wordpiece_splits_unseen_words_into_train_pieces_and_labels_first_piece():
+    train = [tokens for tokens, _ in generate(60, seed=1)]
+    tokenizer = build_wordpiece_tokenizer(train, vocab_size=120)
+    vocab = tokenizer.get_vocab()
+    assert vocab["[PAD]"] == 0 and vocab["[UNK]"] == 1 and len(vocab) <= 120
+    assert build_wordpiece_tokenizer(train, vocab_size=120).get_vocab() == vocab  # deterministic
+    assert "Ковальова" not in vocab and "Ковальова" not in {w for s in train for w in s}
+    words = ["Тарас", "поїхав", "до", "Ковальова", "."]
+    encoded = tokenizer(words, is_split_into_words=True)
+    pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    ids = encoded.word_ids()
+    unseen = [p for p, w in zip(pieces, ids, strict=True) if w == 3]
+    assert len(unseen) > 1 and unseen[1].startswith("##")  # pieces, not one [UNK]
+    assert "".join(p.removeprefix("##") for p in unseen) == "Ковальова"
+    assert ids == sorted(ids) and set(ids) == set(range(len(words)))
+    assert tokenizer.decode(encoded["input_ids"]) == "Тарас поїхав до Ковальова."
+    text = "Тарас, до Ковальова."
+    raw = tokenizer(text, return_offsets_mapping=True)
+    spans: dict[int, list[int]] = {}
+    for w, (start, end) in zip(raw.word_ids(), raw["offset_mapping"], strict=True):
+        spans.setdefault(w, [start, end])[1] = end
+    assert [text[a:b] for a, b in spans.values()] == ["Тарас", ",", "до", "Ковальова", "."]
 
 
 # --- model -------------------------------------------------------------------------------------------
@@ -292,10 +316,12 @@ def test_pipeline_finds_entities_in_raw_ukrainian_text(trained):
 # --- ONNX --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cell", "use_crf"), [("lstm", False), ("gru", True)])
-def test_onnx_export_parity(tmp_path, cell, use_crf):
+@pytest.mark.parametrize(("cell", "use_crf", "wordpiece"), [("lstm", False, False), ("gru", True, False),
+                                                           ("lstm", True, True)])
+def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece):
     rows = generate(20, seed=2)
-    tokenizer = build_word_tokenizer(tokens for tokens, _ in rows)
+    train = [tokens for tokens, _ in rows]
+    tokenizer = build_wordpiece_tokenizer(train, 100) if wordpiece else build_word_tokenizer(train)
     model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
     save_with_code(model, tokenizer, tmp_path / "model")
     onnx_path = export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")

@@ -1,5 +1,5 @@
-"""The ner_uk recipe's pieces for the shared runner: word tokenizer + RNN tagger factory, Adam with a chosen
-scheduler, the legacy metric, the ONNX export stage, and the comparison of the three cells.
+"""The ner_uk recipe's pieces for the shared runner: word or WordPiece tokenizer + RNN tagger factory, Adam
+with a chosen scheduler, the legacy metric, the ONNX export stage, and the comparison of the three cells.
 
 Configuration: ``system`` is the cell (``rnn``/``gru``/``lstm``); ``model.from_scratch`` holds the
 :class:`RnnTaggerConfig` values (embedding_dim, hidden_size, num_layers, bidirectional, dropout, use_crf);
@@ -28,8 +28,10 @@ from hubtools.rnn.export import export_rnn_onnx, verify_rnn_onnx
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
 from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer
+from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer
 from hubtools.run import RunFolder, load_results, write_json
+
+TOKENIZERS = ("word", "wordpiece")
 
 
 @dataclass
@@ -37,8 +39,12 @@ class RnnOptions:
     """``options`` of the ner_uk configuration.
 
     Attributes:
-        min_frequency: a training-split word enters the vocabulary if seen this often (rarer words train
-            the ``[UNK]`` embedding that unseen test words get).
+        tokenizer: ``word`` (one id per word, unseen words are ``[UNK]``) or ``wordpiece`` (sub-word
+            pieces learned from the training split; the first piece of each word is labelled).
+        min_frequency: ``word``: a training-split word enters the vocabulary if seen this often (rarer
+            words train the ``[UNK]`` embedding that unseen test words get); ``wordpiece``: the trainer's
+            minimum pair frequency.
+        subword_vocab_size: the ``wordpiece`` vocabulary size.
         scheduler: one of ``hubtools.rnn.schedulers.SCHEDULERS``, for Adam at ``training.learning_rate``.
         patience / factor: ReduceLROnPlateau (evaluations without improvement of
             ``training.metric_for_best_model``, and the decay).
@@ -47,7 +53,9 @@ class RnnOptions:
         compare: train these cells with the same settings and write a comparison (``--compare``).
     """
 
+    tokenizer: str = "word"
     min_frequency: int = 1
+    subword_vocab_size: int = 8000
     scheduler: str = "plateau"
     patience: int = 1
     factor: float = 0.5
@@ -59,6 +67,10 @@ class RnnOptions:
     def __post_init__(self) -> None:
         if self.min_frequency < 1:
             raise ConfigError(f"options.min_frequency must be at least 1, got {self.min_frequency}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ConfigError(f"options.tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
+        if self.subword_vocab_size < 3:
+            raise ConfigError(f"options.subword_vocab_size must be at least 3, got {self.subword_vocab_size}")
         if self.scheduler not in SCHEDULERS:
             raise ConfigError(f"options.scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
         bad = [c for c in self.compare if c not in CELLS]
@@ -85,11 +97,15 @@ def check_config(cfg: RecipeConfig) -> None:
 
 
 def rnn_model_factory(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDict):
-    """Word tokenizer built from the TRAIN split only, and an untrained tagger saved with its code
-    (``auto_map``) so that ``trust_remote_code=True`` loads it."""
+    """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
+    code (``auto_map``) so that ``trust_remote_code=True`` loads it."""
     options = RnnOptions.from_config(cfg)
-    tokenizer = build_word_tokenizer(dsd["train"]["tokens"], min_frequency=options.min_frequency,
-                                     lowercase=cfg.model.lowercase)
+    if options.tokenizer == "wordpiece":
+        tokenizer = build_wordpiece_tokenizer(dsd["train"]["tokens"], options.subword_vocab_size,
+                                              min_frequency=options.min_frequency, lowercase=cfg.model.lowercase)
+    else:
+        tokenizer = build_word_tokenizer(dsd["train"]["tokens"], min_frequency=options.min_frequency,
+                                         lowercase=cfg.model.lowercase)
     try:
         config = RnnTaggerConfig(vocab_size=len(tokenizer), cell=cfg.system, pad_token_id=tokenizer.pad_token_id,
                                  id2label=dict(enumerate(label_names)),

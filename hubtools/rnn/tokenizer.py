@@ -1,12 +1,15 @@
-"""Word-level tokenizer for RNN taggers trained from scratch, built from the training split only."""
+"""Word-level and WordPiece tokenizers for RNN taggers trained from scratch, built from the training split only.
+
+A word-level vocabulary maps every unseen word to ``[UNK]`` (losing its case and suffix); a WordPiece
+vocabulary splits it into known pieces, so the tagger still sees its capital letter and inflection."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
 
-from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import WordLevel
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel, WordPiece
 from transformers import PreTrainedTokenizerFast
 
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
@@ -24,6 +27,20 @@ def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     )
 
 
+def _normalizer(lowercase: bool) -> normalizers.Normalizer:
+    return normalizers.Sequence([normalizers.NFC()] + ([normalizers.Lowercase()] if lowercase else []))
+
+
+def _fast(backend: Tokenizer) -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token=UNK_TOKEN,
+        pad_token=PAD_TOKEN,
+        padding_side="right",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
 def build_word_tokenizer(
     train_sentences: Iterable[list[str]], min_frequency: int = 1, lowercase: bool = False
 ) -> PreTrainedTokenizerFast:
@@ -35,7 +52,7 @@ def build_word_tokenizer(
     """
     if min_frequency < 1:
         raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
-    normalizer = normalizers.Sequence([normalizers.NFC()] + ([normalizers.Lowercase()] if lowercase else []))
+    normalizer = _normalizer(lowercase)
     pre_tokenizer = _pre_tokenizer()
     counts: Counter[str] = Counter()
     for sentence in train_sentences:
@@ -50,10 +67,42 @@ def build_word_tokenizer(
     backend = Tokenizer(WordLevel(vocab=vocab, unk_token=UNK_TOKEN))
     backend.normalizer = normalizer
     backend.pre_tokenizer = pre_tokenizer
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token=UNK_TOKEN,
-        pad_token=PAD_TOKEN,
-        padding_side="right",
-        model_input_names=["input_ids", "attention_mask"],
-    )
+    return _fast(backend)
+
+
+def build_wordpiece_tokenizer(
+    train_sentences: Iterable[list[str]], vocab_size: int, min_frequency: int = 1, lowercase: bool = False
+) -> PreTrainedTokenizerFast:
+    """A WordPiece fast tokenizer (``##`` continuation pieces, greedy longest match) whose vocabulary comes
+    from the pieces of ``train_sentences`` only, deterministically: ``[PAD]`` = 0, ``[UNK]`` = 1, every
+    character seen (as a start and as a ``##`` continuation), then word prefixes (stems, whole words) and
+    ``##`` suffixes (endings) seen at least ``min_frequency`` times, by decreasing count x length (ties by
+    string), up to ``vocab_size`` entries.
+
+    Same normalizer and pre-tokenizer as :func:`build_word_tokenizer`; an unseen word becomes known
+    pieces (its case and ending kept), labelled through ``word_ids()`` like a transformer's sub-words.
+    """
+    if min_frequency < 1:
+        raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+    normalizer, pre_tokenizer = _normalizer(lowercase), _pre_tokenizer()
+    words: Counter[str] = Counter()
+    for sentence in train_sentences:
+        for word in sentence:
+            words.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(word)))
+    chars = sorted({c for word in words for c in word})
+    vocab = {token: i for i, token in enumerate([PAD_TOKEN, UNK_TOKEN, *chars, *(f"##{c}" for c in chars)])}
+    if len(vocab) > vocab_size:
+        raise ValueError(f"vocab_size {vocab_size} is below the {len(vocab)} special and character entries")
+    candidates: Counter[str] = Counter()
+    for word, n in words.items():
+        candidates.update({word[:k]: n for k in range(2, len(word) + 1)})
+        candidates.update({f"##{word[k:]}": n for k in range(1, len(word) - 1)})
+    ranked = sorted((c for c, n in candidates.items() if n >= min_frequency and c not in vocab),
+                    key=lambda c: (-candidates[c] * len(c.removeprefix("##")), c))
+    for token in ranked[: vocab_size - len(vocab)]:
+        vocab[token] = len(vocab)
+    backend = Tokenizer(WordPiece(vocab=vocab, unk_token=UNK_TOKEN, continuing_subword_prefix="##"))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizer
+    backend.decoder = decoders.WordPiece(prefix="##")
+    return _fast(backend)
