@@ -6,6 +6,7 @@ Nothing here computes a number: every value is looked up in results.json (:func:
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -152,6 +153,12 @@ def hyperparameters(results: dict) -> list[dict[str, Any]]:
     return [{"name": name, "value": v} for name, v in {**training, **model}.items() if not is_missing(v)]
 
 
+def uses_remote_code(run_dir: Path) -> bool:
+    """Whether the saved model ships its own modeling code (``auto_map``: load with ``trust_remote_code``)."""
+    config = run_dir / "model" / "config.json"
+    return config.is_file() and "auto_map" in json.loads(config.read_text(encoding="utf-8"))
+
+
 def card_context(results: dict, run_dir: str | Path, *, model_repo_id: str | None = None,
                  dataset_repo_id: str | None = None) -> dict[str, Any]:
     """Everything the templates read. Repo ids default to ``config.publish``; a None value is left out."""
@@ -167,6 +174,7 @@ def card_context(results: dict, run_dir: str | Path, *, model_repo_id: str | Non
         "model_ref": model_repo_id or f"{output_dir}/model",
         "onnx_ref": model_repo_id or output_dir,
         "library_name": library_name(results),
+        "remote_code": uses_remote_code(run_dir) or None,
         "example": (optional(results, "config.publish.widget") or [None])[0],
         "base_model": base_model(results),
         "source_repo_id": hub_dataset_id(value(results, "dataset.source")),

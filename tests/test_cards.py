@@ -33,7 +33,7 @@ def make_run(root: Path, results: dict) -> Path:
     run = root / "run"
     for name in RUN_FILES:
         (run / name).parent.mkdir(parents=True, exist_ok=True)
-        (run / name).write_bytes(b"placeholder")
+        (run / name).write_bytes(b"{}" if name.endswith(".json") else b"placeholder")
     (run / "results.json").write_text(json.dumps(results))
     return run
 
@@ -85,7 +85,7 @@ def test_model_card_body(run: Path, results: dict) -> None:
         r"## Labels.*\| 0 \| O \|\n\| 1 \| B-Revenues \|.*\| 8 \| I-IncomeTaxExpenseBenefit \|\n.*"
         r"## Intended uses and limitations.*"
         r"## How to use.*pipeline\(\"token-classification\", model=\"acme/finer-tiny-ner\", "
-        r"aggregation_strategy=\"simple\"\)\nner\(\"The Company recorded amortization.*"
+        r"aggregation_strategy=\"first\"\)\nner\(\"The Company recorded amortization.*"
         r"ORTModelForTokenClassification\.from_pretrained\(\"acme/finer-tiny-ner\", subfolder=\"onnx\", "
         r"file_name=\"model_quantized\.onnx\"\).*"
         r"## Training data.*"
@@ -283,3 +283,11 @@ def test_dataset_card_without_selection_or_dropping(tmp_path: Path, results: dic
     assert "Every entity type of the source is kept." in text
     assert "Sentences without entities kept." in text
     assert check_cards(run) == []
+
+
+def test_remote_code_model_usage(run: Path) -> None:
+    (run / "model" / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "configuration_x.X"}}))
+    text, _ = rendered(run, model_repo_id=MODEL_REPO)
+    assert 'aggregation_strategy="first", trust_remote_code=True)' in text
+    assert "ORTModelForTokenClassification" not in text  # a custom architecture is not an Optimum model
+    assert "runs with plain ONNX Runtime" in text
