@@ -139,9 +139,10 @@ def benchmark_run(run_dir: str | Path, variants: dict[str, Path], cfg) -> dict:
             kind = "pytorch" if name == "pytorch" else "onnx"
             result = run_worker(spec_path, kind, path)
             files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-            section["variants"][name] = {"size_mb": round(sum(f.stat().st_size for f in files) / 2**20, 2),
-                                         "peak_rss_mb": result["peak_rss_mb"]}
-            section["rows"] += [{"variant": name, **row} for row in result["settings"]]
+            sizes = {"size_mb": round(sum(f.stat().st_size for f in files) / 2**20, 2),
+                     "peak_rss_mb": result["peak_rss_mb"]}
+            section["variants"][name] = sizes
+            section["rows"] += [{"variant": name, **row, **sizes} for row in result["settings"]]
     benchmark_bars(section["rows"], run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
     return section
 

@@ -174,7 +174,7 @@ def judge(name: str, scores: dict, reference_f1: float, cfg: ExportConfig) -> st
     if drop > cfg.max_f1_drop:
         return f"failed: F1 {scores['f1']:.4f} is {drop:.2f} points below PyTorch {reference_f1:.4f} " \
                f"(max {cfg.max_f1_drop})"
-    return "ok"
+    return "passed"
 
 
 def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
@@ -199,7 +199,7 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
             scores = verify_variant(ref, path, cfg.device)
             status = judge(name, scores, ref.summary["f1"], cfg)
             section[name] = {"file": path.name, **scores, "size_mb": _size_mb(path), "status": status}
-            if status != "ok":
+            if status != "passed":
                 logger.warning("export: variant %s refused and %s removed (not published): %s",
                                name, path.name, status.removeprefix("failed: "))
                 path.unlink()
@@ -216,7 +216,7 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
     if cfg.benchmark:
         from hubtools.benchmark import benchmark_run
 
-        published = {n: final / section[n]["file"] for n in variants if section[n]["status"] == "ok"}
+        published = {n: final / section[n]["file"] for n in variants if section[n]["status"] == "passed"}
         section["benchmark"] = benchmark_run(run_dir, published, cfg)
     results["export"] = section
     write_json(run_dir / "results.json", results)
