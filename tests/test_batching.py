@@ -7,14 +7,13 @@ import random
 import pytest
 import torch
 from accelerate.data_loader import BatchSamplerShard
+from helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
 from transformers import DistilBertConfig, DistilBertForTokenClassification
 
 from hubtools.config import TrainingConfig
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths, pack, padded
 from hubtools.training.trainer import build_trainer, build_training_arguments
-
-from .helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
 
 LENGTHS = [random.Random(0).choice([3, 5, 9, 17, 30, 64]) for _ in range(500)] + [300]
 
