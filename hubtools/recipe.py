@@ -127,7 +127,7 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     add constructor arguments: ``trainer_kwargs(model=..., tokenizer=..., train_features=..., run=...)``;
     ``extra_metrics(gold_tags, pred_tags)`` scores the test words (tag strings per sentence) and its dict is
     merged into results.json; ``export_stage(run, cfg)`` replaces the default export stage (for
-    architectures the optimum export does not support).;
+    architectures the optimum export does not support);
     ``prepare_features(features, dsd)`` returns the tokenized splits to use (e.g. with teacher logits
     attached); ``on_trained(run, trainer, dsd)`` adds to the staged run (main process, after results.json is
     written, before export and cards).
@@ -167,7 +167,7 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     checkpoint = last_checkpoint(run.checkpoints_dir)
     if checkpoint:
         logger.info("resuming training from %s", checkpoint)
-    train_output = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
     train_s = time.time() - train_start
     test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
     extra_results = extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]) \
@@ -178,8 +178,8 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
         write_run(run, cfg, command, dsd, info, model_section(cfg, model, max_length),
                   epoch_history(trainer.state.log_history), test,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
-                   "evaluate_s": test["seconds"], "train_samples_per_second":
-                   train_output.metrics.get("train_samples_per_second")},
+                   "evaluate_s": test["seconds"],
+                   "train_words_per_second": train_words_per_second(dsd, trainer, train_s, checkpoint is not None)},
                   environment_section(cfg, trainer, state.num_processes))
         run.update(**extra_results)
         if on_trained is not None:
@@ -187,6 +187,15 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
         finish_run(run, cfg, export_stage)
     state.wait_for_everyone()
     return run.final
+
+
+def train_words_per_second(dsd: DatasetDict, trainer: Trainer, train_s: float, resumed: bool) -> float | None:
+    """Training throughput in words per second (token-budget batching changes what a "sample" or "step" is,
+    so words are the comparable unit); None for a resumed run, which trained only part of the epochs here."""
+    if resumed or not train_s:
+        return None
+    words = sum(len(tokens) for tokens in dsd["train"]["tokens"])
+    return round(words * trainer.state.epoch / train_s, 1)
 
 
 def model_section(cfg: RecipeConfig, model: PreTrainedModel, max_length: int) -> dict:

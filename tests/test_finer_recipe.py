@@ -38,6 +38,9 @@ def test_run_folder_contents(finer_run):
     assert results["history"][-1]["training_loss"] < results["history"][0]["training_loss"]
     assert results["versions"]["transformers"].startswith("4.57")
     assert results["timings"]["train_s"] > 0 and results["environment"]["num_processes"] == 1
+    words = sum(map(len, Dataset.from_parquet(str(finer_run / "dataset" / "train.parquet"))["tokens"]))
+    assert results["timings"]["train_words_per_second"] == pytest.approx(
+        words * results["config"]["training"]["num_train_epochs"] / results["timings"]["train_s"], rel=0.01)
     matrix = results["confusion"]["matrix"]
     assert sum(map(sum, matrix)) == results["test"]["num_words"]
 
@@ -107,6 +110,7 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
     assert "resuming training from" in done.stderr and "checkpoint-" in done.stderr
     results = json.loads((out / "results.json").read_text())
     assert [row["epoch"] for row in results["history"]] == [1.0, 2.0, 3.0]
+    assert results["timings"]["train_words_per_second"] is None  # only part of the epochs trained here
 
 
 def test_two_processes_train_and_evaluate_consistently(finer_run, tmp_path):
