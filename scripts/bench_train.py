@@ -1,7 +1,7 @@
 """Training throughput: the stock transformers NER recipe, the same with group_by_length, and hubtools.
 
     python scripts/bench_train.py --data /work/shared/data/conll2003 --model PATH [--train-sentences 3000]
-        [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 512] [--ours-lr 2e-4]
+        [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 1024] [--ours-lr 5e-4]
         [--variants stock,grouped,ours]
 
 ``stock`` reimplements what transformers' ``examples/pytorch/token-classification/run_ner.py`` does by default:
@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--test-sentences", type=int, default=None, help="first N test sentences (default: all)")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every variant")
-    parser.add_argument("--max-tokens", type=int, default=512, help="ours: padded tokens per batch")
-    parser.add_argument("--ours-lr", type=float, default=2e-4, help="ours: learning rate for the larger batches")
+    parser.add_argument("--max-tokens", type=int, default=1024, help="ours: padded tokens per batch")
+    parser.add_argument("--ours-lr", type=float, default=5e-4, help="ours: learning rate for the larger batches")
     parser.add_argument("--variants", default="stock,grouped,ours")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
