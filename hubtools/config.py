@@ -35,9 +35,8 @@ class DataConfig:
         filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
         num_types: select this many entity types with ``selection_rule`` (None keeps all).
         selection_rule: ``balanced`` or ``top`` (see ``hubtools.data.labels.select_types``).
-        types: explicit source entity types to keep (overrides ``num_types``).
+        types: explicit source entity types to keep, every other tag set to O (overrides ``num_types``).
         rename: source type -> published type name.
-        keep_types: keep these types and set every other tag to O (no analysis-driven selection).
         drop_without_entities: drop sentences that have no entity after relabelling.
         split_ratios: re-split all sentences (train/validation/test ratios, stratified by type); None keeps
             the source splits.
@@ -62,7 +61,6 @@ class DataConfig:
     selection_rule: str = "balanced"
     types: list[str] | None = None
     rename: dict[str, str] = field(default_factory=dict)
-    keep_types: list[str] | None = None
     drop_without_entities: bool = False
     split_ratios: list[float] | None = None
     max_samples: dict[str, int] = field(default_factory=dict)

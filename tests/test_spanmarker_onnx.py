@@ -12,10 +12,10 @@ import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from span_marker import SpanMarkerModel, Trainer
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import BertConfig, BertModel, BertTokenizerFast, TrainingArguments
+from transformers import BertConfig, BertModel, TrainingArguments
 
 from hubtools.errors import ExportError
+from hubtools.modeling import train_wordpiece_tokenizer
 from hubtools.spanmarker import (
     SpanMarkerOnnxRunner,
     benchmark_spanmarker,
@@ -34,7 +34,6 @@ NAMES = {
     "LOC": [["Paris"], ["New", "York"], ["Berlin"]],
 }
 FILLER = "the a met visited in at from with said today works for".split()
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def generate(num_sentences: int, seed: int) -> tuple[list[list[str]], list[list[int]], list[list[tuple]]]:
@@ -60,30 +59,9 @@ def generate(num_sentences: int, seed: int) -> tuple[list[list[str]], list[list[
 
 
 def build_encoder(path: Path, sentences: list[list[str]]) -> None:
-    """A 2-layer, hidden-32 BERT with a WordPiece tokenizer trained on the sentences."""
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(
-        (" ".join(words) for words in sentences),
-        trainers.WordPieceTrainer(vocab_size=200, special_tokens=SPECIAL_TOKENS),
-    )
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
-    )
-    tokenizer.decoder = decoders.WordPiece()
-    fast = BertTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=64,
-    )
+    """A 2-layer, hidden-32 BERT with a cased WordPiece tokenizer trained on the sentences."""
+    fast = train_wordpiece_tokenizer(sentences, vocab_size=200, lowercase=False, architecture="bert",
+                                     model_max_length=64)
     fast.save_pretrained(path)
     config = BertConfig(
         vocab_size=len(fast),

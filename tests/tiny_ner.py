@@ -31,30 +31,13 @@ A 2-layer DistilBERT tagger for tests.
 def save_tiny_model(path: Path, seed: int = 0) -> Path:
     """Build, save (safetensors + tokenizer + README.md card) and return a tiny DistilBERT NER model."""
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from tokenizers.processors import TemplateProcessing
-    from transformers import DistilBertConfig, DistilBertForTokenClassification, PreTrainedTokenizerFast
+    from transformers import DistilBertConfig, DistilBertForTokenClassification
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(SENTENCES * 4, trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
-    tok.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_input_names=["input_ids", "attention_mask"],
-    )
+    from hubtools.modeling import train_wordpiece_tokenizer
+
+    tokenizer = train_wordpiece_tokenizer([s.split() for s in SENTENCES] * 4, vocab_size=120)
     config = DistilBertConfig(
-        vocab_size=tok.get_vocab_size(),
+        vocab_size=len(tokenizer),
         dim=32,
         hidden_dim=64,
         n_layers=2,

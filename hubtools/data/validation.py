@@ -44,7 +44,7 @@ def validate_split(ds: Dataset, split: str, source: str = "dataset") -> None:
     names = label_names_of(ds)
     if len(ds) == 0:
         raise DataError(f"{where}: the split is empty")
-    table = ds.data.table if ds._indices is None else ds.with_format("arrow")[:]
+    table = arrow_table(ds)
     tokens = table.column(TOKENS).combine_chunks()
     tags = table.column(TAGS).combine_chunks()
     n_tok = pc.fill_null(pc.list_value_length(tokens), -1).to_numpy(zero_copy_only=False)
@@ -90,7 +90,11 @@ def validate_dataset(dsd: DatasetDict, source: str = "dataset") -> None:
             raise DataError(f"{source} split {split!r}: field {TAGS!r} has labels {names}, other splits {reference}")
 
 
+def arrow_table(ds: Dataset) -> pa.Table:
+    """The rows of ``ds`` as an Arrow table (a copy only when an indices mapping selects rows)."""
+    return ds.data.table if ds._indices is None else ds.with_format("arrow")[:]
+
+
 def tags_as_arrow(ds: Dataset) -> pa.ListArray:
-    """The ``ner_tags`` column as one Arrow ListArray (respecting any indices mapping)."""
-    table = ds.data.table if ds._indices is None else ds.with_format("arrow")[:]
-    return table.column(TAGS).combine_chunks()
+    """The ``ner_tags`` column as one Arrow ListArray."""
+    return arrow_table(ds).column(TAGS).combine_chunks()
