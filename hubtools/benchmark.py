@@ -132,6 +132,8 @@ def benchmark_run(run_dir: str | Path, variants: dict[str, Path], cfg) -> dict:
     todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})
     section: dict = {"machine": machine_description(), "device": cfg.device, "sentences": inputs["sentences"],
                      "words": int(sum(inputs["words"])), "batch_size": 32, "variants": {}, "rows": []}
+    if cfg.device == "cpu":
+        section["note"] = "ONNX Runtime sessions with the options shown under How to use"
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device}))

@@ -176,6 +176,7 @@ class ExportConfig:
     Attributes:
         enabled: run export, quantization, verification and benchmark after training.
         optimize_level: ORTOptimizer level applied before quantization (0 disables).
+        gelu_approximation: fuse GELU in its tanh form (FastGelu) when optimizing; every variant is verified.
         quantize: dynamic int8 quantization.
         per_channel: per-channel weight quantization.
         quantize_embeddings: also try quantizing the word embeddings (Gather); kept only if it verifies.
@@ -189,6 +190,7 @@ class ExportConfig:
 
     enabled: bool = True
     optimize_level: int = 1
+    gelu_approximation: bool = True
     quantize: bool = True
     per_channel: bool = False
     quantize_embeddings: bool = True
@@ -235,6 +237,11 @@ class DistillationConfig:
         student_layers: layers of that student (None: half the teacher's).
         alphas / temperatures: the grid searched on validation F1 (alpha-major order).
         search_budget: at most this many (alpha, temperature) pairs (None: the whole grid).
+        transfer: a transfer set: unlabelled sentences the teacher reads for the distilled students (its
+            logits as soft targets, its argmax as their labels), added to the training split; ``{}`` for none.
+            Keys: ``split`` (default ``train``), ``skip`` (leading sentences left out, e.g. the ones
+            ``data.max_samples`` kept as labelled data), ``max_sentences``, and any ``data`` key (default:
+            the ``data`` section without ``max_samples``). Gold tags there are never read.
     """
 
     teacher: str | None = "dslim/bert-base-NER"
@@ -246,8 +253,15 @@ class DistillationConfig:
     alphas: list[float] = field(default_factory=lambda: [0.25, 0.5])
     temperatures: list[float] = field(default_factory=lambda: [2.0, 4.0])
     search_budget: int | None = None
+    transfer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        known = {"split", "skip", "max_sentences"} | {f.name for f in dataclasses.fields(DataConfig)}
+        unknown = sorted(set(self.transfer) - known)
+        if unknown:
+            raise ConfigError(f"distillation.transfer: unknown key(s) {unknown}; known: {sorted(known)}")
+        if int(self.transfer.get("skip", 0)) < 0 or int(self.transfer.get("max_sentences", 1)) < 1:
+            raise ConfigError(f"distillation.transfer: skip must be >= 0 and max_sentences >= 1, got {self.transfer}")
         if not self.alphas or not self.temperatures:
             raise ConfigError("distillation.alphas and distillation.temperatures need at least one value each")
         if any(not 0 <= a <= 1 for a in self.alphas) or any(t <= 0 for t in self.temperatures):

@@ -109,12 +109,16 @@ def export_onnx(model_dir: Path, out_dir: Path):
     return model
 
 
-def optimize_onnx(model, level: int, work_dir: Path) -> Path:
-    """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``)."""
+def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = True) -> Path:
+    """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``): attention,
+    embeddings and bias + GELU fused, GELU in its tanh form with ``gelu_approximation`` (FastGelu), the
+    residual Add + LayerNormalization left apart (see :data:`hubtools.inference.CPU_DISABLED_OPTIMIZERS`)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
 
-    ORTOptimizer.from_pretrained(model).optimize(OptimizationConfig(optimization_level=level), save_dir=work_dir)
+    config = OptimizationConfig(optimization_level=level, enable_gelu_approximation=gelu_approximation,
+                                disable_skip_layer_norm_fusion=True)
+    ORTOptimizer.from_pretrained(model).optimize(config, save_dir=work_dir)
     return work_dir / "model_optimized.onnx"
 
 
@@ -154,7 +158,8 @@ def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_
     if not cfg.quantize:
         return variants
     work = out_dir / "optimized"
-    source = optimize_onnx(model, cfg.optimize_level, work) if cfg.optimize_level else variants["onnx"]
+    source = (optimize_onnx(model, cfg.optimize_level, work, cfg.gelu_approximation) if cfg.optimize_level
+              else variants["onnx"])
     qconfig = quantization_config(cfg, instruction_set)
     variants["onnx_int8"] = quantize_onnx(source, out_dir / INT8_FILE, qconfig, embeddings=False)
     if cfg.quantize_embeddings:
@@ -192,7 +197,8 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
     tmp = run_dir / f".onnx.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     section: dict = {"pytorch": ref.summary, "instruction_set": instruction_set,
-                     "optimize_level": cfg.optimize_level, "per_channel": cfg.per_channel}
+                     "optimize_level": cfg.optimize_level, "gelu_approximation": cfg.gelu_approximation,
+                     "per_channel": cfg.per_channel}
     try:
         variants = build_variants(run_dir, tmp, cfg, instruction_set)
         for name, path in variants.items():

@@ -87,7 +87,7 @@ def test_model_card_body(run: Path, results: dict) -> None:
         r"## How to use.*pipeline\(\"token-classification\", model=\"acme/finer-tiny-ner\", "
         r"aggregation_strategy=\"first\"\)\nner\(\"The Company recorded amortization.*"
         r"ORTModelForTokenClassification\.from_pretrained\(\"acme/finer-tiny-ner\", subfolder=\"onnx\", "
-        r"file_name=\"model_quantized\.onnx\"\).*"
+        r"file_name=\"model_quantized\.onnx\", session_options=options\).*"
         r"## Training data.*"
         r"## Training procedure.*\| learning_rate \| 0\.001 \|.*\| num_train_epochs \| 4 \|.*"
         r"\| from_scratch\.dim \| 128 \|.*"
@@ -270,7 +270,8 @@ def test_failed_export_variant_is_listed_not_advertised(tmp_path: Path, results:
     results["export"]["onnx_int8"]["status"] = "failed: F1 dropped 0.61 > 0.5"
     text, _ = rendered(make_run(tmp_path, results), model_repo_id=MODEL_REPO)
     assert "| 0.6 | failed: F1 dropped 0.61 > 0.5 |" in text
-    assert 'subfolder="onnx", file_name="model.onnx")' in text and 'file_name="model_quantized.onnx"' not in text
+    assert 'subfolder="onnx", file_name="model.onnx", session_options=options)' in text
+    assert 'file_name="model_quantized.onnx"' not in text
 
 
 def test_dataset_card_without_selection_or_dropping(tmp_path: Path, results: dict) -> None:

@@ -149,6 +149,29 @@ def test_export_quantize_verify_and_load(run):
     assert {e["entity_group"] for e in expected} >= {"PER"}
 
 
+def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
+    """The int8 graph ships without SkipLayerNormalization and with the tanh GELU; ONNX Runtime would fuse
+    Add + LayerNormalization again when the session loads it, hubtools' session options stop it."""
+    import onnx
+    import onnxruntime as ort
+
+    from hubtools.inference import session_options
+
+    export_run(run, ExportConfig(**FAST))
+    path = run / "onnx" / "model_quantized.onnx"
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
+    assert "FastGelu" in ops and "QAttention" in ops
+
+    def session_ops(options, name: str) -> set[str]:
+        options.optimized_model_filepath = str(tmp_path / name)
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return {node.op_type for node in onnx.load(str(tmp_path / name)).graph.node}
+
+    assert "SkipLayerNormalization" in session_ops(ort.SessionOptions(), "default.onnx")
+    assert "SkipLayerNormalization" not in session_ops(session_options(1), "hubtools.onnx")
+
+
 def test_bert_with_token_type_ids_matches_pytorch(built, tmp_path):
     import onnx
 
