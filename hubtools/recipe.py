@@ -107,7 +107,8 @@ ModelFactory = Callable[[RecipeConfig, list[str], DatasetDict],
                         tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 ExtraMetrics = Callable[[list[list[str]], list[list[str]]], dict]
 Stage = Callable[[RunFolder, RecipeConfig], None]
-FeaturesHook = Callable[[dict[str, Dataset], DatasetDict], dict[str, Dataset]]
+Tokenize = Callable[[Dataset, str], Dataset]
+FeaturesHook = Callable[[dict[str, Dataset], DatasetDict, Tokenize], dict[str, Dataset]]
 TrainedHook = Callable[[RunFolder, Trainer, DatasetDict], None]
 
 
@@ -128,9 +129,10 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     ``extra_metrics(gold_tags, pred_tags)`` scores the test words (tag strings per sentence) and its dict is
     merged into results.json; ``export_stage(run, cfg)`` replaces the default export stage (for
     architectures the optimum export does not support);
-    ``prepare_features(features, dsd)`` returns the tokenized splits to use (e.g. with teacher logits
-    attached); ``on_trained(run, trainer, dsd)`` adds to the staged run (main process, after results.json is
-    written, before export and cards).
+    ``prepare_features(features, dsd, tokenize)`` returns the tokenized splits to use (e.g. with teacher logits
+    attached; ``tokenize(dataset, desc)`` turns more sentences into features the same way);
+    ``on_trained(run, trainer, dsd)`` adds to the staged run (main process, after results.json is written,
+    before export and cards).
     """
     state = PartialState(cpu=not torch.cuda.is_available())  # MULTI_CPU (gloo) under a launcher without CUDA
     started = time.time()
@@ -150,11 +152,13 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     if model_factory is None and cfg.model.from_scratch is not None:
         model, tokenizer = build_shared_model(cfg, label_names, dsd, run, state)
     max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
+    def tokenize(ds: Dataset, desc: str) -> Dataset:
+        return tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=desc)
+
     with state.main_process_first():
-        features = {split: tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=f"tokenize {split}")
-                    for split, ds in dsd.items()}
-    if prepare_features is not None:
-        features = prepare_features(features, dsd)
+        features = {split: tokenize(ds, f"tokenize {split}") for split, ds in dsd.items()}
+        if prepare_features is not None:
+            features = prepare_features(features, dsd, tokenize)
     args = build_training_arguments(cfg.training, run.checkpoints_dir)
     extra = trainer_kwargs(model=model, tokenizer=tokenizer, train_features=features["train"], run=run) \
         if trainer_kwargs else {}

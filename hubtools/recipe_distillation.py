@@ -6,15 +6,19 @@ trained without the teacher (``OUTPUT_DIR-student-alone``); one distilled studen
 (alpha, temperature) pair (``OUTPUT_DIR-search/aALPHA-tTEMP``), scored on validation F1; and the
 distilled student with the best pair, which is the run (``OUTPUT_DIR``, export enabled). The teacher reads
 each sentence once with its own tokenizer (``teacher_word_logits``, labels mapped by name); its word
-logits are attached to every student's training features.
+logits are attached to every distilled student's training features. With ``distillation.transfer`` the
+teacher also reads a transfer set of unlabelled sentences, which the distilled students (never the student
+alone) train on with the teacher's logits as soft targets and its argmax as labels.
 
 results.json gains ``distillation``: the chosen ``alpha``/``temperature``, the ``search`` table, the
 ``teacher`` and ``student_alone`` sections and ``comparison`` (teacher, distilled student, student alone on
-the same test split: F1, precision, recall, parameters, size, words/s, speed-up over the teacher).
+the same test split: F1, precision, recall, parameters, size, words/s, speed-up over the teacher) and
+``transfer`` (its sentences and words); the model card shows them (``section_distillation.md.j2``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from accelerate import PartialState
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, Features, concatenate_datasets
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -31,13 +35,13 @@ from transformers import (
     Trainer,
 )
 
-from hubtools.config import RecipeConfig, from_dict
+from hubtools.config import DataConfig, RecipeConfig, from_dict
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.modeling import effective_max_length, permute_classifier
-from hubtools.recipe import TrainedHook, command_line, run_token_classification
+from hubtools.recipe import Tokenize, TrainedHook, command_line, run_token_classification
 from hubtools.run import RunFolder, load_results
 from hubtools.training.distillation import (
     DistillationTrainer,
@@ -100,6 +104,21 @@ def score_words(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spli
     }
 
 
+def transfer_sentences(cfg: RecipeConfig) -> list[list[str]]:
+    """The words of the transfer set ``distillation.transfer`` (see ``DistillationConfig``): its ``data``
+    keys over the ``data`` section (without ``max_samples``), then ``split[skip : skip + max_sentences]``."""
+    spec = dict(cfg.distillation.transfer)
+    split, skip, limit = spec.pop("split", "train"), int(spec.pop("skip", 0)), spec.pop("max_sentences", None)
+    dsd, _ = build_dataset(DataConfig(**{**dataclasses.asdict(cfg.data), "max_samples": {}, **spec}))
+    if split not in dsd:
+        raise ConfigError(f"distillation.transfer: split {split!r} not in {sorted(dsd)}")
+    tokens = dsd[split]["tokens"][skip : None if limit is None else skip + int(limit)]
+    if not tokens:
+        raise ConfigError(f"distillation.transfer selects no sentence: {split!r} has {len(dsd[split])}, "
+                          f"skip {skip}")
+    return tokens
+
+
 def validation_f1(run_dir: Path) -> float:
     """The best validation F1 over the epochs of a finished run (the model it kept)."""
     return max((row.get("f1", float("nan")) for row in load_results(run_dir)["history"]), default=float("nan"))
@@ -120,6 +139,8 @@ class Distillation:
         self.teacher_run: Path | None = None
         self.teacher_path = ""
         self.train_logits: list[np.ndarray] = []
+        self.transfer: Dataset | None = None
+        self.transfer_logits: list[np.ndarray] = []
 
     def teacher(self) -> str:
         """The teacher checkpoint: the configured one, or one trained here by the recipe."""
@@ -137,12 +158,16 @@ class Distillation:
         permute_classifier(teacher, label_permutation(teacher.config.id2label, label_names), label_names)
         return build_student_from_teacher(teacher, self.dist.student_layers), tokenizer
 
-    def attach(self, features: dict[str, Dataset], dsd: DatasetDict) -> dict[str, Dataset]:
-        """``prepare_features``: the teacher's word logits on the training features."""
+    def attach(self, features: dict[str, Dataset], dsd: DatasetDict, tokenize: Tokenize) -> dict[str, Dataset]:
+        """``prepare_features``: the teacher's word logits on the training features, and the transfer set."""
         if len(dsd["train"]) != len(self.train_logits):
             raise ConfigError(f"the student's training split has {len(dsd['train'])} sentences, the teacher "
                               f"read {len(self.train_logits)}")
-        return {**features, "train": attach_teacher_logits(features["train"], self.train_logits)}
+        train = attach_teacher_logits(features["train"], self.train_logits)
+        if self.transfer is not None:
+            extra = attach_teacher_logits(tokenize(self.transfer, "tokenize transfer set"), self.transfer_logits)
+            train = concatenate_datasets([train, extra.cast(train.features)])
+        return {**features, "train": train}
 
     def train_student(self, cfg: RecipeConfig, alpha: float | None = None, temperature: float | None = None,
                       on_trained: TrainedHook | None = None) -> Path:
@@ -164,6 +189,13 @@ class Distillation:
         self.teacher_path = self.teacher()
         teacher, tokenizer = load_model(self.teacher_path)
         self.train_logits = word_logits(teacher, tokenizer, self.dsd["train"]["tokens"], self.label_names, self.cfg)
+        if self.dist.transfer:
+            tokens = transfer_sentences(self.cfg)
+            self.transfer_logits = word_logits(teacher, tokenizer, tokens, self.label_names, self.cfg)
+            tags = [row.argmax(-1).tolist() if len(row) else [] for row in self.transfer_logits]
+            schema = Features({"tokens": self.dsd["train"].features["tokens"],
+                               "ner_tags": self.dsd["train"].features["ner_tags"]})
+            self.transfer = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=schema)
         return {"model": self.teacher_path, "trained_by_recipe": self.teacher_run is not None,
                 "run": str(self.teacher_run) if self.teacher_run else None,
                 "label_permutation": label_permutation(teacher.config.id2label, self.label_names),
@@ -192,8 +224,11 @@ class Distillation:
                     ("student (distilled)", str(run.final), self.score(trainer.model, trainer.processing_class)),
                     ("student (alone)", str(alone_run), alone_section["test"]))
             teacher_speed = teacher_section["test"]["words_per_second"]
-            run.update(distillation={
+            transfer = {"transfer": {"sentences": len(self.transfer), "words": sum(map(len, self.transfer["tokens"])),
+                                     **self.dist.transfer}} if self.transfer is not None else {}
+            run.update(card={"extra_sections": ["distillation"]}, distillation={
                 "alpha": best["alpha"], "temperature": best["temperature"], "search_metric": "validation f1",
+                **transfer, "training_sentences": len(dsd["train"]),
                 "search": table, "teacher": teacher_section, "student_alone": alone_section,
                 "student_from_teacher": self.dist.student_from_teacher, "test_split": len(dsd["test"]),
                 "comparison": [{"model": name, "name_or_path": path, **row,

@@ -20,6 +20,7 @@ from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError
 from hubtools.evaluation import evaluate_run
 from hubtools.modeling import permute_classifier
+from hubtools.recipe_distillation import transfer_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_KEYS = {"recipe", "system", "command", "created", "config", "dataset", "model", "test", "per_type",
@@ -40,9 +41,12 @@ def run_recipe(output_dir: Path, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def distilled(tmp_path_factory) -> tuple[Path, dict]:
-    """The tiny preset with the teacher trained by the recipe; a 4-pair grid cut to 2 by the budget."""
+    """The tiny preset with the teacher trained by the recipe; a 4-pair grid cut to 2 by the budget; a transfer
+    set of 100 other generated sentences."""
     out = tmp_path_factory.mktemp("conll_distil") / "run"
-    return out, run_recipe(out, "--search-budget", "2", "distillation.alphas=[0.5, 0.8]")
+    return out, run_recipe(out, "--search-budget", "2", "distillation.alphas=[0.5, 0.8]",
+                           "distillation.transfer={generate: {num_sentences: 400, seed: 5}, skip: 20, "
+                           "max_sentences: 100}")
 
 
 def untrained_f1(run_dir: Path, tmp_path: Path) -> float:
@@ -64,9 +68,19 @@ def test_distillation_section_is_validated():
     assert cfg.distillation.trains_teacher and cfg.distillation.search_budget == 3
     assert cfg.distillation.temperatures == [1, 3] and load_config(config).distillation.teacher == "dslim/bert-base-NER"
     for bad in ("distillation.alphas=[1.5]", "distillation.temperatures=[0]", "distillation.search_budget=0",
-                "distillation.alpha=0.5"):
+                "distillation.alpha=0.5", "distillation.transfer={splits: train}", "distillation.transfer={skip: -1}"):
         with pytest.raises(ConfigError, match="distillation"):
             load_config(config, "tiny", [bad])
+
+
+def test_transfer_set_selection_and_errors():
+    config = ROOT / "recipes" / "configs" / "conll_distil.yaml"
+    cfg = load_config(config, "tiny", ["distillation.transfer={split: validation, skip: 5, max_sentences: 3}",
+                                       "data.max_samples={validation: 4}"])
+    assert transfer_sentences(cfg) == generate_conll(num_sentences=600, seed=0)["validation"]["tokens"][5:8]
+    for spec, match in [("{split: dev}", "split 'dev' not in"), ("{skip: 100000}", "selects no sentence")]:
+        with pytest.raises(ConfigError, match=match):
+            transfer_sentences(load_config(config, "tiny", [f"distillation.transfer={spec}"]))
 
 
 def test_generate_conll_schema_and_determinism():
@@ -100,6 +114,22 @@ def test_distilled_student_learns_and_results_compare_three_models(distilled, tm
     assert rows["student (distilled)"]["f1"] == pytest.approx(results["test"]["f1"], abs=1e-9)
     assert rows["student (distilled)"]["f1"] > untrained_f1(out, tmp_path) + 0.3
     assert rows["student (distilled)"]["f1"] > 0.6
+
+
+def test_transfer_set_and_card_section(distilled):
+    out, results = distilled
+    dist = results["distillation"]
+    train = generate_conll(num_sentences=400, seed=5)["train"]["tokens"][20:120]
+    assert dist["transfer"] == {"sentences": 100, "words": sum(map(len, train)), "skip": 20, "max_sentences": 100,
+                                "generate": {"num_sentences": 400, "seed": 5}}
+    assert dist["training_sentences"] == results["dataset"]["splits"]["train"]
+    card = (out / "model" / "README.md").read_text()
+    section = card[card.index("## Distillation"):card.index("## Reproduce")]
+    assert f"alpha = {dist['alpha']} and T = {dist['temperature']}" in section
+    assert f"teacher read a transfer set of\n100 unlabelled sentences ({dist['transfer']['words']} words)" in section
+    for row in dist["comparison"]:
+        assert f"| {row['model']} | {row['f1']:.4f} | {row['precision']:.4f} |" in section
+    assert section.count("| 0.5 | ") == 2 and "validation f1" in section
 
 
 def test_search_table_respects_the_budget(distilled):
