@@ -111,13 +111,13 @@ def export_onnx(model_dir: Path, out_dir: Path):
 
 def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = True) -> Path:
     """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``): attention,
-    embeddings and bias + GELU fused, GELU in its tanh form with ``gelu_approximation`` (FastGelu), the
+    embeddings + LayerNormalization and bias + GELU fused, GELU in its tanh form with ``gelu_approximation`` (FastGelu), the
     residual Add + LayerNormalization left apart (see :data:`hubtools.inference.CPU_DISABLED_OPTIMIZERS`)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
 
     config = OptimizationConfig(optimization_level=level, enable_gelu_approximation=gelu_approximation,
-                                disable_skip_layer_norm_fusion=True)
+                                disable_embed_layer_norm_fusion=False, disable_skip_layer_norm_fusion=True)
     ORTOptimizer.from_pretrained(model).optimize(config, save_dir=work_dir)
     return work_dir / "model_optimized.onnx"
 

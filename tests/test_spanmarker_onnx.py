@@ -25,6 +25,7 @@ from hubtools.spanmarker import (
     quantize_spanmarker_onnx,
     verify_spanmarker_onnx,
 )
+from hubtools.spanmarker.onnx_runtime import compact
 from hubtools.spanmarker.onnx_verify import entity_key
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
@@ -191,20 +192,17 @@ def test_scores_match_library(trained, runner, eval_data):
         np.testing.assert_allclose([e["score"] for e in got], [e["score"] for e in expected], atol=1e-5)
 
 
-def test_sequence_axis_is_dynamic(runner):
-    """Cutting the padding off the sequence axis changes no real logit and shrinks the marker-pair axis."""
+def test_compact_batch_changes_no_logit(runner):
+    """``compact`` cuts the padding off the sequence axis: the marker-pair axis shrinks, no real logit moves."""
     samples, _ = runner.encode([["Anna", "Berg"], ["Paris", "today"], ["Acme", "Corp", "in", "Berlin"]])
     batch = runner.collator(samples)
     full = runner.forward(batch)
-    used = max(len(s["input_ids"]) + 1 + 2 * s["num_spans"] for s in samples)
-    length = used + used % 2 + 2
-    assert length < batch["input_ids"].shape[1]
-    short = dict(batch)
-    short["input_ids"] = batch["input_ids"][:, :length]
-    short["position_ids"] = batch["position_ids"][:, :length]
-    short["attention_mask"] = batch["attention_mask"][:, :length, :length]
+    short = compact(batch)
+    used = max(len(s["input_ids"]) + len(s["input_ids"]) % 2 + 2 * s["num_spans"] for s in samples)
+    assert short["input_ids"].shape[1] == used + used % 2 < batch["input_ids"].shape[1]
+    assert short["attention_mask"].shape[1:] == (short["input_ids"].shape[1],) * 2
     trimmed = runner.forward(short)
-    assert trimmed.shape == (3, length // 2, full.shape[2])
+    assert trimmed.shape == (3, short["input_ids"].shape[1] // 2, full.shape[2])
     for row, pairs in enumerate(batch["num_marker_pairs"].tolist()):
         np.testing.assert_allclose(trimmed[row, :pairs], full[row, :pairs], atol=1e-4)
 

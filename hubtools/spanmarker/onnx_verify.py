@@ -10,7 +10,7 @@ import torch
 from span_marker import SpanMarkerModel
 
 from hubtools.spanmarker.onnx_export import INPUT_NAMES
-from hubtools.spanmarker.onnx_runtime import Entity, SpanMarkerOnnxRunner, is_single_input
+from hubtools.spanmarker.onnx_runtime import Entity, SpanMarkerOnnxRunner, compact, is_single_input
 
 Span = tuple[str, int, int]
 Sentences = list[str] | list[list[str]]
@@ -46,7 +46,7 @@ def max_abs_logit_diff(
     model.eval()
     for start in range(0, len(samples), batch_size):
         batch = runner.collator(samples[start : start + batch_size])
-        onnx_logits = runner.forward(batch)
+        onnx_logits = runner.forward(compact(batch))
         with torch.no_grad():
             torch_logits = model(**{name: batch[name].to(model.device) for name in INPUT_NAMES}).logits.cpu()
         for row, pairs in enumerate(batch["num_marker_pairs"].tolist()):
