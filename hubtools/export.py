@@ -111,8 +111,9 @@ def export_onnx(model_dir: Path, out_dir: Path):
 
 def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = True) -> Path:
     """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``): attention,
-    embeddings + LayerNormalization and bias + GELU fused, GELU in its tanh form with ``gelu_approximation`` (FastGelu), the
-    residual Add + LayerNormalization left apart (see :data:`hubtools.inference.CPU_DISABLED_OPTIMIZERS`)."""
+    embeddings + LayerNormalization and bias + GELU fused, GELU in its tanh form with ``gelu_approximation``
+    (FastGelu), the residual Add + LayerNormalization left apart (see
+    :data:`hubtools.inference.CPU_DISABLED_OPTIMIZERS`)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
 

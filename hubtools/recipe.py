@@ -50,7 +50,6 @@ from hubtools.training.trainer import (
     build_training_arguments,
     epoch_history,
     last_checkpoint,
-    use_fp16,
 )
 
 logger = logging.getLogger("hubtools")
@@ -212,9 +211,9 @@ def model_section(cfg: RecipeConfig, model: PreTrainedModel, max_length: int) ->
 
 
 def environment_section(cfg: RecipeConfig, trainer: Trainer, num_processes: int) -> dict:
-    """results.json ``environment``: device, processes, fp16 and the machine."""
-    return {"device": str(trainer.args.device), "num_processes": num_processes, "fp16": use_fp16(cfg.training),
-            "machine": machine_description()}
+    """results.json ``environment``: device, processes, mixed precision and the machine."""
+    return {"device": str(trainer.args.device), "num_processes": num_processes, "fp16": trainer.args.fp16,
+            "bf16": trainer.args.bf16, "machine": machine_description()}
 
 
 def write_run(run: RunFolder, cfg: RecipeConfig, command: str, dsd: DatasetDict, info: dict, model: dict,

@@ -2,17 +2,17 @@
 
     python scripts/bench_train.py --data /work/shared/data/conll2003 --model PATH [--train-sentences 3000]
         [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 1024] [--ours-lr 5e-4]
-        [--variants stock,grouped,ours]
+        [--variants stock,grouped,ours[,ours-fp32,budget,ours-compile]]
 
 ``stock`` reimplements what transformers' ``examples/pytorch/token-classification/run_ner.py`` does by default:
 word-split tokenization without padding or a length limit beyond the model's, the first sub-token of a word
 labelled (``label_all_tokens`` false), ``DataCollatorForTokenClassification`` (``pad_to_multiple_of=8`` only
 under fp16), a random sampler, 8 sentences per batch, learning rate 5e-5, seed 42, the Trainer's default
 optimizer. ``grouped`` is the same with ``group_by_length=True``. ``ours`` is the hubtools trainer
-(``NerTrainer``) with token-budget batches of at most ``--max-tokens`` padded tokens, the learning rate
-``--ours-lr`` (fewer, larger batches) and the cached tokenization. Ablations: ``ours-bf16`` (bf16 autocast
-where the CPU or GPU supports it), ``budget`` (token budget only, learning rate 5e-5), ``ours-compile``
-(``torch_compile``). All variants train the same
+(``NerTrainer``) as the recipes build it: token-budget batches of at most ``--max-tokens`` padded tokens, the
+learning rate ``--ours-lr`` (fewer, larger batches), the cached tokenization and ``training.bf16=auto`` (bf16
+autocast on a CPU with native bf16; fp16 on CUDA). Ablations: ``ours-fp32`` (bf16 off), ``budget`` (token
+budget only, learning rate 5e-5, fp32), ``ours-compile`` (``torch_compile``). All variants train the same
 model on the same first ``--train-sentences`` training sentences with the same seed, epochs and thread count,
 one after the other in this process; each is then scored on the same test sentences (entity F1 on words,
 seqeval). Throughput counts the training time only.
@@ -21,12 +21,14 @@ seqeval). Throughput counts the training time only.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate.state import AcceleratorState
 from datasets import Dataset
 from transformers import (
     AutoModelForTokenClassification,
@@ -86,16 +88,9 @@ def stock_trainer(model, tokenizer, features: Dataset, out: Path, epochs: float,
                    processing_class=tokenizer)
 
 
-def bf16_supported() -> bool:
-    """bf16 autocast pays off: a CUDA device with bf16, or a CPU with native bf16 instructions."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 def ours_trainer(model, tokenizer, features: Dataset, out: Path, epochs: float, max_tokens: int,
-                 learning_rate: float, extra: dict) -> Trainer:
-    cfg = TrainingConfig(learning_rate=learning_rate, num_train_epochs=epochs, seed=SEED,
+                 learning_rate: float, bf16: str | bool, extra: dict) -> Trainer:
+    cfg = TrainingConfig(learning_rate=learning_rate, num_train_epochs=epochs, seed=SEED, bf16=bf16,
                          per_device_eval_batch_size=64, max_tokens_per_batch=max_tokens, extra=extra)
     args = build_training_arguments(cfg, out, has_eval=False, save_strategy="no", disable_tqdm=True)
     return build_trainer(model, tokenizer, args, features, None, None, max_tokens_per_batch=max_tokens)
@@ -141,15 +136,18 @@ def main() -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
+            # mixed precision is process state: TrainingArguments leaves it in the environment for Accelerate
+            os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+            AcceleratorState._reset_state(reset_partial_state=True)
             model = load_model(args.model, label_names)
-            if name in ("ours", "ours-bf16", "budget", "ours-compile"):
+            if name in ("ours", "ours-fp32", "budget", "ours-compile"):
                 started = time.perf_counter()
                 features = tokenize_dataset(train, tokenizer, 512, desc="tokenize train")
                 tokenize_s = time.perf_counter() - started
-                bf16 = name == "ours-bf16" and bf16_supported()
                 lr = LEARNING_RATE if name == "budget" else args.ours_lr
+                bf16 = False if name in ("ours-fp32", "budget") else "auto"
                 trainer = ours_trainer(model, tokenizer, features, Path(tmp) / name, args.epochs, args.max_tokens,
-                                       lr, {"bf16": bf16, "torch_compile": name == "ours-compile"})
+                                       lr, bf16, {"torch_compile": name == "ours-compile"})
             elif name in ("stock", "grouped"):
                 started = time.perf_counter()
                 features = stock_features(train, tokenizer)

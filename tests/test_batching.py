@@ -11,9 +11,10 @@ from helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
 from transformers import DistilBertConfig, DistilBertForTokenClassification
 
 from hubtools.config import TrainingConfig
+from hubtools.errors import ConfigError
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths, pack, padded
-from hubtools.training.trainer import build_trainer, build_training_arguments
+from hubtools.training.trainer import build_trainer, build_training_arguments, cpu_has_native_bf16
 
 LENGTHS = [random.Random(0).choice([3, 5, 9, 17, 30, 64]) for _ in range(500)] + [300]
 
@@ -85,6 +86,18 @@ def test_trainer_trains_with_token_budget_batches(tmp_path):
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     assert len(losses) == 6 * len(sizes)
     assert sum(losses[-3:]) < sum(losses[:3])
+
+
+def test_bf16_autocast_by_default_only_where_the_cpu_has_it(tmp_path):
+    def args(**values):
+        return build_training_arguments(TrainingConfig(**values), tmp_path, has_eval=False)
+
+    native = not torch.cuda.is_available() and cpu_has_native_bf16()
+    assert args().bf16 is native and args(bf16="auto").bf16 is native
+    assert args(bf16=False).bf16 is False
+    for bad in ({"bf16": "yes"}, {"fp16": True, "bf16": True}):
+        with pytest.raises(ConfigError, match="bf16"):
+            TrainingConfig(**bad)
 
 
 def test_tokenization_is_cached_by_fingerprint(tmp_path):

@@ -9,12 +9,14 @@ import sys
 import time
 
 import pytest
+import torch
 from datasets import Dataset
 from matplotlib.image import imread
 from recipe_runs import FINER_TEST_ARGS, ROOT, accelerate_launcher, recipe_env, run_recipe
 
 from hubtools.data.schemes import types_of
 from hubtools.evaluation import evaluate_run
+from hubtools.training.trainer import cpu_has_native_bf16
 
 
 def test_run_folder_contents(finer_run):
@@ -38,6 +40,7 @@ def test_run_folder_contents(finer_run):
     assert results["history"][-1]["training_loss"] < results["history"][0]["training_loss"]
     assert results["versions"]["transformers"].startswith("4.57")
     assert results["timings"]["train_s"] > 0 and results["environment"]["num_processes"] == 1
+    assert results["environment"]["bf16"] is (not torch.cuda.is_available() and cpu_has_native_bf16())
     words = sum(map(len, Dataset.from_parquet(str(finer_run / "dataset" / "train.parquet"))["tokens"]))
     assert results["timings"]["train_words_per_second"] == pytest.approx(
         words * results["config"]["training"]["num_train_epochs"] / results["timings"]["train_s"], rel=0.01)

@@ -40,6 +40,18 @@ def use_fp16(cfg: TrainingConfig) -> bool:
     return bool(cfg.fp16)
 
 
+def cpu_has_native_bf16() -> bool:
+    """The CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def use_bf16(cfg: TrainingConfig) -> bool:
+    """bf16 autocast: by default on a CPU-only run whose CPU has native bf16 (fp16 stays CUDA's default)."""
+    if cfg.bf16 == "auto":
+        return not torch.cuda.is_available() and cpu_has_native_bf16()
+    return bool(cfg.bf16)
+
+
 def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_eval: bool = True,
                              **overrides) -> TrainingArguments:
     """TrainingArguments from the recipe's training section: evaluate, save and log every epoch, keep the
@@ -61,6 +73,7 @@ def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_ev
         seed=cfg.seed,
         fp16=fp16,
         fp16_full_eval=fp16,
+        bf16=not fp16 and use_bf16(cfg),
         eval_strategy="epoch" if has_eval else "no",
         save_strategy="epoch",
         logging_strategy="steps" if cfg.logging_steps else "epoch",
