@@ -49,6 +49,7 @@ from hubtools.training.trainer import (
     build_trainer,
     build_training_arguments,
     epoch_history,
+    fp32_after_training,
     last_checkpoint,
 )
 
@@ -171,6 +172,7 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     if checkpoint:
         logger.info("resuming training from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
+    fp32_after_training(trainer)
     train_s = time.time() - train_start
     test = evaluate_split(trainer, dsd["test"], features["test"], label_names)
     extra_results = extra_metrics(ids_to_tags(dsd["test"]["ner_tags"], label_names), test["predictions"]) \

@@ -18,6 +18,17 @@ import pytest
 HUB_SERVER = Path(__file__).with_name("hub_server.py")
 
 
+@pytest.fixture(autouse=True)
+def no_mixed_precision_leak() -> Iterator[None]:
+    """A test's Trainers must not inherit the mixed precision of an earlier test in this process: transformers
+    leaves it in ACCELERATE_MIXED_PRECISION and Accelerate keeps it in a process-wide state."""
+    yield
+    from accelerate.state import AcceleratorState
+
+    os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 @pytest.fixture(scope="session")
 def finer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished ``recipes/finer.py --preset tiny`` run folder (trained once per test session, no export)."""

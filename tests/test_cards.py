@@ -159,13 +159,13 @@ def test_missing_metadata_value_names_it(tmp_path: Path, results: dict) -> None:
 def test_extra_sections(tmp_path: Path, results: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
-    (templates / "section_distillation.md.j2").write_text(
-        "## Distillation\n\nTeacher: {{ results.distillation.teacher }}\n")
+    (templates / "section_teacher_notes.md.j2").write_text(
+        "## Teacher notes\n\nTeacher: {{ results.teacher_notes.teacher }}\n")
     monkeypatch.setattr(cards, "TEMPLATE_DIRS", [*cards.TEMPLATE_DIRS, templates])
-    results["card"] = {"extra_sections": ["distillation"]}
-    results["distillation"] = {"teacher": "dslim/bert-base-NER"}
+    results["card"] = {"extra_sections": ["teacher_notes"]}
+    results["teacher_notes"] = {"teacher": "dslim/bert-base-NER"}
     text, _ = rendered(make_run(tmp_path, results))
-    assert re.search(r"## Evaluation.*\n## Distillation\n\nTeacher: dslim/bert-base-NER\n\n## ONNX export", text, re.S)
+    assert re.search(r"## Evaluation.*\n## Teacher notes\n\nTeacher: dslim/bert-base-NER\n\n## ONNX export", text, re.S)
     results["card"] = {"extra_sections": ["teacher_student"]}
     with pytest.raises(CardError, match="section_teacher_student.md.j2"):
         render_cards(make_run(tmp_path / "other", results))

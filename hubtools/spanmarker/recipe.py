@@ -24,7 +24,12 @@ from hubtools.spanmarker.evaluation import evaluate_predictions, length_report
 from hubtools.spanmarker.export_stage import spanmarker_export_stage
 from hubtools.spanmarker.modeling import build_tiny_encoder, load_spanmarker, save_spanmarker, spanmarker_limits
 from hubtools.spanmarker.trainer import WordScoredTrainer
-from hubtools.training.trainer import build_training_arguments, epoch_history, last_checkpoint
+from hubtools.training.trainer import (
+    build_training_arguments,
+    epoch_history,
+    fp32_after_training,
+    last_checkpoint,
+)
 
 
 def encoder_for(cfg: RecipeConfig, dsd: DatasetDict, run: RunFolder, state: PartialState) -> str:
@@ -71,6 +76,7 @@ def run_spanmarker(cfg: RecipeConfig, command: str | None = None) -> Path:
                                 entity_types=info["entity_types"])
     train_start = time.time()
     train_output = trainer.train(resume_from_checkpoint=last_checkpoint(run.checkpoints_dir))
+    fp32_after_training(trainer)
     train_s = time.time() - train_start
     if state.is_main_process:
         evaluate_start = time.time()

@@ -7,6 +7,7 @@ sentence is duplicated or dropped), metrics are computed on words after merging 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -52,11 +53,25 @@ def use_bf16(cfg: TrainingConfig) -> bool:
     return bool(cfg.bf16)
 
 
+def fp32_after_training(trainer: Trainer) -> None:
+    """Mixed precision is for training only: remove the autocast wrapper Accelerate put around the model's
+    forward and the Trainer's CPU autocast, so the test evaluation, the export parity checks and the saved
+    model all see the same fp32 model."""
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
+    trainer.use_cpu_amp = False
+
+
 def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_eval: bool = True,
                              **overrides) -> TrainingArguments:
     """TrainingArguments from the recipe's training section: evaluate, save and log every epoch, keep the
     best model by ``metric_for_best_model``, at most ``save_total_limit`` checkpoints."""
     fp16 = use_fp16(cfg)
+    bf16 = not fp16 and use_bf16(cfg)
+    # TrainingArguments hands mixed precision to Accelerate through this variable and never resets it: set it
+    # from the configuration so an earlier run in the same process (or a launcher flag) does not leak in.
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "fp16" if fp16 else "bf16" if bf16 else "no"
     kwargs = dict(
         output_dir=str(output_dir),
         learning_rate=cfg.learning_rate,
@@ -73,7 +88,7 @@ def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_ev
         seed=cfg.seed,
         fp16=fp16,
         fp16_full_eval=fp16,
-        bf16=not fp16 and use_bf16(cfg),
+        bf16=bf16,
         eval_strategy="epoch" if has_eval else "no",
         save_strategy="epoch",
         logging_strategy="steps" if cfg.logging_steps else "epoch",
