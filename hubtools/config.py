@@ -127,8 +127,8 @@ class TrainingConfig:
     """Hyperparameters, passed to ``transformers.TrainingArguments``.
 
     ``fp16`` is ``auto`` (on when CUDA is available), ``true`` or ``false``. ``bf16`` is ``auto`` (bf16
-    autocast on a CPU run where the CPU has native bf16 instructions, AVX512-BF16 or AMX: 1.5x the words/s of
-    fp32 for MiniLM on CoNLL here, same test F1), ``true`` or ``false``. ``max_tokens_per_batch``
+    autocast on a CPU run where the CPU has native bf16 instructions, AVX512-BF16 or AMX: 1.5-1.7x the words/s
+    of fp32 for MiniLM on CoNLL here, same test F1), ``true`` or ``false``. ``max_tokens_per_batch``
     switches to token-budget batches (sentences sorted into batches of at most this many padded tokens, see
     ``hubtools.training.batching``; ``per_device_train_batch_size`` is then ignored for training).
     ``extra`` is passed to TrainingArguments unchanged.

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import pyarrow.compute as pc
 import torch
 from accelerate import PartialState
 from datasets import Dataset, DatasetDict
@@ -36,13 +38,13 @@ from hubtools import plots
 from hubtools.cards import render_cards
 from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
-from hubtools.data.validation import label_names_of
+from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import evaluate_split
 from hubtools.export import export_stage as optimum_export_stage
 from hubtools.metrics import ids_to_tags
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.run import RunFolder, library_versions, machine_description
-from hubtools.tokenization import tokenize_dataset
+from hubtools.tokenization import IGNORE, tokenize_dataset
 from hubtools.training.trainer import (
     NerTrainer,
     WordMetrics,
@@ -152,6 +154,7 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     if model_factory is None and cfg.model.from_scratch is not None:
         model, tokenizer = build_shared_model(cfg, label_names, dsd, run, state)
     max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
+
     def tokenize(ds: Dataset, desc: str) -> Dataset:
         return tokenize_dataset(ds, tokenizer, max_length, cfg.model.stride, desc=desc)
 
@@ -184,8 +187,9 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
                   epoch_history(trainer.state.log_history), test,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2),
                    "evaluate_s": test["seconds"],
-                   "train_words_per_second": train_words_per_second(dsd, trainer, train_s, checkpoint is not None)},
-                  environment_section(cfg, trainer, state.num_processes))
+                   "train_words_per_second": train_words_per_second(features["train"], trainer, train_s,
+                                                                     checkpoint is not None)},
+                  environment_section(trainer, state.num_processes))
         run.update(**extra_results)
         if on_trained is not None:
             on_trained(run, trainer, dsd)
@@ -194,13 +198,23 @@ def run_token_classification(cfg: RecipeConfig, command: str | None = None, *,
     return run.final
 
 
-def train_words_per_second(dsd: DatasetDict, trainer: Trainer, train_s: float, resumed: bool) -> float | None:
+def trained_words(features: Dataset) -> int:
+    """Words the training features label, each once however many windows hold it (``example_index``,
+    ``word_index`` of the labelled positions); features a hook adds count too."""
+    table = arrow_table(features.select_columns(["example_index", "word_index", "labels"]))
+    words = table.column("word_index").combine_chunks()
+    example = table.column("example_index").to_numpy()[pc.list_parent_indices(words).to_numpy()]
+    labelled = table.column("labels").combine_chunks().flatten().to_numpy() != IGNORE
+    keys = example.astype(np.int64) << 32 | words.flatten().to_numpy().astype(np.int64)
+    return int(np.unique(keys[labelled]).size)
+
+
+def train_words_per_second(features: Dataset, trainer: Trainer, train_s: float, resumed: bool) -> float | None:
     """Training throughput in words per second (token-budget batching changes what a "sample" or "step" is,
     so words are the comparable unit); None for a resumed run, which trained only part of the epochs here."""
     if resumed or not train_s:
         return None
-    words = sum(len(tokens) for tokens in dsd["train"]["tokens"])
-    return round(words * trainer.state.epoch / train_s, 1)
+    return round(trained_words(features) * trainer.state.epoch / train_s, 1)
 
 
 def model_section(cfg: RecipeConfig, model: PreTrainedModel, max_length: int) -> dict:
@@ -212,7 +226,7 @@ def model_section(cfg: RecipeConfig, model: PreTrainedModel, max_length: int) ->
             "max_length": max_length, "stride": cfg.model.stride}
 
 
-def environment_section(cfg: RecipeConfig, trainer: Trainer, num_processes: int) -> dict:
+def environment_section(trainer: Trainer, num_processes: int) -> dict:
     """results.json ``environment``: device, processes, mixed precision and the machine."""
     return {"device": str(trainer.args.device), "num_processes": num_processes, "fp16": trainer.args.fp16,
             "bf16": trainer.args.bf16, "machine": machine_description()}

@@ -166,6 +166,9 @@ class Distillation:
         train = attach_teacher_logits(features["train"], self.train_logits)
         if self.transfer is not None:
             extra = attach_teacher_logits(tokenize(self.transfer, "tokenize transfer set"), self.transfer_logits)
+            offset = len(dsd["train"])  # transfer sentences numbered after the training ones
+            extra = extra.map(lambda rows: {"example_index": [i + offset for i in rows["example_index"]]},
+                              batched=True)
             train = concatenate_datasets([train, extra.cast(train.features)])
         return {**features, "train": train}
 

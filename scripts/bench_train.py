@@ -21,14 +21,12 @@ seqeval). Throughput counts the training time only.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate.state import AcceleratorState
 from datasets import Dataset
 from transformers import (
     AutoModelForTokenClassification,
@@ -46,7 +44,7 @@ from hubtools.data.validation import label_names_of
 from hubtools.modeling import label_maps
 from hubtools.tokenization import IGNORE, tokenize_dataset
 from hubtools.training.batching import feature_lengths
-from hubtools.training.trainer import WordMetrics, build_trainer, build_training_arguments
+from hubtools.training.trainer import WordMetrics, build_trainer, build_training_arguments, reset_mixed_precision
 
 SEED = 42
 LEARNING_RATE = 5e-5  # run_ner's (TrainingArguments') default
@@ -136,9 +134,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
-            # mixed precision is process state: TrainingArguments leaves it in the environment for Accelerate
-            os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
-            AcceleratorState._reset_state(reset_partial_state=True)
+            reset_mixed_precision()  # the stock variants build plain TrainingArguments
             model = load_model(args.model, label_names)
             if name in ("ours", "ours-fp32", "budget", "ours-compile"):
                 started = time.perf_counter()

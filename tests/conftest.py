@@ -23,10 +23,9 @@ def no_mixed_precision_leak() -> Iterator[None]:
     """A test's Trainers must not inherit the mixed precision of an earlier test in this process: transformers
     leaves it in ACCELERATE_MIXED_PRECISION and Accelerate keeps it in a process-wide state."""
     yield
-    from accelerate.state import AcceleratorState
+    from hubtools.training.trainer import reset_mixed_precision
 
-    os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
-    AcceleratorState._reset_state(reset_partial_state=True)
+    reset_mixed_precision()
 
 
 @pytest.fixture(scope="session")

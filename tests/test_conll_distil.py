@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
 from hubtools.config import load_config
@@ -123,6 +124,12 @@ def test_transfer_set_and_card_section(distilled):
     assert dist["transfer"] == {"sentences": 100, "words": sum(map(len, train)), "skip": 20, "max_sentences": 100,
                                 "generate": {"num_sentences": 400, "seed": 5}}
     assert dist["training_sentences"] == results["dataset"]["splits"]["train"]
+    # the throughput counts every word trained on: the labelled split and the transfer set
+    labelled = sum(map(len, Dataset.from_parquet(str(out / "dataset" / "train.parquet"))["tokens"]))
+    timings = results["timings"]
+    assert timings["train_words_per_second"] == pytest.approx(
+        (labelled + dist["transfer"]["words"]) * results["config"]["training"]["num_train_epochs"]
+        / timings["train_s"], rel=0.01)
     card = (out / "model" / "README.md").read_text()
     section = card[card.index("## Distillation"):card.index("## Reproduce")]
     assert f"alpha = {dist['alpha']} and T = {dist['temperature']}" in section

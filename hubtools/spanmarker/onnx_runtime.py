@@ -98,7 +98,8 @@ class SpanMarkerOnnxRunner:
         return samples, batch_encoding
 
     def forward(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
-        """Span logits (batch, marker pairs, labels) for one collated batch, cut by :func:`compact`."""
+        """Span logits (batch, marker pairs, labels) for one collated batch (callers cut it with
+        :func:`compact` first; the graph takes either)."""
         feeds = {name: batch[name].numpy() for name in self.input_names}
         return self.session.run(None, feeds)[0]
 

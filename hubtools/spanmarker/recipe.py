@@ -88,7 +88,7 @@ def run_spanmarker(cfg: RecipeConfig, command: str | None = None) -> Path:
                   epoch_history(trainer.state.log_history), test,
                   {"dataset_s": round(dataset_s, 2), "train_s": round(train_s, 2), "evaluate_s": round(evaluate_s, 2),
                    "train_samples_per_second": train_output.metrics.get("train_samples_per_second")},
-                  environment_section(cfg, trainer, state.num_processes))
+                  environment_section(trainer, state.num_processes))
         run.update(spanmarker=length_report(dsd, model.tokenizer.tokenizer, limits["entity_max_length"],
                                             limits["model_max_length"]))
         finish_run(run, cfg, spanmarker_export_stage(model, dsd["test"]))

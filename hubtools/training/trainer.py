@@ -53,6 +53,15 @@ def use_bf16(cfg: TrainingConfig) -> bool:
     return bool(cfg.bf16)
 
 
+def reset_mixed_precision() -> None:
+    """Forget the mixed precision of earlier Trainers in this process (the environment variable transformers
+    leaves behind and Accelerate's process-wide state), before training with plain TrainingArguments."""
+    from accelerate.state import AcceleratorState
+
+    os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def fp32_after_training(trainer: Trainer) -> None:
     """Mixed precision is for training only: remove the autocast wrapper Accelerate put around the model's
     forward and the Trainer's CPU autocast, so the test evaluation, the export parity checks and the saved
