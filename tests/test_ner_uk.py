@@ -168,3 +168,15 @@ def test_v2_iob_file_names_map_to_splits(tmp_path):
     dsd = load_local(tmp_path)
     assert sorted(dsd) == ["test", "train"] and len(dsd["train"]) == 2
     assert dsd["test"].features["ner_tags"].feature.names == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
+
+
+def test_factory_spells_the_vocabulary_for_the_character_encoder():
+    cfg = load_config(CONFIG, "tiny", ["model.from_scratch.char_embedding_dim=8", "options.tokenizer=wordpiece",
+                                       "options.subword_vocab_size=300", "model.from_scratch.token_dropout=0.05"])
+    model, tokenizer = rnn_model_factory(cfg, NER_UK_LABELS, generate_ner_uk(100))
+    assert model.config.unk_token_id == tokenizer.unk_token_id and model.config.token_dropout == 0.05
+    table = model.chars.token_chars
+    assert table.shape == (len(tokenizer), model.config.max_token_chars)
+    piece = next(t for t in tokenizer.get_vocab() if t.startswith("##") and len(t) > 3)
+    spelled = table[tokenizer.convert_tokens_to_ids(piece)]
+    assert spelled[0] == 1 and spelled[1: len(piece) - 1].gt(1).all() and spelled[len(piece) - 1:].eq(0).all()

@@ -17,7 +17,7 @@ from hubtools.rnn.export import export_rnn_onnx, verify_rnn_onnx
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
 from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer
+from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer, piece_characters
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
 FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]
@@ -57,6 +57,15 @@ def make_model(
     )
     torch.manual_seed(0)
     return RnnTaggerForTokenClassification(config).eval()
+
+
+def make_char_model(tokenizer, cell: str = "lstm", use_crf: bool = False, **kwargs) -> RnnTaggerForTokenClassification:
+    """A tagger that also reads each token's characters (the tokenizer's vocabulary spelled out)."""
+    rows, num_chars = piece_characters(tokenizer)
+    model = make_model(len(tokenizer), cell=cell, use_crf=use_crf, char_embedding_dim=4, char_filters=5,
+                       char_vocab_size=num_chars, max_token_chars=len(rows[0]), **kwargs)
+    model.chars.set_token_characters(rows)
+    return model
 
 
 def save_with_code(model, tokenizer, path) -> None:
@@ -121,6 +130,19 @@ def test_wordpiece_splits_unseen_words_into_train_pieces_and_labels_first_piece(
     assert [text[a:b] for a, b in spans.values()] == ["Тарас", ",", "до", "Ковальова", "."]
 
 
+def test_piece_characters_spell_every_entry_and_mark_continuations():
+    tokenizer = build_wordpiece_tokenizer([["Київ", "Києва", "Київ"]], vocab_size=40)
+    rows, num_chars = piece_characters(tokenizer)
+    vocab = tokenizer.get_vocab()
+    chars = sorted(set("КиївКиєва"))
+    assert num_chars == len(chars) + 2 and len(rows) == len(vocab)
+    assert rows[vocab["[PAD]"]] == rows[vocab["[UNK]"]] == [0] * len(rows[0])
+    spelled = {token: [i for i in rows[i] if i] for token, i in vocab.items()}
+    assert spelled["Київ"] == [chars.index(c) + 2 for c in "Київ"]
+    assert spelled["##ва"] == [1] + [chars.index(c) + 2 for c in "ва"]  # 1 marks a continuation
+    assert len(rows[0]) == max(len(ids) for ids in spelled.values())
+
+
 # --- model -------------------------------------------------------------------------------------------
 
 
@@ -131,6 +153,11 @@ def test_wordpiece_splits_unseen_words_into_train_pieces_and_labels_first_piece(
         ({"vocab_size": 5, "pad_token_id": 5}, "pad_token_id 5 is outside"),
         ({"dropout": 1.0}, "dropout must be in"),
         ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+        ({"embedding_dropout": -0.1}, "embedding_dropout must be in"),
+        ({"token_dropout": 0.1}, "token_dropout needs unk_token_id"),
+        ({"unk_token_id": 10}, "unk_token_id 10 is outside"),
+        ({"char_embedding_dim": -1}, "char_embedding_dim must be 0"),
+        ({"max_token_chars": 0}, "max_token_chars must be a positive integer"),
     ],
 )
 def test_config_validation(bad, message):
@@ -139,10 +166,17 @@ def test_config_validation(bad, message):
 
 
 @pytest.mark.parametrize(
-    ("cell", "use_crf"), [("rnn", False), ("gru", False), ("lstm", False), ("lstm", True)]
+    ("cell", "use_crf", "chars"),
+    [("rnn", False, False), ("gru", False, False), ("lstm", False, False), ("lstm", True, False),
+     ("gru", True, True)],
 )
-def test_padding_does_not_change_a_sentence(cell, use_crf):
-    model = make_model(30, cell=cell, use_crf=use_crf, num_layers=2)
+def test_padding_does_not_change_a_sentence(cell, use_crf, chars):
+    if chars:
+        tokenizer = build_wordpiece_tokenizer([tokens for tokens, _ in generate(30, seed=4)], vocab_size=100)
+        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf, num_layers=2)
+        assert model.chars.token_chars[5:18].count_nonzero() > 0
+    else:
+        model = make_model(30, cell=cell, use_crf=use_crf, num_layers=2)
     sentence = torch.tensor([[5, 9, 3, 17]])
     batch = torch.tensor([[5, 9, 3, 17, 0, 0, 0], [4, 4, 8, 2, 11, 12, 13]])
     mask = (batch != 0).long()
@@ -152,6 +186,21 @@ def test_padding_does_not_change_a_sentence(cell, use_crf):
         if use_crf:  # the emissions too, not only the decoded one-hot logits
             torch.testing.assert_close(model.emissions(batch, mask)[0, :4], model.emissions(sentence)[0])
     torch.testing.assert_close(padded, alone, rtol=0, atol=1e-6)
+
+
+def test_token_dropout_reads_unknown_tokens_in_training_only():
+    model = make_model(30, dropout=0.0, token_dropout=0.999, unk_token_id=1)
+    ids = torch.tensor([[5, 9, 3, 17, 0]])
+    mask = (ids != 0).long()
+    unknown = torch.tensor([[1, 1, 1, 1, 0]])
+    with torch.no_grad():
+        evaluated = model.emissions(ids, mask)
+        torch.manual_seed(0)
+        trained = model.train().emissions(ids, mask)
+        model.eval()
+        torch.testing.assert_close(trained, model.emissions(unknown, mask))
+        assert not torch.allclose(evaluated, trained)
+        torch.testing.assert_close(model.emissions(ids, mask), evaluated)  # eval: the ids as given
 
 
 def test_cross_entropy_ignores_minus_100():
@@ -316,14 +365,21 @@ def test_pipeline_finds_entities_in_raw_ukrainian_text(trained):
 # --- ONNX --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cell", "use_crf", "wordpiece"), [("lstm", False, False), ("gru", True, False),
-                                                           ("lstm", True, True)])
-def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece):
+@pytest.mark.parametrize(("cell", "use_crf", "wordpiece", "chars"),
+                         [("lstm", False, False, False), ("gru", True, False, False), ("lstm", True, True, False),
+                          ("lstm", True, True, True)])
+def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars):
     rows = generate(20, seed=2)
     train = [tokens for tokens, _ in rows]
     tokenizer = build_wordpiece_tokenizer(train, 100) if wordpiece else build_word_tokenizer(train)
-    model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
+    if chars:
+        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf)
+    else:
+        model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
     save_with_code(model, tokenizer, tmp_path / "model")
+    if chars:  # the characters of the vocabulary are saved with the weights
+        reloaded = RnnTaggerForTokenClassification.from_pretrained(tmp_path / "model")
+        assert torch.equal(reloaded.chars.token_chars, model.chars.token_chars)
     onnx_path = export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")
     assert (tmp_path / "onnx" / "crf.json").is_file() == use_crf
     sentences = [

@@ -99,8 +99,39 @@ class LinearChainCrf(nn.Module):
         return torch.stack(path[::-1], dim=1)
 
 
+class CharEncoder(nn.Module):
+    """Token -> its characters (a buffer filled by :meth:`set_token_characters`) -> embedding -> convolution
+    -> max over the characters: one ``char_filters`` vector per token."""
+
+    def __init__(self, config: RnnTaggerConfig):
+        super().__init__()
+        self.register_buffer("token_chars", torch.zeros(config.vocab_size, config.max_token_chars, dtype=torch.long))
+        self.embeddings = nn.Embedding(config.char_vocab_size, config.char_embedding_dim, padding_idx=0)
+        self.conv = nn.Conv1d(config.char_embedding_dim, config.char_filters, config.char_kernel_size,
+                              padding=config.char_kernel_size // 2)
+
+    def set_token_characters(self, rows: list[list[int]]) -> None:
+        """``rows[token_id]``: that token's character ids (see :func:`hubtools.rnn.tokenizer.piece_characters`)."""
+        table = torch.tensor(rows, dtype=torch.long)
+        if table.shape != self.token_chars.shape:
+            raise ValueError(f"token characters of shape {tuple(table.shape)}, the config expects "
+                             f"{tuple(self.token_chars.shape)} (vocab_size, max_token_chars)")
+        self.token_chars.copy_(table)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        chars = self.token_chars[input_ids]  # batch, length, chars
+        batch, length, width = chars.shape
+        embedded = self.embeddings(chars.reshape(batch * length, width)).transpose(1, 2)
+        padding = chars.reshape(batch * length, 1, width).eq(0)
+        pooled = self.conv(embedded).masked_fill(padding, -1e4).max(dim=2).values
+        return pooled.masked_fill(padding.all(dim=2), 0.0).reshape(batch, length, -1)  # no characters: zeros
+
+
 class RnnTaggerForTokenClassification(PreTrainedModel):
-    """Word embedding -> packed (bi)RNN/GRU/LSTM -> dropout -> linear, optionally followed by a CRF."""
+    """Token embedding (+ :class:`CharEncoder` features) -> dropout -> packed (bi)RNN/GRU/LSTM -> dropout ->
+    linear, optionally followed by a CRF.
+
+    In training, ``config.token_dropout`` of the attended input ids are replaced by ``config.unk_token_id``."""
 
     config_class = RnnTaggerConfig
     base_model_prefix = "rnn_tagger"
@@ -113,8 +144,10 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
         self.embeddings = nn.Embedding(
             config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id
         )
+        self.chars = CharEncoder(config) if config.char_embedding_dim else None
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = _RNN_CLASSES[config.cell](
-            config.embedding_dim,
+            config.embedding_dim + (config.char_filters if self.chars is not None else 0),
             config.hidden_size,
             num_layers=config.num_layers,
             bidirectional=config.bidirectional,
@@ -130,7 +163,7 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         """PyTorch's default initialization (N(0, 1) embeddings with a zero padding row)."""
-        if isinstance(module, (nn.Embedding, nn.RNNBase, nn.Linear, LinearChainCrf)):
+        if isinstance(module, (nn.Embedding, nn.RNNBase, nn.Linear, nn.Conv1d, LinearChainCrf)):
             module.reset_parameters()
         if isinstance(module, nn.Embedding) and module.padding_idx is not None:
             with torch.no_grad():
@@ -147,8 +180,14 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         lengths = attention_mask.sum(dim=1).clamp(min=1).cpu()
+        if self.training and self.config.token_dropout:
+            drop = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
+            input_ids = input_ids.masked_fill(drop & attention_mask.bool(), self.config.unk_token_id)
+        embedded = self.embeddings(input_ids)
+        if self.chars is not None:
+            embedded = torch.cat([embedded, self.chars(input_ids)], dim=-1)
         packed = pack_padded_sequence(
-            self.embeddings(input_ids), lengths, batch_first=True, enforce_sorted=False
+            self.embedding_dropout(embedded), lengths, batch_first=True, enforce_sorted=False
         )
         output, _ = self.rnn(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])

@@ -2,7 +2,8 @@
 with a chosen scheduler, the legacy metric, the ONNX export stage, and the comparison of the three cells.
 
 Configuration: ``system`` is the cell (``rnn``/``gru``/``lstm``); ``model.from_scratch`` holds the
-:class:`RnnTaggerConfig` values (embedding_dim, hidden_size, num_layers, bidirectional, dropout, use_crf);
+:class:`RnnTaggerConfig` values (embedding_dim, hidden_size, num_layers, bidirectional, dropout,
+embedding_dropout, token_dropout, char_embedding_dim, char_filters, char_kernel_size, use_crf);
 ``model.lowercase`` lowercases the vocabulary; ``options`` is read by :class:`RnnOptions`.
 """
 
@@ -28,7 +29,7 @@ from hubtools.rnn.export import export_rnn_onnx, verify_rnn_onnx
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
 from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer
+from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer, piece_characters
 from hubtools.run import RunFolder, load_results, write_json
 
 TOKENIZERS = ("word", "wordpiece")
@@ -106,8 +107,11 @@ def rnn_model_factory(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDic
     else:
         tokenizer = build_word_tokenizer(dsd["train"]["tokens"], min_frequency=options.min_frequency,
                                          lowercase=cfg.model.lowercase)
+    token_chars, num_chars = piece_characters(tokenizer)
     try:
         config = RnnTaggerConfig(vocab_size=len(tokenizer), cell=cfg.system, pad_token_id=tokenizer.pad_token_id,
+                                 unk_token_id=tokenizer.unk_token_id, char_vocab_size=num_chars,
+                                 max_token_chars=len(token_chars[0]),
                                  id2label=dict(enumerate(label_names)),
                                  label2id={name: i for i, name in enumerate(label_names)},
                                  **cfg.model.from_scratch)
@@ -115,7 +119,10 @@ def rnn_model_factory(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDic
         raise ConfigError(f"model.from_scratch: {err}") from None
     RnnTaggerConfig.register_for_auto_class()
     RnnTaggerForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
-    return RnnTaggerForTokenClassification(config), tokenizer
+    model = RnnTaggerForTokenClassification(config)
+    if model.chars is not None:
+        model.chars.set_token_characters(token_chars)
+    return model, tokenizer
 
 
 def optimizers_for(cfg: RecipeConfig):

@@ -41,6 +41,24 @@ def _fast(backend: Tokenizer) -> PreTrainedTokenizerFast:
     )
 
 
+def piece_characters(tokenizer: PreTrainedTokenizerFast) -> tuple[list[list[int]], int]:
+    """The characters of every vocabulary entry as ids, for a character encoder over tokens: 0 pads, 1 marks
+    a ``##`` continuation, then the vocabulary's characters in sorted order; special tokens have none.
+
+    Returns ``(rows, num_char_ids)``: ``rows[token_id]`` padded to the longest entry."""
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_tokens)
+    spelled = {i: ([1] if t.startswith("##") else [], t.removeprefix("##"))
+               for t, i in vocab.items() if t not in special}
+    chars = {c: i for i, c in enumerate(sorted({c for _, text in spelled.values() for c in text}), start=2)}
+    width = max((len(mark) + len(text) for mark, text in spelled.values()), default=1)
+    rows = [[0] * width for _ in range(len(vocab))]
+    for i, (mark, text) in spelled.items():
+        ids = mark + [chars[c] for c in text]
+        rows[i][: len(ids)] = ids
+    return rows, len(chars) + 2
+
+
 def build_word_tokenizer(
     train_sentences: Iterable[list[str]], min_frequency: int = 1, lowercase: bool = False
 ) -> PreTrainedTokenizerFast:
