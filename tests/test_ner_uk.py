@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from datasets import Dataset
+from safetensors.torch import load_file
 
 from hubtools.config import DataConfig, load_config
 from hubtools.data.build import build_dataset
@@ -72,6 +73,10 @@ def test_tiny_run_results_and_export(compared, cell):
     assert config["cell"] == cell and config["auto_map"]["AutoModelForTokenClassification"] == (
         "modeling_rnn_tagger.RnnTaggerForTokenClassification")
     assert (run / "model" / "modeling_rnn_tagger.py").is_file() and not (run / "checkpoints").exists()
+    # the recipe's character encoder is on: every piece is spelled in the saved weights
+    assert config["char_embedding_dim"] > 0
+    chars = load_file(run / "model" / "model.safetensors")["chars.token_chars"]
+    assert chars.shape == (config["vocab_size"], config["max_token_chars"]) and chars[2:].gt(0).any(dim=1).all()
 
 
 @pytest.mark.parametrize("cell", CELLS)
