@@ -1,6 +1,6 @@
 """ner_uk: RNN / GRU / LSTM taggers over WordPiece pieces trained from scratch on Ukrainian NER (PERS/LOC/ORG/MISC).
 
-    accelerate launch recipes/ner_uk.py --cell lstm                  # benjamin/ner-uk from the Hub
+    accelerate launch recipes/ner_uk.py --cell gru                   # benjamin/ner-uk from the Hub
     accelerate launch recipes/ner_uk.py --cell gru --preset tiny     # offline: generated ner-uk-schema data
     accelerate launch recipes/ner_uk.py data.source=PATH/ner-uk/v1.0 # lang-uk brat files + dev-test-split.txt
     python recipes/ner_uk.py --compare rnn,gru,lstm --preset tiny    # the three cells, same settings

@@ -114,9 +114,9 @@ def test_comparison_report(compared):
 
 
 def test_cell_and_compare_arguments_become_overrides():
-    args = argparse.Namespace(cell="gru", compare="rnn,lstm")
+    args = argparse.Namespace(cell="lstm", compare="rnn,gru")
     cfg = load_config(CONFIG, "tiny", cell_overrides(args))
-    assert cfg.system == "gru" and cfg.options["compare"] == ["rnn", "lstm"]
+    assert cfg.system == "lstm" and cfg.options["compare"] == ["rnn", "gru"]
     check_config(cfg)
 
 
