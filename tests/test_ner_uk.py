@@ -185,3 +185,6 @@ def test_factory_spells_the_vocabulary_for_the_character_encoder():
     piece = next(t for t in tokenizer.get_vocab() if t.startswith("##") and len(t) > 3)
     spelled = table[tokenizer.convert_tokens_to_ids(piece)]
     assert spelled[0] == 1 and spelled[1: len(piece) - 1].gt(1).all() and spelled[len(piece) - 1:].eq(0).all()
+    off, _ = rnn_model_factory(load_config(CONFIG, "tiny", ["model.from_scratch.char_embedding_dim=0"]),
+                               NER_UK_LABELS, generate_ner_uk(100))
+    assert off.chars is None and "chars.token_chars" not in off.state_dict()

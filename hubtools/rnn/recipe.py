@@ -107,20 +107,21 @@ def rnn_model_factory(cfg: RecipeConfig, label_names: list[str], dsd: DatasetDic
     else:
         tokenizer = build_word_tokenizer(dsd["train"]["tokens"], min_frequency=options.min_frequency,
                                          lowercase=cfg.model.lowercase)
-    token_chars, num_chars = piece_characters(tokenizer)
+    token_chars, char_sizes = None, {}
+    if cfg.model.from_scratch.get("char_embedding_dim"):  # spell the vocabulary only for the character encoder
+        token_chars, num_chars = piece_characters(tokenizer)
+        char_sizes = {"char_vocab_size": num_chars, "max_token_chars": len(token_chars[0])}
     try:
         config = RnnTaggerConfig(vocab_size=len(tokenizer), cell=cfg.system, pad_token_id=tokenizer.pad_token_id,
-                                 unk_token_id=tokenizer.unk_token_id, char_vocab_size=num_chars,
-                                 max_token_chars=len(token_chars[0]),
-                                 id2label=dict(enumerate(label_names)),
+                                 unk_token_id=tokenizer.unk_token_id, id2label=dict(enumerate(label_names)),
                                  label2id={name: i for i, name in enumerate(label_names)},
-                                 **cfg.model.from_scratch)
+                                 **char_sizes, **cfg.model.from_scratch)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"model.from_scratch: {err}") from None
     RnnTaggerConfig.register_for_auto_class()
     RnnTaggerForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
     model = RnnTaggerForTokenClassification(config)
-    if model.chars is not None:
+    if token_chars is not None:
         model.chars.set_token_characters(token_chars)
     return model, tokenizer
 
