@@ -183,6 +183,9 @@ class ExportConfig:
         enabled: run export, quantization, verification and benchmark after training.
         optimize_level: ORTOptimizer level applied before quantization (0 disables).
         gelu_approximation: fuse GELU in its tanh form (FastGelu) when optimizing; every variant is verified.
+        split_attention: replace each fused attention by one int8 QKV GEMM and the ONNX ``Attention`` op
+            (opset 23, onnxruntime >= 1.23) instead of ``QAttention``, whose per-head int8 GEMMs are slower on
+            short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
         quantize: dynamic int8 quantization.
         per_channel: per-channel quantization of the MatMul weights (kept on: MiniLM on CoNLL lost 0.44 F1
             points per tensor, 0.07 per channel); the fused attention's weights are always per tensor.
@@ -198,6 +201,7 @@ class ExportConfig:
     enabled: bool = True
     optimize_level: int = 1
     gelu_approximation: bool = True
+    split_attention: bool = True
     quantize: bool = True
     per_channel: bool = True
     quantize_embeddings: bool = True

@@ -3,7 +3,7 @@
 ``export_run(RUN)`` turns ``RUN/model/`` into ``RUN/onnx/``::
 
     model.onnx                        fp32, as exported by optimum (portable graph)          variant onnx
-    model_quantized.onnx              fused graph (ORTOptimizer) + dynamic int8 weights        variant onnx_int8
+    model_quantized.onnx              fused graph (ORTOptimizer), split attention + int8       variant onnx_int8
     model_quantized_embeddings.onnx   the same + int8 word embeddings (Gather)                 onnx_int8_embeddings
     config.json, tokenizer files      so that ORTModelForTokenClassification and pipeline() load the folder
 
@@ -11,8 +11,10 @@ Every variant is run over all words of ``RUN/dataset/test.parquet`` through the 
 merged to words) and compared with PyTorch: word agreement, max abs logit difference and entity F1. A variant
 whose F1 drops by more than ``max_f1_drop`` points (or, for fp32, whose agreement is below
 ``min_word_agreement``) is marked failed and its file removed. The folder is built in a temporary folder and
-renamed, so a crash never leaves a half-written ``onnx/``. The fused graph is quantized with onnxruntime's
-``quantize_dynamic`` (``DefaultTensorType`` set): optimum's ORTQuantizer cannot type the fused ops.
+renamed, so a crash never leaves a half-written ``onnx/``. Before quantization the fused graph is rewritten
+for CPUs (:mod:`hubtools.onnx_graph`: one int8 QKV GEMM + the ONNX ``Attention`` op instead of ``QAttention``'s
+per-head GEMMs, the FFN bias folded into its GEMM), then quantized with onnxruntime's ``quantize_dynamic``
+(``DefaultTensorType`` set): optimum's ORTQuantizer cannot type the fused ops.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from hubtools.config import ExportConfig
 from hubtools.errors import ExportError
+from hubtools.onnx_graph import MS_DOMAIN, rewrite_for_cpu
 from hubtools.run import load_results, write_json
 
 logger = logging.getLogger("hubtools")
@@ -125,22 +128,30 @@ def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = 
 
 def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path:
     """Dynamic int8 quantization of MatMul weights (and of the Gather tables with ``embeddings``), with the
-    weight type, symmetry, range and per-channel option of ``qconfig``, then of the fused attention's packed
-    QKV weights per tensor: onnxruntime's QAttention with per-column scales ran 4% slower (MiniLM, CoNLL,
-    one thread) and moved F1 by 0.27 points, within the bound that every variant is verified against."""
+    weight type, symmetry, range and per-channel option of ``qconfig``, then of the packed QKV weights of any
+    fused attention left (:func:`hubtools.onnx_graph.split_attention` off or not applicable) per tensor:
+    onnxruntime's QAttention with per-column scales ran 4% slower (MiniLM, CoNLL, one thread)."""
     import onnx
     from onnxruntime.quantization import quantize_dynamic
 
+    def quantize(src: Path, dst: Path, **kwargs) -> None:
+        quantize_dynamic(str(src), str(dst), reduce_range=qconfig.reduce_range, weight_type=qconfig.weights_dtype,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
+                                        "WeightSymmetric": qconfig.weights_symmetric,
+                                        "ActivationSymmetric": qconfig.activations_symmetric}, **kwargs)
+
     ops = ["MatMul"] + (["Gather", "EmbedLayerNormalization"] if embeddings else [])
+    fused_attention = [node.name for node in onnx.load(str(source), load_external_data=False).graph.node
+                       if node.op_type == "Attention" and node.domain == MS_DOMAIN]
+    if not fused_attention:
+        quantize(source, target, op_types_to_quantize=ops, per_channel=qconfig.per_channel)
+        return target
     staging = target.with_name(f".{target.name}.matmul.onnx")
     try:
-        for src, dst, op_types, per_channel in ((source, staging, ops, qconfig.per_channel),
-                                                (staging, target, ["Attention"], False)):
-            quantize_dynamic(str(src), str(dst), op_types_to_quantize=op_types, per_channel=per_channel,
-                             reduce_range=qconfig.reduce_range, weight_type=qconfig.weights_dtype,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
-                                            "WeightSymmetric": qconfig.weights_symmetric,
-                                            "ActivationSymmetric": qconfig.activations_symmetric})
+        quantize(source, staging, op_types_to_quantize=ops, per_channel=qconfig.per_channel)
+        # only the contrib Attention nodes: the quantizer would also take the ONNX Attention op for one
+        quantize(staging, target, op_types_to_quantize=["Attention"], nodes_to_quantize=fused_attention,
+                 per_channel=False)
     finally:
         staging.unlink(missing_ok=True)
     return target
@@ -170,6 +181,10 @@ def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_
     source = (optimize_onnx(model, cfg.optimize_level, work, cfg.gelu_approximation) if cfg.optimize_level
               else variants["onnx"])
     qconfig = quantization_config(cfg, instruction_set)
+    if cfg.optimize_level:
+        counts = rewrite_for_cpu(source, work / "model_rewritten.onnx", attention=cfg.split_attention)
+        logger.info("export: CPU rewrites of the fused graph: %s", counts)
+        source = work / "model_rewritten.onnx"
     variants["onnx_int8"] = quantize_onnx(source, out_dir / INT8_FILE, qconfig, embeddings=False)
     if cfg.quantize_embeddings:
         variants["onnx_int8_embeddings"] = quantize_onnx(source, out_dir / INT8_EMBEDDINGS_FILE, qconfig,
@@ -207,7 +222,7 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     section: dict = {"pytorch": ref.summary, "instruction_set": instruction_set,
                      "optimize_level": cfg.optimize_level, "gelu_approximation": cfg.gelu_approximation,
-                     "per_channel": cfg.per_channel}
+                     "split_attention": cfg.split_attention, "per_channel": cfg.per_channel}
     try:
         variants = build_variants(run_dir, tmp, cfg, instruction_set)
         for name, path in variants.items():

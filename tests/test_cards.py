@@ -88,6 +88,8 @@ def test_model_card_body(run: Path, results: dict) -> None:
         r"aggregation_strategy=\"first\"\)\nner\(\"The Company recorded amortization.*"
         r"ORTModelForTokenClassification\.from_pretrained\(\"acme/finer-tiny-ner\", subfolder=\"onnx\", "
         r"file_name=\"model_quantized\.onnx\", session_options=options\).*"
+        r"`model_quantized\.onnx` computes attention with the standard ONNX `Attention` op \(opset 23\): it needs\n"
+        r"onnxruntime 1\.23 or newer\..*"
         r"## Training data.*"
         r"## Training procedure.*\| learning_rate \| 0\.001 \|.*\| num_train_epochs \| 4 \|.*"
         r"\| from_scratch\.dim \| 128 \|.*"
@@ -272,6 +274,7 @@ def test_failed_export_variant_is_listed_not_advertised(tmp_path: Path, results:
     assert "| 0.6 | failed: F1 dropped 0.61 > 0.5 |" in text
     assert 'subfolder="onnx", file_name="model.onnx", session_options=options)' in text
     assert 'file_name="model_quantized.onnx"' not in text
+    assert "onnxruntime 1.23" not in text  # the fp32 graph keeps its exported opset
 
 
 def test_dataset_card_without_selection_or_dropping(tmp_path: Path, results: dict) -> None:

@@ -150,24 +150,28 @@ def test_export_quantize_verify_and_load(run):
 
 
 def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
-    """The int8 graph ships without SkipLayerNormalization and with the tanh GELU; ONNX Runtime would fuse
-    Add + LayerNormalization again when the session loads it, hubtools' session options stop it."""
+    """The int8 graph ships without SkipLayerNormalization, with the tanh GELU and with the split attention
+    (one per-channel int8 QKV GEMM + the ONNX Attention op); ONNX Runtime would fuse Add + LayerNormalization
+    again when the session loads it, hubtools' session options stop it."""
     import onnx
     import onnxruntime as ort
 
     from hubtools.inference import session_options
 
-    export_run(run, ExportConfig(**FAST))
+    section = export_run(run, ExportConfig(**FAST))
+    assert section["split_attention"] is True
     path = run / "onnx" / "model_quantized.onnx"
-    graph = onnx.load(str(path)).graph
-    ops = {node.op_type for node in graph.node}
-    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
-    assert "FastGelu" in ops and "QAttention" in ops
-    # MatMul weights per output channel, the attention's packed QKV weights per tensor
+    model = onnx.load(str(path))
+    graph = model.graph
+    ops = {(node.domain or "ai.onnx", node.op_type) for node in graph.node}
+    assert ("ai.onnx", "LayerNormalization") in ops and ("com.microsoft", "SkipLayerNormalization") not in ops
+    assert ("com.microsoft", "FastGelu") in ops and ("ai.onnx", "Attention") in ops
+    assert ("com.microsoft", "QAttention") not in ops and ("com.microsoft", "Attention") not in ops
+    # every MatMul weight, the packed QKV included, per output channel
     shapes = {init.name: tuple(init.dims) for init in graph.initializer}
-    attention_scales = {shapes[n.input[4]] for n in graph.node if n.op_type == "QAttention"}
-    matmul_zero_points = {len(shapes[n.input[3]]) for n in graph.node if n.op_type == "MatMulInteger"}
-    assert attention_scales == {()} and matmul_zero_points == {1}
+    qkv = [n for n in graph.node if n.op_type == "MatMulInteger" and "qkv" in n.name]
+    assert len(qkv) == ARCHS["distilbert"]["n_layers"]
+    assert {len(shapes[n.input[3]]) for n in graph.node if n.op_type == "MatMulInteger"} == {1}
 
     def session_ops(options, name: str) -> set[str]:
         options.optimized_model_filepath = str(tmp_path / name)
@@ -176,6 +180,19 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
 
     assert "SkipLayerNormalization" in session_ops(ort.SessionOptions(), "default.onnx")
     assert "SkipLayerNormalization" not in session_ops(session_options(1), "hubtools.onnx")
+
+
+def test_fused_attention_kept_when_split_attention_is_off(run):
+    """``split_attention=False`` keeps QAttention, its packed QKV weights quantized per tensor."""
+    import onnx
+
+    section = export_run(run, ExportConfig(split_attention=False, quantize_embeddings=False, **FAST))
+    assert section["onnx_int8"]["status"] == "passed" and section["split_attention"] is False
+    graph = onnx.load(str(run / "onnx" / "model_quantized.onnx")).graph
+    shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+    attention = [n for n in graph.node if n.op_type == "QAttention"]
+    assert attention and {shapes[n.input[4]] for n in attention} == {()}
+    assert not [n for n in graph.node if n.op_type == "Attention"]
 
 
 def test_bert_with_token_type_ids_matches_pytorch(built, tmp_path):

@@ -1,0 +1,131 @@
+"""Rewrites of the fused ONNX graph (``ORTOptimizer`` output) that make its dynamic int8 form faster on CPUs.
+
+``ORTOptimizer`` fuses each self-attention block into one ``com.microsoft`` ``Attention`` node with packed QKV
+weights. Quantized, it becomes ``QAttention``, which projects Q, K and V with one small int8 GEMM per head and
+per matrix (36 GEMMs of 32 columns for a 12-head layer, the input re-packed for each). :func:`split_attention`
+replaces the node with the same QKV ``MatMul`` + bias ``Add`` (quantized into one ``DynamicQuantizeMatMul`` of
+3 x hidden columns), a ``Split`` and the standard ONNX ``Attention`` op (opset 23, ONNX Runtime >= 1.23), which
+computes scaled dot-product attention for all heads in one kernel. :func:`gelu_bias_to_add` gives the FFN bias
+to an ``Add`` in front of ``FastGelu``, which ONNX Runtime folds into the preceding ``DynamicQuantizeMatMul``.
+Both are exact rewrites (same arithmetic in fp32); every exported variant is still verified against PyTorch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MS_DOMAIN = "com.microsoft"
+ATTENTION_OPSET = 23
+# Additive mask on padded keys: exp(-10000) underflows to 0 in fp32 softmax, and a finite value keeps rows of
+# padding queries free of NaN (they are discarded, but would feed the next layer's keys and values).
+MASK_VALUE = -10000.0
+# Attributes of the contrib Attention that the rewrite reproduces; a node with any other is left fused.
+SUPPORTED_ATTRIBUTES = {"num_heads", "mask_filter_value", "scale"}
+MASK_INPUT = "attention_mask"
+
+
+def _attributes(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _splittable(node: onnx.NodeProto, initializers: dict) -> bool:
+    """A plain encoder self-attention: packed QKV weight and bias initializers, no past state, no extra bias."""
+    inputs = list(node.input)
+    return (node.op_type == "Attention" and node.domain == MS_DOMAIN
+            and set(_attributes(node)) <= SUPPORTED_ATTRIBUTES
+            and len(inputs) >= 3 and inputs[1] in initializers and inputs[2] in initializers
+            and not any(inputs[4:]))
+
+
+def _key_mask_nodes(mask_input: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
+    """Nodes computing the additive (batch, 1, query, key) mask from the 0/1 ``attention_mask`` once per run."""
+    names = {k: f"split_attention/{k}" for k in ("one", "value", "axes", "one_1d", "two_1d", "float", "inverse",
+                                                  "additive", "keys", "shape", "length", "target", "bias")}
+    constants = [numpy_helper.from_array(np.array(1.0, np.float32), names["one"]),
+                 numpy_helper.from_array(np.array(MASK_VALUE, np.float32), names["value"]),
+                 numpy_helper.from_array(np.array([1, 2], np.int64), names["axes"]),
+                 numpy_helper.from_array(np.array([1], np.int64), names["one_1d"]),
+                 numpy_helper.from_array(np.array([2], np.int64), names["two_1d"])]
+    nodes = [helper.make_node("Cast", [mask_input], [names["float"]], to=TensorProto.FLOAT),
+             helper.make_node("Sub", [names["one"], names["float"]], [names["inverse"]]),
+             helper.make_node("Mul", [names["inverse"], names["value"]], [names["additive"]]),
+             helper.make_node("Unsqueeze", [names["additive"], names["axes"]], [names["keys"]]),
+             helper.make_node("Shape", [mask_input], [names["shape"]]),
+             helper.make_node("Slice", [names["shape"], names["one_1d"], names["two_1d"]], [names["length"]]),
+             helper.make_node("Concat", [names["one_1d"], names["one_1d"], names["length"], names["one_1d"]],
+                              [names["target"]], axis=0),
+             helper.make_node("Expand", [names["keys"], names["target"]], [names["bias"]])]
+    for node, name in zip(nodes, ("cast", "inverse", "scale", "unsqueeze", "shape", "length", "target", "expand")):
+        node.name = f"split_attention/{name}"
+    return nodes, constants, names["bias"]
+
+
+def split_attention(model: onnx.ModelProto) -> int:
+    """Replace each fused encoder ``Attention`` node of ``model`` (in place) by QKV ``MatMul`` + ``Add``,
+    ``Split`` and ONNX ``Attention``; returns how many were replaced (0 leaves the model untouched). The key
+    mask is built from the graph input ``attention_mask``, so a graph without it is left as is."""
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    targets = [n for n in graph.node if _splittable(n, initializers)]
+    if not targets or MASK_INPUT not in {i.name for i in graph.input}:
+        return 0
+    mask_nodes, constants, mask = _key_mask_nodes(MASK_INPUT)
+    nodes: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node not in targets:
+            nodes.append(node)
+            continue
+        if mask_nodes:
+            nodes += mask_nodes
+            mask_nodes = []
+        attributes = _attributes(node)
+        x, weight, bias = node.input[:3]
+        hidden = numpy_helper.to_array(initializers[weight]).shape[1] // 3
+        sizes = f"{node.name}/qkv_sizes"
+        constants.append(numpy_helper.from_array(np.array([hidden] * 3, np.int64), sizes))
+        qkv = [f"{node.name}/{part}" for part in ("q", "k", "v")]
+        sdpa = {"q_num_heads": attributes["num_heads"], "kv_num_heads": attributes["num_heads"]}
+        if attributes.get("scale"):
+            sdpa["scale"] = attributes["scale"]
+        nodes += [helper.make_node("MatMul", [x, weight], [f"{node.name}/qkv_matmul"], name=f"{node.name}/qkv/MatMul"),
+                  helper.make_node("Add", [f"{node.name}/qkv_matmul", bias], [f"{node.name}/qkv"],
+                                   name=f"{node.name}/qkv/Add"),
+                  helper.make_node("Split", [f"{node.name}/qkv", sizes], qkv, axis=2, name=f"{node.name}/Split"),
+                  helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{node.name}/sdpa",
+                                   **sdpa)]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(constants)
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = max(opset.version, ATTENTION_OPSET)
+    return len(targets)
+
+
+def gelu_bias_to_add(model: onnx.ModelProto) -> int:
+    """Give each ``FastGelu`` bias to an ``Add`` in front of it (in place); returns how many were moved."""
+    nodes, moved = [], 0
+    for node in model.graph.node:
+        if node.op_type == "FastGelu" and node.domain == MS_DOMAIN and len(node.input) > 1 and node.input[1]:
+            biased = f"{node.name}/biased"
+            nodes += [helper.make_node("Add", [node.input[0], node.input[1]], [biased], name=f"{node.name}/bias"),
+                      helper.make_node("FastGelu", [biased], list(node.output), name=node.name, domain=MS_DOMAIN)]
+            moved += 1
+        else:
+            nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return moved
+
+
+def rewrite_for_cpu(source: Path, target: Path, attention: bool = True) -> dict[str, int]:
+    """Write ``source`` to ``target`` with :func:`gelu_bias_to_add` and, with ``attention``,
+    :func:`split_attention` applied; returns how many nodes each rewrote."""
+    model = onnx.load(str(source))
+    counts = {"gelu_bias": gelu_bias_to_add(model), "attention": split_attention(model) if attention else 0}
+    onnx.save(model, str(target))
+    return counts

@@ -1,0 +1,125 @@
+"""CPU rewrites of the fused ONNX graph: split attention and the GELU bias, exact on padded batches."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from helpers import LABELS, SENTENCES
+
+from hubtools.config import ModelConfig
+from hubtools.export import export_onnx, optimize_onnx
+from hubtools.onnx_graph import gelu_bias_to_add, rewrite_for_cpu, split_attention
+
+SIZES = {"bert": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+                  "max_position_embeddings": 64},
+         "distilbert": {"dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 64}}
+
+
+@pytest.fixture(scope="module", params=sorted(SIZES))
+def fused(request, tmp_path_factory) -> Path:
+    """The ORTOptimizer-fused fp32 graph of an untrained 2-layer, 4-head model (random weights)."""
+    from hubtools.modeling import build_from_scratch
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(from_scratch=SIZES[request.param], architecture=request.param, vocab_size=60, max_length=64,
+                      stride=8)
+    model, tokenizer = build_from_scratch(cfg, LABELS, [words for words, _ in SENTENCES] * 3)
+    root = tmp_path_factory.mktemp(request.param)
+    model.save_pretrained(root / "model")
+    tokenizer.save_pretrained(root / "model")
+    return optimize_onnx(export_onnx(root / "model", root / "onnx"), 1, root / "fused")
+
+
+def ops(model: onnx.ModelProto) -> Counter:
+    return Counter((node.domain or "ai.onnx", node.op_type) for node in model.graph.node)
+
+
+def padded_batch(session: ort.InferenceSession, lengths=(11, 4, 7)) -> dict[str, np.ndarray]:
+    """Right-padded random ids with the padding masked out, as the verification's batches are."""
+    rng = np.random.default_rng(0)
+    width = max(lengths)
+    batch = {"input_ids": rng.integers(5, 60, (len(lengths), width)),
+             "attention_mask": (np.arange(width)[None, :] < np.array(lengths)[:, None]).astype(np.int64),
+             "token_type_ids": np.zeros((len(lengths), width), np.int64)}
+    batch["input_ids"][batch["attention_mask"] == 0] = 0
+    return {i.name: batch[i.name] for i in session.get_inputs()}
+
+
+def logits(path: Path, batch: dict | None = None) -> tuple[np.ndarray, dict]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = batch or padded_batch(session)
+    return session.run(None, batch)[0], batch
+
+
+def test_split_attention_is_exact_on_padded_batches(fused, tmp_path):
+    model = onnx.load(str(fused))
+    layers = ops(model)[("com.microsoft", "Attention")]
+    assert layers == 2
+    rewritten = tmp_path / "rewritten.onnx"
+    assert rewrite_for_cpu(fused, rewritten) == {"gelu_bias": 2, "attention": 2}
+    graph = onnx.load(str(rewritten))
+    counts = ops(graph)
+    assert counts[("com.microsoft", "Attention")] == 0
+    assert counts[("ai.onnx", "Attention")] == counts[("ai.onnx", "Split")] == layers
+    assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {23}
+    attention = next(n for n in graph.graph.node if n.op_type == "Attention")
+    assert {a.name: a.i for a in attention.attribute} == {"q_num_heads": 4, "kv_num_heads": 4}
+
+    expected, batch = logits(fused)
+    got, _ = logits(rewritten, batch)
+    real = batch["attention_mask"].astype(bool)
+    # same arithmetic in fp32 on every real position; padded keys must not leak into them
+    np.testing.assert_allclose(got[real], expected[real], atol=1e-4)
+    assert not np.isnan(got).any()
+
+
+def test_a_padded_key_changes_nothing_when_masked(fused, tmp_path):
+    """Changing the ids under padding leaves the real positions' logits unchanged: the mask is applied."""
+    rewritten = tmp_path / "rewritten.onnx"
+    rewrite_for_cpu(fused, rewritten)
+    first, batch = logits(rewritten)
+    changed = {k: v.copy() for k, v in batch.items()}
+    changed["input_ids"][changed["attention_mask"] == 0] = 7
+    second, _ = logits(rewritten, changed)
+    real = batch["attention_mask"].astype(bool)
+    np.testing.assert_allclose(second[real], first[real], atol=1e-5)
+    unmasked = {**changed, "attention_mask": np.ones_like(changed["attention_mask"])}
+    third, _ = logits(rewritten, unmasked)
+    assert np.abs(third[real] - first[real]).max() > 1e-3  # the check above could fail
+
+
+def test_gelu_bias_moves_to_an_add(fused, tmp_path):
+    model = onnx.load(str(fused))
+    gelus = [n for n in model.graph.node if n.op_type == "FastGelu"]
+    assert gelus and all(len(n.input) == 2 for n in gelus)
+    assert gelu_bias_to_add(model) == len(gelus)
+    after = [n for n in model.graph.node if n.op_type == "FastGelu"]
+    assert all(len(n.input) == 1 for n in after)
+    path = tmp_path / "gelu.onnx"
+    onnx.save(model, str(path))
+    expected, batch = logits(fused)
+    np.testing.assert_allclose(logits(path, batch)[0], expected, atol=1e-5)
+
+
+def test_attention_left_fused_where_the_rewrite_does_not_apply(fused):
+    model = onnx.load(str(fused))
+    without_mask = onnx.ModelProto()
+    without_mask.CopyFrom(model)
+    for graph_input in without_mask.graph.input:
+        if graph_input.name == "attention_mask":
+            graph_input.name = "mask"
+    assert split_attention(without_mask) == 0
+    unidirectional = onnx.ModelProto()
+    unidirectional.CopyFrom(model)
+    for node in unidirectional.graph.node:
+        if node.op_type == "Attention":
+            node.attribute.append(onnx.helper.make_attribute("unidirectional", 1))
+    assert split_attention(unidirectional) == 0
+    assert ops(unidirectional)[("com.microsoft", "Attention")] == 2
+    assert {o.version for o in unidirectional.opset_import if o.domain in ("", "ai.onnx")} != {23}
