@@ -277,6 +277,13 @@ def test_failed_export_variant_is_listed_not_advertised(tmp_path: Path, results:
     assert "onnxruntime 1.23" not in text  # the fp32 graph keeps its exported opset
 
 
+def test_export_without_split_attention_has_no_runtime_note(tmp_path: Path, results: dict) -> None:
+    """Runs exported before the split attention, and SpanMarker exports, carry no ``split_attention``."""
+    del results["export"]["split_attention"]
+    text, _ = rendered(make_run(tmp_path, results), model_repo_id=MODEL_REPO)
+    assert 'file_name="model_quantized.onnx"' in text and "onnxruntime 1.23" not in text
+
+
 def test_dataset_card_without_selection_or_dropping(tmp_path: Path, results: dict) -> None:
     build = results["dataset"]["build"]
     for key in ("selection_rule", "dropped_without_entities", "remap"):
