@@ -8,6 +8,8 @@ replaces the node with the same QKV ``MatMul`` + bias ``Add`` (quantized into on
 computes scaled dot-product attention for all heads in one kernel. :func:`gelu_bias_to_add` gives the FFN bias
 to an ``Add`` in front of ``FastGelu``, which ONNX Runtime folds into the preceding ``DynamicQuantizeMatMul``.
 Both are exact rewrites (same arithmetic in fp32); every exported variant is still verified against PyTorch.
+An attention with past state, extra bias inputs or other attributes, or a graph without ``attention_mask`` or
+below opset 18, is left fused (and becomes ``QAttention``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 MS_DOMAIN = "com.microsoft"
 ATTENTION_OPSET = 23
+# The graph's default-domain opset is raised to ATTENTION_OPSET; from opset 18 on, the ops of these encoder
+# graphs only gained types up to 23. Older graphs (Unsqueeze axes as an attribute, ...) are left fused.
+MIN_SOURCE_OPSET = 18
 # Additive mask on padded keys: exp(-10000) underflows to 0 in fp32 softmax, and a finite value keeps rows of
 # padding queries free of NaN (they are discarded, but would feed the next layer's keys and values).
 MASK_VALUE = -10000.0
@@ -64,46 +69,51 @@ def _key_mask_nodes(mask_input: str) -> tuple[list[onnx.NodeProto], list[onnx.Te
     return nodes, constants, names["bias"]
 
 
+def _default_opset(model: onnx.ModelProto) -> int:
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
 def split_attention(model: onnx.ModelProto) -> int:
     """Replace each fused encoder ``Attention`` node of ``model`` (in place) by QKV ``MatMul`` + ``Add``,
     ``Split`` and ONNX ``Attention``; returns how many were replaced (0 leaves the model untouched). The key
-    mask is built from the graph input ``attention_mask``, so a graph without it is left as is."""
+    mask is built from the graph input ``attention_mask``, so a graph without it, or of an opset below
+    :data:`MIN_SOURCE_OPSET`, is left as is."""
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
-    targets = [n for n in graph.node if _splittable(n, initializers)]
-    if not targets or MASK_INPUT not in {i.name for i in graph.input}:
+    if (MASK_INPUT not in {i.name for i in graph.input} or _default_opset(model) < MIN_SOURCE_OPSET
+            or not any(_splittable(node, initializers) for node in graph.node)):
         return 0
     mask_nodes, constants, mask = _key_mask_nodes(MASK_INPUT)
     nodes: list[onnx.NodeProto] = []
+    replaced = 0
     for node in graph.node:
-        if node not in targets:
+        if not _splittable(node, initializers):
             nodes.append(node)
             continue
-        if mask_nodes:
+        if not replaced:
             nodes += mask_nodes
-            mask_nodes = []
+        prefix = f"split_attention/{replaced}_{node.name}"
+        replaced += 1
         attributes = _attributes(node)
         x, weight, bias = node.input[:3]
         hidden = numpy_helper.to_array(initializers[weight]).shape[1] // 3
-        sizes = f"{node.name}/qkv_sizes"
-        constants.append(numpy_helper.from_array(np.array([hidden] * 3, np.int64), sizes))
-        qkv = [f"{node.name}/{part}" for part in ("q", "k", "v")]
+        constants.append(numpy_helper.from_array(np.array([hidden] * 3, np.int64), f"{prefix}/qkv_sizes"))
+        qkv = [f"{prefix}/{part}" for part in ("q", "k", "v")]
         sdpa = {"q_num_heads": attributes["num_heads"], "kv_num_heads": attributes["num_heads"]}
         if attributes.get("scale"):
             sdpa["scale"] = attributes["scale"]
-        nodes += [helper.make_node("MatMul", [x, weight], [f"{node.name}/qkv_matmul"], name=f"{node.name}/qkv/MatMul"),
-                  helper.make_node("Add", [f"{node.name}/qkv_matmul", bias], [f"{node.name}/qkv"],
-                                   name=f"{node.name}/qkv/Add"),
-                  helper.make_node("Split", [f"{node.name}/qkv", sizes], qkv, axis=2, name=f"{node.name}/Split"),
-                  helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{node.name}/sdpa",
-                                   **sdpa)]
+        nodes += [helper.make_node("MatMul", [x, weight], [f"{prefix}/qkv_matmul"], name=f"{prefix}/qkv/MatMul"),
+                  helper.make_node("Add", [f"{prefix}/qkv_matmul", bias], [f"{prefix}/qkv"], name=f"{prefix}/qkv/Add"),
+                  helper.make_node("Split", [f"{prefix}/qkv", f"{prefix}/qkv_sizes"], qkv, axis=2,
+                                   name=f"{prefix}/Split"),
+                  helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{prefix}/sdpa", **sdpa)]
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(constants)
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx"):
-            opset.version = max(opset.version, ATTENTION_OPSET)
-    return len(targets)
+            opset.version = ATTENTION_OPSET
+    return replaced
 
 
 def gelu_bias_to_add(model: onnx.ModelProto) -> int:

@@ -123,3 +123,10 @@ def test_attention_left_fused_where_the_rewrite_does_not_apply(fused):
     assert split_attention(unidirectional) == 0
     assert ops(unidirectional)[("com.microsoft", "Attention")] == 2
     assert {o.version for o in unidirectional.opset_import if o.domain in ("", "ai.onnx")} != {23}
+    old_opset = onnx.ModelProto()
+    old_opset.CopyFrom(model)
+    for opset in old_opset.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = 17
+    assert split_attention(old_opset) == 0 and ops(old_opset)[("com.microsoft", "Attention")] == 2
+    assert split_attention(model) == 2  # the unchanged graph is split
