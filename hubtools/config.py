@@ -188,7 +188,8 @@ class ExportConfig:
             short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
         quantize: dynamic int8 quantization.
         per_channel: per-channel quantization of the MatMul weights (kept on: MiniLM on CoNLL lost 0.44 F1
-            points per tensor, 0.07 per channel); the fused attention's weights are always per tensor.
+            points per tensor, 0.07 per channel); an attention left fused (``split_attention`` off)
+            has its packed QKV weights per tensor.
         quantize_embeddings: also try quantizing the word embeddings (Gather); kept only if it verifies.
         instruction_set: ``auto`` (chosen for this CPU), ``avx2``, ``avx512``, ``avx512_vnni`` or ``arm64``.
         max_f1_drop: a variant whose test F1 drops by more than this many points is refused.

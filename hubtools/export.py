@@ -178,13 +178,13 @@ def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_
     if not cfg.quantize:
         return variants
     work = out_dir / "optimized"
-    source = (optimize_onnx(model, cfg.optimize_level, work, cfg.gelu_approximation) if cfg.optimize_level
-              else variants["onnx"])
-    qconfig = quantization_config(cfg, instruction_set)
+    source = variants["onnx"]
     if cfg.optimize_level:
-        counts = rewrite_for_cpu(source, work / "model_rewritten.onnx", attention=cfg.split_attention)
-        logger.info("export: CPU rewrites of the fused graph: %s", counts)
+        fused = optimize_onnx(model, cfg.optimize_level, work, cfg.gelu_approximation)
         source = work / "model_rewritten.onnx"
+        counts = rewrite_for_cpu(fused, source, attention=cfg.split_attention)
+        logger.info("export: CPU rewrites of the fused graph: %s", counts)
+    qconfig = quantization_config(cfg, instruction_set)
     variants["onnx_int8"] = quantize_onnx(source, out_dir / INT8_FILE, qconfig, embeddings=False)
     if cfg.quantize_embeddings:
         variants["onnx_int8_embeddings"] = quantize_onnx(source, out_dir / INT8_EMBEDDINGS_FILE, qconfig,

@@ -48,25 +48,23 @@ def _splittable(node: onnx.NodeProto, initializers: dict) -> bool:
 
 def _key_mask_nodes(mask_input: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
     """Nodes computing the additive (batch, 1, query, key) mask from the 0/1 ``attention_mask`` once per run."""
-    names = {k: f"split_attention/{k}" for k in ("one", "value", "axes", "one_1d", "two_1d", "float", "inverse",
-                                                  "additive", "keys", "shape", "length", "target", "bias")}
-    constants = [numpy_helper.from_array(np.array(1.0, np.float32), names["one"]),
-                 numpy_helper.from_array(np.array(MASK_VALUE, np.float32), names["value"]),
-                 numpy_helper.from_array(np.array([1, 2], np.int64), names["axes"]),
-                 numpy_helper.from_array(np.array([1], np.int64), names["one_1d"]),
-                 numpy_helper.from_array(np.array([2], np.int64), names["two_1d"])]
-    nodes = [helper.make_node("Cast", [mask_input], [names["float"]], to=TensorProto.FLOAT),
-             helper.make_node("Sub", [names["one"], names["float"]], [names["inverse"]]),
-             helper.make_node("Mul", [names["inverse"], names["value"]], [names["additive"]]),
-             helper.make_node("Unsqueeze", [names["additive"], names["axes"]], [names["keys"]]),
-             helper.make_node("Shape", [mask_input], [names["shape"]]),
-             helper.make_node("Slice", [names["shape"], names["one_1d"], names["two_1d"]], [names["length"]]),
-             helper.make_node("Concat", [names["one_1d"], names["one_1d"], names["length"], names["one_1d"]],
-                              [names["target"]], axis=0),
-             helper.make_node("Expand", [names["keys"], names["target"]], [names["bias"]])]
-    for node, name in zip(nodes, ("cast", "inverse", "scale", "unsqueeze", "shape", "length", "target", "expand")):
-        node.name = f"split_attention/{name}"
-    return nodes, constants, names["bias"]
+    def name(key: str) -> str:
+        return f"split_attention/{key}"
+
+    constants = [numpy_helper.from_array(np.asarray(value), name(key)) for key, value in (
+        ("one", np.float32(1.0)), ("value", np.float32(MASK_VALUE)), ("axes", np.array([1, 2], np.int64)),
+        ("one_1d", np.array([1], np.int64)), ("two_1d", np.array([2], np.int64)))]
+    steps = [("Cast", [mask_input], "float", {"to": TensorProto.FLOAT}),
+             ("Sub", [name("one"), name("float")], "inverse", {}),
+             ("Mul", [name("inverse"), name("value")], "additive", {}),
+             ("Unsqueeze", [name("additive"), name("axes")], "keys", {}),  # (batch, 1, 1, key)
+             ("Shape", [mask_input], "shape", {}),
+             ("Slice", [name("shape"), name("one_1d"), name("two_1d")], "length", {}),
+             ("Concat", [name("one_1d"), name("one_1d"), name("length"), name("one_1d")], "target", {"axis": 0}),
+             ("Expand", [name("keys"), name("target")], "bias", {})]  # (batch, 1, query, key)
+    nodes = [helper.make_node(op, inputs, [name(output)], name=name(output), **attributes)
+             for op, inputs, output, attributes in steps]
+    return nodes, constants, name("bias")
 
 
 def _default_opset(model: onnx.ModelProto) -> int:
@@ -79,10 +77,9 @@ def split_attention(model: onnx.ModelProto) -> int:
     mask is built from the graph input ``attention_mask``, so a graph without it, or of an opset below
     :data:`MIN_SOURCE_OPSET`, is left as is."""
     graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
-    if (MASK_INPUT not in {i.name for i in graph.input} or _default_opset(model) < MIN_SOURCE_OPSET
-            or not any(_splittable(node, initializers) for node in graph.node)):
+    if MASK_INPUT not in {i.name for i in graph.input} or _default_opset(model) < MIN_SOURCE_OPSET:
         return 0
+    initializers = {t.name: t for t in graph.initializer}
     mask_nodes, constants, mask = _key_mask_nodes(MASK_INPUT)
     nodes: list[onnx.NodeProto] = []
     replaced = 0
@@ -107,12 +104,14 @@ def split_attention(model: onnx.ModelProto) -> int:
                   helper.make_node("Split", [f"{prefix}/qkv", f"{prefix}/qkv_sizes"], qkv, axis=2,
                                    name=f"{prefix}/Split"),
                   helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{prefix}/sdpa", **sdpa)]
+    if not replaced:
+        return 0
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(constants)
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx"):
-            opset.version = ATTENTION_OPSET
+            opset.version = max(opset.version, ATTENTION_OPSET)
     return replaced
 
 

@@ -161,8 +161,7 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
     section = export_run(run, ExportConfig(**FAST))
     assert section["split_attention"] is True
     path = run / "onnx" / "model_quantized.onnx"
-    model = onnx.load(str(path))
-    graph = model.graph
+    graph = onnx.load(str(path)).graph
     ops = {(node.domain or "ai.onnx", node.op_type) for node in graph.node}
     assert ("ai.onnx", "LayerNormalization") in ops and ("com.microsoft", "SkipLayerNormalization") not in ops
     assert ("com.microsoft", "FastGelu") in ops and ("ai.onnx", "Attention") in ops

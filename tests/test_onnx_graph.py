@@ -130,3 +130,12 @@ def test_attention_left_fused_where_the_rewrite_does_not_apply(fused):
             opset.version = 17
     assert split_attention(old_opset) == 0 and ops(old_opset)[("com.microsoft", "Attention")] == 2
     assert split_attention(model) == 2  # the unchanged graph is split
+
+
+def test_split_attention_never_lowers_the_opset(fused):
+    model = onnx.load(str(fused))
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = 24
+    assert split_attention(model) == 2
+    assert {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")} == {24}
