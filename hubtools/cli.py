@@ -12,7 +12,7 @@ def _card(args: argparse.Namespace) -> int:
     from hubtools.cards import render_cards
 
     model_card, dataset_card = render_cards(args.run_dir, model_repo_id=args.model_repo_id,
-                                            dataset_repo_id=args.dataset_repo_id)
+                                            dataset_repo_id=args.dataset_repo_id, templates=args.templates)
     print(f"model card: {model_card}\ndataset card: {dataset_card}")
     return 0
 
@@ -28,15 +28,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from hubtools.export import config_from_run, export_run
+    from hubtools.export.base import export_config, export_run
+    from hubtools.run import read_results
 
     overrides = {"device": args.device, "benchmark": False if args.no_benchmark else None,
                  "max_f1_drop": args.max_f1_drop}
-    cfg = config_from_run(args.run_dir, **overrides)
-    report = export_run(args.run_dir, cfg)
-    for name, variant in report.items():
-        if isinstance(variant, dict) and "status" in variant:
-            print(f"{name}: {variant['status']} (f1 {variant.get('f1')}, {variant.get('size_mb')} MB)")
+    export = export_run(args.run_dir, export_config(read_results(args.run_dir), **overrides))
+    for v in export.variants:
+        status = v.status if v.passed else f"failed: {v.reason}"
+        print(f"{v.name}: {status} (f1 {v.f1}, {v.size_mb} MB)")
     return 0
 
 
@@ -44,14 +44,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
     from hubtools.evaluation import evaluate_run
+    from hubtools.results import to_dict
     from hubtools.run import write_json
 
     scores = evaluate_run(args.run_dir, args.split, args.batch_size)
     if PartialState().is_main_process:
-        summary = {k: scores[k] for k in ("precision", "recall", "f1", "accuracy", "num_sentences", "num_words")}
+        summary = {k: getattr(scores, k) for k in ("precision", "recall", "f1", "accuracy", "num_sentences",
+                                                   "num_words")}
         print(" ".join(f"{k}={v}" for k, v in summary.items()))
         if args.output:
-            write_json(args.output, scores)
+            write_json(args.output, to_dict(scores))
     return 0
 
 
@@ -73,13 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("run_dir", type=Path)
     card.add_argument("--model-repo-id", help="model repo the cards link to")
     card.add_argument("--dataset-repo-id", help="dataset repo the cards link to")
+    card.add_argument("--templates", type=Path, help="folder of card templates replacing the shipped ones of "
+                      "the same name (default: the run's publish.templates)")
     card.set_defaults(func=_card)
 
     check = sub.add_parser("check", help="validate the cards of a run folder locally")
     check.add_argument("run_dir", type=Path)
     check.set_defaults(func=_check)
 
-    export = sub.add_parser("export", help="export, quantize, verify and benchmark a run's model with ONNX")
+    export = sub.add_parser("export", help="export, quantize, verify and benchmark a run's model with ONNX "
+                            "(transformers, SpanMarker and RNN-tagger runs)")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--device", choices=["cpu", "cuda"])
     export.add_argument("--no-benchmark", action="store_true")
@@ -113,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (HubtoolsError, FileNotFoundError) as err:
+    except HubtoolsError as err:
         print(f"hubtools {args.command}: error: {err}", file=sys.stderr)
         return 1
 

@@ -1,7 +1,9 @@
-"""Recipe configuration: typed sections validated in ``__post_init__``, loaded from YAML with overrides.
+"""Recipe configuration: typed sections validated when loaded, from YAML with overrides.
 
-A recipe's YAML file has the sections below; a preset (``--preset tiny``) is a second YAML file merged over
-it, and command-line overrides ``section.key=value`` (value parsed as YAML) are merged last.
+A recipe's YAML file has the sections ``data``, ``model``, ``training`` (transformers' ``TrainingArguments``,
+see :mod:`hubtools.training.arguments`), ``export``, ``publish`` and, for families that have them, their own
+options section; a preset (``--preset tiny``) is a second YAML file merged over it, and command-line
+overrides ``section.key=value`` (value parsed as YAML) are merged last.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hubtools.data.schemes import SCHEMES
 from hubtools.errors import ConfigError
+
+if TYPE_CHECKING:  # imported when a configuration is built: reading results needs no torch
+    from hubtools.training.arguments import NerTrainingArguments
 
 
 @dataclass
@@ -73,8 +77,6 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not self.source:
             raise ConfigError("data.source is required (a Hub dataset id, a local path or generate:NAME)")
-        if self.scheme != "auto" and self.scheme not in SCHEMES:
-            raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {self.scheme!r}")
         if self.selection_rule not in ("balanced", "top"):
             raise ConfigError(f"data.selection_rule must be 'balanced' or 'top', got {self.selection_rule!r}")
         if self.num_types is not None and self.num_types < 1:
@@ -123,59 +125,6 @@ class ModelConfig:
 
 
 @dataclass
-class TrainingConfig:
-    """Hyperparameters, passed to ``transformers.TrainingArguments``.
-
-    ``fp16`` is ``auto`` (on when CUDA is available), ``true`` or ``false``. ``bf16`` is ``auto`` (bf16
-    autocast on a CPU run where the CPU has native bf16 instructions, AVX512-BF16 or AMX: 1.5-1.7x the words/s
-    of fp32 for MiniLM on CoNLL here, same test F1), ``true`` or ``false``. ``max_tokens_per_batch``
-    switches to token-budget batches (sentences sorted into batches of at most this many padded tokens, see
-    ``hubtools.training.batching``; ``per_device_train_batch_size`` is then ignored for training).
-    ``extra`` is passed to TrainingArguments unchanged.
-    """
-
-    learning_rate: float = 5e-5
-    num_train_epochs: float = 3.0
-    per_device_train_batch_size: int = 16
-    per_device_eval_batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    lr_scheduler_type: str = "linear"
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    seed: int = 42
-    fp16: str | bool = "auto"
-    bf16: str | bool = "auto"
-    save_total_limit: int = 2
-    metric_for_best_model: str = "f1"
-    group_by_length: bool = False
-    max_tokens_per_batch: int | None = None
-    dataloader_num_workers: int = 0
-    logging_steps: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.learning_rate <= 0:
-            raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
-        if self.num_train_epochs <= 0:
-            raise ConfigError(f"training.num_train_epochs must be positive, got {self.num_train_epochs}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("fp16", "bf16"):
-            if getattr(self, name) not in ("auto", True, False):
-                raise ConfigError(f"training.{name} must be auto, true or false, got {getattr(self, name)!r}")
-        if self.fp16 is True and self.bf16 is True:
-            raise ConfigError("training.fp16 and training.bf16 cannot both be true")
-        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_tokens_per_batch is not None and self.max_tokens_per_batch < 16:
-            raise ConfigError(f"training.max_tokens_per_batch must be at least 16, got {self.max_tokens_per_batch}")
-
-
-@dataclass
 class ExportConfig:
     """The ONNX stage.
 
@@ -187,13 +136,16 @@ class ExportConfig:
             (opset 23, onnxruntime >= 1.23) instead of ``QAttention``, whose per-head int8 GEMMs are slower on
             short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
         quantize: dynamic int8 quantization.
-        per_channel: per-channel quantization of the MatMul weights (kept on: MiniLM on CoNLL lost 0.44 F1
-            points per tensor, 0.07 per channel); an attention left fused (``split_attention`` off)
-            has its packed QKV weights per tensor.
+        per_channel: per-channel quantization of the MatMul weights (docs/architecture.md has the
+            measurement); an attention left fused (``split_attention`` off) has its packed QKV weights per
+            tensor.
         quantize_embeddings: also try quantizing the word embeddings (Gather); kept only if it verifies.
         instruction_set: ``auto`` (chosen for this CPU), ``avx2``, ``avx512``, ``avx512_vnni`` or ``arm64``.
         max_f1_drop: a variant whose test F1 drops by more than this many points is refused.
-        min_word_agreement: fp32 ONNX must agree with PyTorch on at least this fraction of words.
+        min_word_agreement: the fp32 ONNX model of a word tagger must agree with PyTorch on at least this
+            fraction of test words.
+        min_sentence_agreement: the fp32 ONNX model of a span model (SpanMarker) must find exactly
+            PyTorch's entities in at least this fraction of test sentences.
         device: ``cpu`` or ``cuda`` (CUDA execution provider, needs onnxruntime-gpu).
         benchmark: measure size, memory, latency and throughput.
         benchmark_sentences: test sentences used by the benchmark (None: all).
@@ -209,6 +161,7 @@ class ExportConfig:
     instruction_set: str = "auto"
     max_f1_drop: float = 0.5
     min_word_agreement: float = 0.999
+    min_sentence_agreement: float = 0.995
     device: str = "cpu"
     benchmark: bool = True
     benchmark_sentences: int | None = 200
@@ -220,11 +173,21 @@ class ExportConfig:
             raise ConfigError(f"export.device must be cpu or cuda, got {self.device!r}")
         if self.optimize_level not in (0, 1, 2, 99):
             raise ConfigError(f"export.optimize_level must be 0, 1, 2 or 99, got {self.optimize_level}")
+        for name in ("min_word_agreement", "min_sentence_agreement"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"export.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass
 class PublishConfig:
-    """Metadata for the cards and the default Hub repos."""
+    """What the cards say and where the run is published.
+
+    Attributes:
+        model_repo_id / dataset_repo_id: default Hub repos of ``hubtools push``.
+        license: the model's license (the dataset card states ``data.license``).
+        tags / widget / description: card metadata, widget sentences and the opening paragraph.
+        templates: a folder of card templates that replace the shipped ones of the same name (``cards/``).
+    """
 
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
@@ -232,86 +195,45 @@ class PublishConfig:
     tags: list[str] = field(default_factory=list)
     widget: list[str] = field(default_factory=list)
     description: str = ""
-
-
-@dataclass
-class DistillationConfig:
-    """Knowledge distillation of a teacher into the run's model (the student), see ``recipe_distillation``.
-
-    Attributes:
-        teacher: token-classification model id or folder; its labels are mapped to the dataset's by name.
-            ``None`` trains the teacher first (as does ``train_teacher``).
-        train_teacher: train the teacher with the same recipe into the sibling run ``OUTPUT_DIR-teacher``.
-        teacher_model / teacher_training: values replacing the ``model`` / ``training`` sections for
-            training the teacher (e.g. ``{name_or_path: ..., from_scratch: null}``).
-        student_from_teacher: the student is ``build_student_from_teacher`` (teacher layers copied) with
-            the teacher's tokenizer, instead of the ``model`` section.
-        student_layers: layers of that student (None: half the teacher's).
-        alphas / temperatures: the grid searched on validation F1 (alpha-major order).
-        search_budget: at most this many (alpha, temperature) pairs (None: the whole grid).
-        transfer: a transfer set: unlabelled sentences the teacher reads for the distilled students (its
-            logits as soft targets, its argmax as their labels), added to the training split; ``{}`` for none.
-            Keys: ``split`` (default ``train``), ``skip`` (leading sentences left out, e.g. the ones
-            ``data.max_samples`` kept as labelled data), ``max_sentences``, and any ``data`` key (default:
-            the ``data`` section without ``max_samples``). Gold tags there are never read.
-    """
-
-    teacher: str | None = "dslim/bert-base-NER"
-    train_teacher: bool = False
-    teacher_model: dict[str, Any] = field(default_factory=dict)
-    teacher_training: dict[str, Any] = field(default_factory=dict)
-    student_from_teacher: bool = False
-    student_layers: int | None = None
-    alphas: list[float] = field(default_factory=lambda: [0.25, 0.5])
-    temperatures: list[float] = field(default_factory=lambda: [2.0, 4.0])
-    search_budget: int | None = None
-    transfer: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        known = {"split", "skip", "max_sentences"} | {f.name for f in dataclasses.fields(DataConfig)}
-        unknown = sorted(set(self.transfer) - known)
-        if unknown:
-            raise ConfigError(f"distillation.transfer: unknown key(s) {unknown}; known: {sorted(known)}")
-        if int(self.transfer.get("skip", 0)) < 0 or int(self.transfer.get("max_sentences", 1)) < 1:
-            raise ConfigError(f"distillation.transfer: skip must be >= 0 and max_sentences >= 1, got {self.transfer}")
-        if not self.alphas or not self.temperatures:
-            raise ConfigError("distillation.alphas and distillation.temperatures need at least one value each")
-        if any(not 0 <= a <= 1 for a in self.alphas) or any(t <= 0 for t in self.temperatures):
-            raise ConfigError(f"distillation: alphas must be in [0, 1] and temperatures > 0, got "
-                              f"{self.alphas} and {self.temperatures}")
-        if self.search_budget is not None and self.search_budget < 1:
-            raise ConfigError(f"distillation.search_budget must be at least 1, got {self.search_budget}")
-        if self.student_layers is not None and self.student_layers < 1:
-            raise ConfigError(f"distillation.student_layers must be at least 1, got {self.student_layers}")
-
-    @property
-    def trains_teacher(self) -> bool:
-        return self.train_teacher or not self.teacher
+    templates: str | None = None
 
 
 @dataclass
 class RecipeConfig:
-    """A whole recipe: which system, where its run folder goes, and its sections (``distillation`` only in
-    distillation recipes)."""
+    """A whole recipe: which system, where its run folder goes, and its sections.
+
+    ``options`` holds the family's own typed section (the recipe class's ``options_class``; its YAML key is the
+    class's ``SECTION``, ``options`` unless it says otherwise), or None for a family without options.
+    """
 
     recipe: str
     data: DataConfig
     model: ModelConfig
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    training: NerTrainingArguments
     export: ExportConfig = field(default_factory=ExportConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
-    distillation: DistillationConfig | None = None
+    options: Any = None
     system: str | None = None
     output_dir: str = "runs/run"
-    options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        """Plain dict for results.json."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as YAML-like values (what results.json records and :func:`from_dict` reads back)."""
+        out: dict[str, Any] = {"recipe": self.recipe, "system": self.system, "output_dir": self.output_dir}
+        for name in ("data", "model", "export", "publish"):
+            out[name] = dataclasses.asdict(getattr(self, name))
+        out["training"] = self.training.given_values()
+        if self.options is not None:
+            out[options_section(type(self.options))] = dataclasses.asdict(self.options)
+        return out
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig, "export": ExportConfig,
-             "publish": PublishConfig, "distillation": DistillationConfig}
+def options_section(options_class: type) -> str:
+    """The YAML key of a family's options section."""
+    return getattr(options_class, "SECTION", "options")
+
+
+_SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "export": ExportConfig,
+                              "publish": PublishConfig}
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -355,29 +277,44 @@ def _coerce(cls: type, values: dict) -> dict:
     return out
 
 
-def from_dict(raw: dict) -> RecipeConfig:
-    """Build and validate a RecipeConfig; unknown keys raise ConfigError naming them."""
-    top = {f.name for f in dataclasses.fields(RecipeConfig)}
+def _section(name: str, cls: type, values: Any) -> Any:
+    """One dataclass section from its YAML mapping; unknown keys and bad values raise ConfigError."""
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{name} must be a mapping of keys to values, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    bad = set(values or {}) - known
+    if bad:
+        raise ConfigError(f"unknown key(s) in {name}: {sorted(bad)}; known: {sorted(known)}")
+    try:
+        return cls(**_coerce(cls, values or {}))
+    except TypeError as err:
+        raise ConfigError(f"{name}: {err}") from None
+
+
+def from_dict(raw: dict, options_class: type | None = None) -> RecipeConfig:
+    """Build and validate a RecipeConfig; ``options_class`` types the family's options section. Unknown keys
+    raise ConfigError naming them."""
+    options_key = options_section(options_class) if options_class else None
+    top = {f.name for f in dataclasses.fields(RecipeConfig)} - {"options"} | ({options_key} - {None})
     unknown = set(raw) - top
     if unknown:
-        raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; known: {sorted(top)}")
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        cls = _SECTIONS.get(key)
-        if cls is None:
-            kwargs[key] = value
-            continue
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = set(value or {}) - known
-        if bad:
-            raise ConfigError(f"unknown key(s) in {key}: {sorted(bad)}; known: {sorted(known)}")
-        try:
-            kwargs[key] = cls(**_coerce(cls, value or {}))
-        except TypeError as err:
-            raise ConfigError(f"{key}: {err}") from None
+        hint = "" if options_class else " (this recipe takes no options section)"
+        raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; known: {sorted(top)}{hint}")
     for required in ("recipe", "data", "model"):
-        if required not in kwargs:
+        if required not in raw:
             raise ConfigError(f"configuration needs a {required!r} section")
+    kwargs: dict[str, Any] = {key: raw[key] for key in ("recipe", "system", "output_dir") if key in raw}
+    for key, cls in _SECTIONS.items():
+        if key in raw:
+            kwargs[key] = _section(key, cls, raw[key])
+    training = raw.get("training") or {}
+    if not isinstance(training, dict):
+        raise ConfigError(f"training must be a mapping of keys to values, got {training!r}")
+    from hubtools.training.arguments import NerTrainingArguments
+
+    kwargs["training"] = NerTrainingArguments.from_values(_coerce(NerTrainingArguments, training))
+    if options_class is not None:
+        kwargs["options"] = _section(options_key, options_class, raw.get(options_key))
     return RecipeConfig(**kwargs)
 
 
@@ -394,8 +331,9 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
-                output_dir: str | None = None) -> RecipeConfig:
-    """Load ``path``, merge ``PATH_STEM-PRESET.yaml`` beside it if a preset is named, then overrides."""
+                output_dir: str | None = None, options_class: type | None = None) -> RecipeConfig:
+    """Load ``path``, merge ``PATH_STEM-PRESET.yaml`` beside it if a preset is named, then overrides;
+    ``options_class`` types the family's options section."""
     path = Path(path)
     raw = read_yaml(path)
     if preset:
@@ -406,4 +344,4 @@ def load_config(path: str | Path, preset: str | None = None, overrides: list[str
     raw = deep_merge(raw, parse_overrides(overrides or []))
     if output_dir:
         raw["output_dir"] = output_dir
-    return from_dict(raw)
+    return from_dict(raw, options_class)

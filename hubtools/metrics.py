@@ -8,6 +8,7 @@ import numpy as np
 from seqeval.metrics import accuracy_score, classification_report
 
 from hubtools.data.schemes import entity_type
+from hubtools.results import Confusion, TestScores, TypeScores
 
 
 def entity_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> dict:
@@ -85,3 +86,12 @@ def type_confusion(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Seque
 def ids_to_tags(sequences: Sequence[Sequence[int]], label_names: Sequence[str]) -> list[list[str]]:
     """Map label ids to tag names."""
     return [[label_names[i] for i in seq] for seq in sequences]
+
+
+def test_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
+                types: Sequence[str]) -> TestScores:
+    """The run's typed ``test`` section: :func:`entity_scores` with the type confusion over ``types``."""
+    scores = entity_scores(true_tags, pred_tags)
+    per_type = {name: TypeScores(**row) for name, row in scores.pop("per_type").items()}
+    return TestScores(**scores, per_type=per_type, confusion=Confusion(**type_confusion(true_tags, pred_tags,
+                                                                                         types)))

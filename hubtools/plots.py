@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:
+    from hubtools.results import BenchmarkRow, Confusion, EpochScores
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -23,12 +27,17 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def training_curves(history: Sequence[Mapping], path: str | Path, title: str = "") -> Path:
+def _points(history: Sequence[EpochScores], key: str) -> list[tuple[float, float]]:
+    """(epoch, value) of the rows that have ``key``."""
+    return [(row.epoch, getattr(row, key)) for row in history if getattr(row, key) is not None]
+
+
+def training_curves(history: Sequence[EpochScores], path: str | Path, title: str = "") -> Path:
     """Training and validation loss (left) and validation precision/recall/F1 (right) per epoch."""
     fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(10, 3.8))
-    epochs = [row["epoch"] for row in history]
+    epochs = [row.epoch for row in history]
     for key, label in (("training_loss", "training loss"), ("validation_loss", "validation loss")):
-        points = [(row["epoch"], row[key]) for row in history if key in row]
+        points = _points(history, key)
         if points:
             ax_loss.plot(*zip(*points), marker="o", label=label)
     ax_loss.set_xlabel("epoch")
@@ -36,7 +45,7 @@ def training_curves(history: Sequence[Mapping], path: str | Path, title: str = "
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     for key in ("precision", "recall", "f1"):
-        points = [(row["epoch"], row[key]) for row in history if key in row]
+        points = _points(history, key)
         if points:
             ax_f1.plot(*zip(*points), marker="o", label=key)
     ax_f1.set_xlabel("epoch")
@@ -50,10 +59,10 @@ def training_curves(history: Sequence[Mapping], path: str | Path, title: str = "
     return _save(fig, path)
 
 
-def confusion_matrix(confusion: Mapping, path: str | Path, title: str = "") -> Path:
+def confusion_matrix(confusion: Confusion, path: str | Path, title: str = "") -> Path:
     """Row-normalized confusion between entity types on test words (counts annotated)."""
-    labels = list(confusion["labels"])
-    matrix = np.asarray(confusion["matrix"], dtype=float)
+    labels = list(confusion.labels)
+    matrix = np.asarray(confusion.matrix, dtype=float)
     norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(4.0, 0.5 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -94,13 +103,13 @@ def entity_distribution(entity_counts: Mapping[str, Mapping[str, int]], path: st
     return _save(fig, path)
 
 
-def benchmark_bars(rows: Sequence[Mapping], path: str | Path, title: str = "") -> Path:
+def benchmark_bars(rows: Sequence[BenchmarkRow], path: str | Path, title: str = "") -> Path:
     """Latency (p50, batch 1) and throughput (words/s, batch 32) per variant and thread setting."""
-    labels = [f"{r['variant']}\n{r['threads']} thr" for r in rows]
+    labels = [f"{r.variant}\n{r.threads} thr" for r in rows]
     fig, (ax_lat, ax_tp) = plt.subplots(1, 2, figsize=(11, 3.8))
-    ax_lat.bar(labels, [r["latency_p50_ms"] for r in rows], color="tab:orange")
+    ax_lat.bar(labels, [r.latency_p50_ms for r in rows], color="tab:orange")
     ax_lat.set_ylabel("latency p50, batch 1 (ms)")
-    ax_tp.bar(labels, [r["throughput_words_s"] for r in rows], color="tab:green")
+    ax_tp.bar(labels, [r.throughput_words_s for r in rows], color="tab:green")
     ax_tp.set_ylabel("throughput, batch 32 (words/s)")
     for ax in (ax_lat, ax_tp):
         ax.tick_params(axis="x", labelsize=7)
@@ -109,16 +118,16 @@ def benchmark_bars(rows: Sequence[Mapping], path: str | Path, title: str = "") -
     return _save(fig, path)
 
 
-def compare_curves(histories: Mapping[str, Sequence[Mapping]], path: str | Path, title: str = "") -> Path:
+def compare_curves(histories: Mapping[str, Sequence[EpochScores]], path: str | Path, title: str = "") -> Path:
     """Training/validation loss (left) and validation F1 (right) per epoch, one colour per system."""
     fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(10, 3.8))
     for k, (name, history) in enumerate(histories.items()):
         color = f"C{k}"
         for key, style in (("training_loss", "--"), ("validation_loss", "-")):
-            points = [(row["epoch"], row[key]) for row in history if key in row]
+            points = _points(history, key)
             if points:
                 ax_loss.plot(*zip(*points), style, color=color, marker="o", label=f"{name} {key.split('_')[0]}")
-        points = [(row["epoch"], row["f1"]) for row in history if "f1" in row]
+        points = _points(history, "f1")
         if points:
             ax_f1.plot(*zip(*points), color=color, marker="o", label=name)
     ax_loss.set_xlabel("epoch")

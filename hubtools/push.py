@@ -3,7 +3,7 @@
 The model repo gets ``RUN/model/*`` at its root, ``RUN/onnx/`` as ``onnx/``, ``RUN/plots/`` as ``plots/`` and
 ``RUN/results.json``; the dataset repo gets ``RUN/dataset/*`` at its root. ``checkpoints/`` is never pushed.
 A SpanMarker ``config.json`` that names its own folder as the encoder's place is uploaded naming the repo
-instead (:mod:`hubtools.spanmarker_ref`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from the Hub.
+instead (:mod:`hubtools.spanmarker.reference`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from the Hub.
 Local files are compared with the remote tree (git blob sha1 for regular files, sha256 for LFS files), so an
 unchanged run makes no commit, and remote files under the managed paths that no longer exist locally are
 deleted in the same commit.
@@ -26,8 +26,8 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, Revi
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_token
 
-from hubtools.errors import HubtoolsError
-from hubtools.spanmarker_ref import config_for_repo
+from hubtools.errors import PushError
+from hubtools.spanmarker.reference import config_for_repo
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +38,6 @@ MODEL_FOLDERS = {"onnx": "onnx", "plots": "plots"}
 LOGIN_HINT = "set HF_TOKEN or run `huggingface-cli login`"
 Status = Literal["new", "changed", "unchanged", "deleted"]
 T = TypeVar("T")
-
-
-class PushError(HubtoolsError, RuntimeError):
-    """A push that cannot go on; the one-line message says what to do. It never contains a token."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The run folder: everything a recipe writes goes through here.
+"""The run folder: everything a recipe writes goes through here, results.json included.
 
 Stages write into ``OUTPUT_DIR.partial`` (kept across crashes so that training resumes from its last
 checkpoint) and :meth:`RunFolder.finalize` renames it to ``OUTPUT_DIR`` once every stage has finished: a
 crashed run never leaves a folder that looks complete. Single files are written to a temporary name and
-renamed, so a reader never sees half a file.
+renamed, so a reader never sees half a file. :func:`write_results` is the one writer of results.json and
+:func:`read_results` its reader (typed :class:`~hubtools.results.RunResults`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from datasets import DatasetDict
+
+from hubtools.errors import ResultsError
+from hubtools.results import RunResults
 
 PACKAGES = ("hubtools", "nerhub", "transformers", "torch", "datasets", "accelerate", "tokenizers", "evaluate",
             "seqeval", "huggingface_hub", "optimum", "optimum-onnx", "onnxruntime", "onnx", "span-marker",
@@ -94,8 +98,7 @@ class RunFolder:
     def __init__(self, output_dir: str | Path):
         self.final = Path(output_dir).resolve()
         self.path = self.final.with_name(self.final.name + ".partial")
-        self.results: dict[str, Any] = {}
-        self._started = time.time()
+        self.started = time.time()
 
     def create(self) -> RunFolder:
         """Create the staging folder (keeping a crashed run's checkpoints for resuming)."""
@@ -134,17 +137,17 @@ class RunFolder:
             files[split] = target.name
         return files
 
-    def update(self, **sections: Any) -> None:
-        """Merge sections into results.json (written atomically each time)."""
-        self.results.update(sections)
-        write_json(self.path / "results.json", self.results)
+    def write_results(self, results: RunResults) -> None:
+        """Write the staged folder's results.json."""
+        write_results(self.path, results)
 
-    def finalize(self, keep_checkpoints: bool = False) -> Path:
-        """Publish the staging folder as ``output_dir`` (replacing an older run there)."""
-        self.results.setdefault("timings", {})["total_s"] = round(time.time() - self._started, 2)
-        write_json(self.path / "results.json", self.results)
+    def finalize(self, results: RunResults, keep_checkpoints: bool = False) -> Path:
+        """Record the total time, then publish the staging folder as ``output_dir`` (replacing an older run)."""
+        results.timings.total_s = round(time.time() - self.started, 2)
+        self.write_results(results)
         if not keep_checkpoints:
             shutil.rmtree(self.checkpoints_dir, ignore_errors=True)
+        shutil.rmtree(self.path / "init", ignore_errors=True)
         old = None
         if self.final.exists():
             old = self.final.with_name(f"{self.final.name}.old-{os.getpid()}")
@@ -155,25 +158,48 @@ class RunFolder:
         return self.final
 
 
-def load_results(run_dir: str | Path) -> dict:
-    """results.json of a finished run folder, with a clear error if the folder is not one."""
-    path = Path(run_dir) / "results.json"
+RESULTS_FILE = "results.json"
+
+
+def write_results(run_dir: str | Path, results: RunResults) -> None:
+    """Write ``RUN/results.json`` atomically (the one place that writes it)."""
+    write_json(Path(run_dir) / RESULTS_FILE, results.to_dict())
+
+
+def read_results(run_dir: str | Path) -> RunResults:
+    """The typed results of a run folder, with an error saying what to do when it is not one."""
+    path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a run folder (no results.json); run a recipe first")
-    return read_json(path)
+        raise ResultsError(f"{run_dir}: not a run folder (no {RESULTS_FILE}); run a recipe first")
+    try:
+        data = read_json(path)
+    except ValueError as err:
+        raise ResultsError(f"{path}: not valid JSON ({err}); run the recipe again") from None
+    return RunResults.from_dict(data)
 
 
-def write_comparison(path: str | Path, runs: dict[str, str | Path]) -> dict:
-    """``comparison.json``: each named run's test scores, per-type F1 and export status, side by side."""
+def write_comparison(path: str | Path, runs: dict[str, str | Path], recipe: str) -> dict:
+    """``comparison.json``: the runs of several variants side by side (test scores, per-type F1, best validation
+    F1, epochs, training time, size, export status); ``best`` is the variant with the best validation F1."""
     systems = {}
     for name, run_dir in runs.items():
-        results = load_results(run_dir)
-        export = results.get("export") or {}
+        results = read_results(run_dir)
+        test, training = results.test, results.training
+        epochs = max((row.epoch for row in training.history), default=0)
         systems[name] = {
-            "run": str(run_dir), "entity_types": results["dataset"]["entity_types"], "test": results["test"],
-            "per_type_f1": {t: row["f1"] for t, row in results["per_type"].items()},
-            "export": {v: export[v].get("status") for v in ("onnx", "onnx_int8") if v in export},
+            "run": Path(run_dir).name, "entity_types": results.dataset.entity_types,
+            "test": {k: getattr(test, k) for k in ("precision", "recall", "f1", "accuracy", "num_sentences",
+                                                   "num_words")},
+            "per_type_f1": {t: row.f1 for t, row in test.per_type.items()},
+            "best_validation_f1": training.best_validation_f1, "epochs": epochs,
+            "train_s": results.timings.train_s,
+            "train_s_per_epoch": round(results.timings.train_s / epochs, 2) if epochs else None,
+            "num_parameters": results.model.num_parameters, "vocab_size": results.model.vocab_size,
+            "extra_scores": {k: v.values for k, v in results.extra_scores.items()},
+            "export": {v.name: v.status for v in results.export.variants} if results.export else {},
         }
-    comparison = {"systems": systems}
+    best = max(systems, key=lambda n: systems[n]["best_validation_f1"] or 0.0)
+    comparison = {"recipe": recipe, "variants": list(runs), "selected_by": "best validation f1", "best": best,
+                  "systems": systems}
     write_json(path, comparison)
     return comparison

@@ -4,23 +4,16 @@
     accelerate launch recipes/conll_distil.py --preset tiny     # offline: generated CoNLL data, tiny models
     accelerate launch recipes/conll_distil.py --search-budget 2 data.source=/path/to/conll2003
 
-The student is the run's model (RUN/model); see hubtools.recipe_distillation for the stages and sibling runs.
+The student is the run's model (RUN/model); see hubtools.distillation.recipe for the runs beside it.
 """
 
 from pathlib import Path
 
-from hubtools.recipe import recipe_main
-from hubtools.recipe_distillation import run_distillation
+from hubtools.distillation.recipe import DistillationRecipe
+from hubtools.recipe.cli import Shortcut, recipe_main
 
-
-def search_budget_arg(parser):
-    parser.add_argument("--search-budget", type=int, help="at most N (alpha, temperature) pairs to try")
-
-
-def search_budget_override(args) -> list[str]:
-    return [] if args.search_budget is None else [f"distillation.search_budget={args.search_budget}"]
-
+SEARCH_BUDGET = Shortcut("--search-budget", "distillation.search_budget", "at most N (alpha, temperature) pairs")
 
 if __name__ == "__main__":
-    recipe_main(__doc__.splitlines()[0], Path(__file__).parent / "configs" / "conll_distil.yaml",
-                run=run_distillation, extra_args=search_budget_arg, to_overrides=search_budget_override)
+    recipe_main(DistillationRecipe, __doc__, Path(__file__).parent / "configs" / "conll_distil.yaml",
+                shortcuts=(SEARCH_BUDGET,))

@@ -6,7 +6,8 @@
 
 from pathlib import Path
 
-from hubtools.recipe import recipe_main
+from hubtools.recipe.cli import recipe_main
+from hubtools.token_classification import TokenClassificationRecipe
 
 if __name__ == "__main__":
-    recipe_main(__doc__.splitlines()[0], Path(__file__).parent / "configs" / "finer.yaml")
+    recipe_main(TokenClassificationRecipe, __doc__, Path(__file__).parent / "configs" / "finer.yaml")

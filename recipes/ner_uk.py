@@ -8,9 +8,12 @@
 
 from pathlib import Path
 
-from hubtools.recipe import recipe_main
-from hubtools.rnn.recipe import add_cell_arguments, cell_overrides, run_rnn_recipe
+from hubtools.recipe.cli import Variants, recipe_main
+from hubtools.rnn.configuration_rnn_tagger import CELLS
+from hubtools.rnn.recipe import RnnTaggerRecipe
+
+CELL = Variants("--cell", {cell: [] for cell in CELLS}, help="recurrent cell (default: the configuration's system)",
+                compare_flag="--compare")
 
 if __name__ == "__main__":
-    recipe_main(__doc__.splitlines()[0], Path(__file__).parent / "configs" / "ner_uk.yaml", run=run_rnn_recipe,
-                extra_args=add_cell_arguments, to_overrides=cell_overrides)
+    recipe_main(RnnTaggerRecipe, __doc__, Path(__file__).parent / "configs" / "ner_uk.yaml", CELL)

@@ -12,7 +12,7 @@ fastest of ``--rounds`` rounds per sentence, in two cache regimes measured side 
 
 Ours is built one step at a time (fp32 ONNX, + graph fusion with tanh GELU, + dynamic int8 for this CPU's
 instruction set, + int8 embeddings, all in a default ONNX Runtime session, then + the hubtools session options
-that keep Add + LayerNormalization unfused, then + the split attention of ``hubtools.onnx_graph``) and each step
+that keep Add + LayerNormalization unfused, then + the split attention of ``hubtools.export.onnx_graph``) and each step
 is printed with its ratio to PyTorch and to the stock path (optimum export + ``ORTQuantizer`` with
 ``AutoQuantizationConfig.avx2(is_static=False)``, no graph optimization). Also printed: end-to-end
 ``pipeline("ner")`` latency, batch-32 length-sorted throughput, file sizes, and word-level entity F1 on the
@@ -35,15 +35,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 from hubtools.config import ExportConfig
 from hubtools.data.loading import load_local
 from hubtools.data.validation import label_names_of
-from hubtools.export import (
-    FP32_FILE,
-    detect_instruction_set,
-    export_onnx,
-    optimize_onnx,
-    quantization_config,
-    quantize_onnx,
-)
-from hubtools.inference import (
+from hubtools.export.inference import (
     feature_logits,
     length_sorted_batches,
     ort_forward,
@@ -51,9 +43,17 @@ from hubtools.inference import (
     session_options,
     torch_forward,
 )
+from hubtools.export.onnx_graph import rewrite_for_cpu
+from hubtools.export.optimum_onnx import (
+    FP32_FILE,
+    detect_instruction_set,
+    export_onnx,
+    optimize_onnx,
+    quantization_config,
+    quantize_onnx,
+)
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.modeling import effective_max_length
-from hubtools.onnx_graph import rewrite_for_cpu
 from hubtools.tokenization import merge_word_predictions, tokenize_dataset
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -38,13 +38,14 @@ from transformers import (
     set_seed,
 )
 
-from hubtools.config import DataConfig, TrainingConfig
+from hubtools.config import DataConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.modeling import label_maps
 from hubtools.tokenization import IGNORE, tokenize_dataset
+from hubtools.training.arguments import NerTrainingArguments, reset_mixed_precision
 from hubtools.training.batching import feature_lengths
-from hubtools.training.trainer import WordMetrics, build_trainer, build_training_arguments, reset_mixed_precision
+from hubtools.training.trainer import WordMetrics, build_trainer
 
 SEED = 42
 LEARNING_RATE = 5e-5  # run_ner's (TrainingArguments') default
@@ -88,10 +89,12 @@ def stock_trainer(model, tokenizer, features: Dataset, out: Path, epochs: float,
 
 def ours_trainer(model, tokenizer, features: Dataset, out: Path, epochs: float, max_tokens: int,
                  learning_rate: float, bf16: str | bool, extra: dict) -> Trainer:
-    cfg = TrainingConfig(learning_rate=learning_rate, num_train_epochs=epochs, seed=SEED, bf16=bf16,
-                         per_device_eval_batch_size=64, max_tokens_per_batch=max_tokens, extra=extra)
-    args = build_training_arguments(cfg, out, has_eval=False, save_strategy="no", disable_tqdm=True)
-    return build_trainer(model, tokenizer, args, features, None, None, max_tokens_per_batch=max_tokens)
+    """The recipe's training section (``NerTrainingArguments``) without evaluation or checkpoints."""
+    args = NerTrainingArguments.from_values(dict(
+        output_dir=str(out), learning_rate=learning_rate, num_train_epochs=epochs, seed=SEED, bf16=bf16,
+        per_device_eval_batch_size=64, max_tokens_per_batch=max_tokens, eval_strategy="no", save_strategy="no",
+        load_best_model_at_end=False, disable_tqdm=True, **extra))
+    return build_trainer(model, tokenizer, args, features, None, None)
 
 
 def test_f1(trainer: Trainer, test_features: Dataset, metrics: WordMetrics) -> float:

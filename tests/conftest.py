@@ -23,7 +23,7 @@ def no_mixed_precision_leak() -> Iterator[None]:
     """A test's Trainers must not inherit the mixed precision of an earlier test in this process: transformers
     leaves it in ACCELERATE_MIXED_PRECISION and Accelerate keeps it in a process-wide state."""
     yield
-    from hubtools.training.trainer import reset_mixed_precision
+    from hubtools.training.arguments import reset_mixed_precision
 
     reset_mixed_precision()
 
@@ -36,6 +36,26 @@ def finer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("finer") / "run"
     run_recipe("finer", out, "--no-export", *FINER_TEST_ARGS)
     return out
+
+
+@pytest.fixture(scope="session")
+def exported_finer_run(finer_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's finer run, copied, exported to ONNX (with the benchmark) and carded through the CLI.
+
+    The int8 files must be published here, whatever two flipped entities do to the F1 of this barely trained
+    model on its ~300 test sentences (a 0.5-point bound refused int8 in one CI run), so the bound is wider;
+    test_export checks the default bound and the refusal path."""
+    import shutil
+
+    from recipe_runs import ROOT, recipe_env
+
+    run = tmp_path_factory.mktemp("exported") / "run"
+    shutil.copytree(finer_run, run)
+    for args in (["export", str(run), "--max-f1-drop", "5"], ["card", str(run)], ["check", str(run)]):
+        proc = subprocess.run([sys.executable, "-m", "hubtools", *args], env=recipe_env(), cwd=ROOT,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f"hubtools {args[0]}: {proc.stdout}\n{proc.stderr[-3000:]}"
+    return run
 
 
 @dataclass

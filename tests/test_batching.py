@@ -10,11 +10,11 @@ from accelerate.data_loader import BatchSamplerShard
 from helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
 from transformers import DistilBertConfig, DistilBertForTokenClassification
 
-from hubtools.config import TrainingConfig
 from hubtools.errors import ConfigError
 from hubtools.tokenization import tokenize_dataset
+from hubtools.training.arguments import NerTrainingArguments, cpu_has_native_bf16
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths, pack, padded
-from hubtools.training.trainer import build_trainer, build_training_arguments, cpu_has_native_bf16
+from hubtools.training.trainer import build_trainer
 
 LENGTHS = [random.Random(0).choice([3, 5, 9, 17, 30, 64]) for _ in range(500)] + [300]
 
@@ -74,10 +74,11 @@ def test_trainer_trains_with_token_budget_batches(tmp_path):
     torch.manual_seed(0)
     model = DistilBertForTokenClassification(DistilBertConfig(
         vocab_size=len(tokenizer), dim=32, n_layers=1, n_heads=2, hidden_dim=64, num_labels=len(LABELS)))
-    args = build_training_arguments(TrainingConfig(learning_rate=5e-3, num_train_epochs=6, fp16=False,
-                                                   logging_steps=1), tmp_path / "out", has_eval=False,
-                                    save_strategy="no", disable_tqdm=True)
-    trainer = build_trainer(model, tokenizer, args, features, None, None, max_tokens_per_batch=40)
+    args = NerTrainingArguments.from_values(dict(
+        output_dir=str(tmp_path / "out"), learning_rate=5e-3, num_train_epochs=6, fp16=False, logging_strategy="steps",
+        logging_steps=1, eval_strategy="no", save_strategy="no", load_best_model_at_end=False, disable_tqdm=True,
+        max_tokens_per_batch=40))
+    trainer = build_trainer(model, tokenizer, args, features, None, None)
     loader = trainer.get_train_dataloader()
     sizes = [tuple(batch["input_ids"].shape) for batch in loader]
     assert all(rows * width <= 40 for rows, width in sizes) and max(rows for rows, _ in sizes) > 1
@@ -90,14 +91,15 @@ def test_trainer_trains_with_token_budget_batches(tmp_path):
 
 def test_bf16_autocast_by_default_only_where_the_cpu_has_it(tmp_path):
     def args(**values):
-        return build_training_arguments(TrainingConfig(**values), tmp_path, has_eval=False)
+        return NerTrainingArguments.from_values({"output_dir": str(tmp_path), **values})
 
     native = not torch.cuda.is_available() and cpu_has_native_bf16()
     assert args().bf16 is native and args(bf16="auto").bf16 is native
     assert args(bf16=False).bf16 is False
+    assert args().for_run(tmp_path / "run").bf16 is native  # the request, not its resolution, is copied
     for bad in ({"bf16": "yes"}, {"fp16": True, "bf16": True}):
         with pytest.raises(ConfigError, match="bf16"):
-            TrainingConfig(**bad)
+            args(**bad)
 
 
 def test_tokenization_is_cached_by_fingerprint(tmp_path):

@@ -14,22 +14,22 @@ import torch
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
-from hubtools.config import load_config
 from hubtools.data.build import GENERATORS
 from hubtools.data.generate_conll import CONLL_LABELS, generate_conll
 from hubtools.data.validation import label_names_of
+from hubtools.distillation.recipe import DistillationRecipe, transfer_sentences
 from hubtools.errors import ConfigError
 from hubtools.evaluation import evaluate_run
 from hubtools.modeling import permute_classifier
-from hubtools.recipe_distillation import transfer_sentences
+from hubtools.results import RunResults
+from hubtools.run import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT_KEYS = {"recipe", "system", "command", "created", "config", "dataset", "model", "test", "per_type",
-               "confusion", "history", "timings", "environment", "versions"}
+CONFIG = ROOT / "recipes" / "configs" / "conll_distil.yaml"
 
 
-def run_recipe(output_dir: Path, *args: str) -> dict:
-    """Run the tiny preset in a subprocess and return its results.json."""
+def run_recipe(output_dir: Path, *args: str) -> RunResults:
+    """Run the tiny preset in a subprocess and return its results."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, str(ROOT / "recipes" / "conll_distil.py"), "--preset", "tiny", "--no-export",
@@ -37,11 +37,11 @@ def run_recipe(output_dir: Path, *args: str) -> dict:
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads((output_dir / "results.json").read_text())
+    return read_results(output_dir)
 
 
 @pytest.fixture(scope="module")
-def distilled(tmp_path_factory) -> tuple[Path, dict]:
+def distilled(tmp_path_factory) -> tuple[Path, RunResults]:
     """The tiny preset with the teacher trained by the recipe; a 4-pair grid cut to 2 by the budget; a transfer
     set of 100 other generated sentences."""
     out = tmp_path_factory.mktemp("conll_distil") / "run"
@@ -60,28 +60,32 @@ def untrained_f1(run_dir: Path, tmp_path: Path) -> float:
     model = AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(run_dir / "model"))
     model.save_pretrained(copy / "model")
     AutoTokenizer.from_pretrained(run_dir / "model").save_pretrained(copy / "model")
-    return evaluate_run(copy)["f1"]
+    return evaluate_run(copy).f1
 
 
 def test_distillation_section_is_validated():
-    config = ROOT / "recipes" / "configs" / "conll_distil.yaml"
-    cfg = load_config(config, "tiny", ["distillation.search_budget=3", "distillation.temperatures=[1, 3]"])
-    assert cfg.distillation.trains_teacher and cfg.distillation.search_budget == 3
-    assert cfg.distillation.temperatures == [1, 3] and load_config(config).distillation.teacher == "dslim/bert-base-NER"
+    cfg = DistillationRecipe.load_config(CONFIG, "tiny", ["distillation.search_budget=3",
+                                                           "distillation.temperatures=[1, 3]"])
+    assert cfg.options.trains_teacher and cfg.options.search_budget == 3
+    assert cfg.options.temperatures == [1, 3]
+    assert DistillationRecipe.load_config(CONFIG).options.teacher == "dslim/bert-base-NER"
+    assert cfg.to_dict()["distillation"]["search_budget"] == 3  # recorded under its own key
     for bad in ("distillation.alphas=[1.5]", "distillation.temperatures=[0]", "distillation.search_budget=0",
                 "distillation.alpha=0.5", "distillation.transfer={splits: train}", "distillation.transfer={skip: -1}"):
         with pytest.raises(ConfigError, match="distillation"):
-            load_config(config, "tiny", [bad])
+            DistillationRecipe.load_config(CONFIG, "tiny", [bad])
 
 
 def test_transfer_set_selection_and_errors():
-    config = ROOT / "recipes" / "configs" / "conll_distil.yaml"
-    cfg = load_config(config, "tiny", ["distillation.transfer={split: validation, skip: 5, max_sentences: 3}",
-                                       "data.max_samples={validation: 4}"])
-    assert transfer_sentences(cfg) == generate_conll(num_sentences=600, seed=0)["validation"]["tokens"][5:8]
+    def cfg(*overrides: str):
+        return DistillationRecipe.load_config(CONFIG, "tiny", list(overrides))
+
+    chosen = cfg("distillation.transfer={split: validation, skip: 5, max_sentences: 3}",
+                 "data.max_samples={validation: 4}")
+    assert transfer_sentences(chosen) == generate_conll(num_sentences=600, seed=0)["validation"]["tokens"][5:8]
     for spec, match in [("{split: dev}", "split 'dev' not in"), ("{skip: 100000}", "selects no sentence")]:
         with pytest.raises(ConfigError, match=match):
-            transfer_sentences(load_config(config, "tiny", [f"distillation.transfer={spec}"]))
+            transfer_sentences(cfg(f"distillation.transfer={spec}"))
 
 
 def test_generate_conll_schema_and_determinism():
@@ -98,59 +102,61 @@ def test_generate_conll_schema_and_determinism():
         assert len(tokens) == len(row)
         assert all(tag[2:] == before[2:] for before, tag in zip(tags, tags[1:]) if tag.startswith("I-"))  # IOB2
 
+@pytest.mark.slow
 def test_distilled_student_learns_and_results_compare_three_models(distilled, tmp_path):
     out, results = distilled
-    assert RESULT_KEYS <= set(results)
-    assert results["recipe"] == "conll_distil"
+    assert results.recipe == "conll_distil" and results.card_sections == ["distillation"]
     assert (out / "model" / "config.json").is_file() and (out / "dataset" / "test.parquet").is_file()
     assert not (out / "checkpoints").exists()
-    dist = results["distillation"]
-    assert dist["teacher"]["trained_by_recipe"] and Path(dist["teacher"]["run"], "results.json").is_file()
-    rows = {row["model"]: row for row in dist["comparison"]}
+    dist = results.distillation
+    assert dist.teacher.trained_by_recipe and Path(dist.teacher.run, "results.json").is_file()
+    rows = {row.model: row for row in dist.comparison}
     assert set(rows) == {"teacher", "student (distilled)", "student (alone)"}
     for row in rows.values():
-        assert 0 < row["f1"] <= 1 and row["parameters"] > 0 and row["size_mb"] > 0 and row["words_per_second"] > 0
-    assert rows["student (distilled)"]["parameters"] < rows["teacher"]["parameters"]
+        assert 0 < row.f1 <= 1 and row.parameters > 0 and row.size_mb > 0 and row.words_per_second > 0
+    assert rows["student (distilled)"].parameters < rows["teacher"].parameters
     # the table scores the run's own model the same way the run's test evaluation does
-    assert rows["student (distilled)"]["f1"] == pytest.approx(results["test"]["f1"], abs=1e-9)
-    assert rows["student (distilled)"]["f1"] > untrained_f1(out, tmp_path) + 0.3
-    assert rows["student (distilled)"]["f1"] > 0.6
+    assert rows["student (distilled)"].f1 == pytest.approx(results.test.f1, abs=1e-9)
+    assert rows["student (distilled)"].f1 > untrained_f1(out, tmp_path) + 0.3
+    assert rows["student (distilled)"].f1 > 0.6
 
 
+@pytest.mark.slow
 def test_transfer_set_and_card_section(distilled):
     out, results = distilled
-    dist = results["distillation"]
+    dist = results.distillation
     train = generate_conll(num_sentences=400, seed=5)["train"]["tokens"][20:120]
-    assert dist["transfer"] == {"sentences": 100, "words": sum(map(len, train)), "skip": 20, "max_sentences": 100,
-                                "generate": {"num_sentences": 400, "seed": 5}}
-    assert dist["training_sentences"] == results["dataset"]["splits"]["train"]
+    assert (dist.transfer.sentences, dist.transfer.words) == (100, sum(map(len, train)))
+    assert dist.transfer.spec == {"skip": 20, "max_sentences": 100, "generate": {"num_sentences": 400, "seed": 5}}
+    assert dist.training_sentences == results.dataset.splits["train"]
     # the throughput counts every word trained on: the labelled split and the transfer set
     labelled = sum(map(len, Dataset.from_parquet(str(out / "dataset" / "train.parquet"))["tokens"]))
-    timings = results["timings"]
-    assert timings["train_words_per_second"] == pytest.approx(
-        (labelled + dist["transfer"]["words"]) * results["config"]["training"]["num_train_epochs"]
-        / timings["train_s"], rel=0.01)
+    assert results.timings.train_words_per_second == pytest.approx(
+        (labelled + dist.transfer.words) * results.config["training"]["num_train_epochs"]
+        / results.timings.train_s, rel=0.01)
     card = (out / "model" / "README.md").read_text()
     section = card[card.index("## Distillation"):card.index("## Reproduce")]
-    assert f"alpha = {dist['alpha']} and T = {dist['temperature']}" in section
-    assert f"teacher read a transfer set of\n100 unlabelled sentences ({dist['transfer']['words']} words)" in section
-    for row in dist["comparison"]:
-        assert f"| {row['model']} | {row['f1']:.4f} | {row['precision']:.4f} |" in section
+    assert f"alpha = {dist.alpha} and T = {dist.temperature}" in section
+    assert f"teacher read a transfer set of\n100 unlabelled sentences ({dist.transfer.words} words)" in section
+    for row in dist.comparison:
+        assert f"| {row.model} | {row.f1:.4f} | {row.precision:.4f} |" in section
     assert section.count("| 0.5 | ") == 2 and "validation f1" in section
 
 
+@pytest.mark.slow
 def test_search_table_respects_the_budget(distilled):
     _, results = distilled
-    dist = results["distillation"]
-    assert [(row["alpha"], row["temperature"]) for row in dist["search"]] == [(0.5, 1.0), (0.5, 2.0)]
-    best = max(dist["search"], key=lambda row: row["score"])
-    assert (dist["alpha"], dist["temperature"]) == (best["alpha"], best["temperature"])
-    assert all(0 < row["score"] <= 1 for row in dist["search"])
+    dist = results.distillation
+    assert [(row.alpha, row.temperature) for row in dist.search] == [(0.5, 1.0), (0.5, 2.0)]
+    best = max(dist.search, key=lambda row: row.score)
+    assert (dist.alpha, dist.temperature) == (best.alpha, best.temperature)
+    assert all(0 < row.score <= 1 for row in dist.search)
 
 
+@pytest.mark.slow
 def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path):
     first_out, first = distilled
-    teacher_dir = Path(first["distillation"]["teacher"]["model"])
+    teacher_dir = Path(first.distillation.teacher.model)
     teacher = AutoModelForTokenClassification.from_pretrained(teacher_dir)
     names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
     order = [0, 7, 8, 1, 2, 3, 4, 5, 6]  # dslim/bert-base-NER's order: O, MISC, PER, ORG, LOC
@@ -162,10 +168,10 @@ def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path)
 
     results = run_recipe(tmp_path / "run", f"distillation.teacher={permuted}", "distillation.alphas=[0.5]",
                          "distillation.temperatures=[2.0]")
-    dist = results["distillation"]
-    assert dist["teacher"]["label_permutation"] == [0, 3, 4, 5, 6, 7, 8, 1, 2]
-    assert not dist["teacher"]["trained_by_recipe"]
-    teacher_row, first_teacher_row = dist["comparison"][0], first["distillation"]["comparison"][0]
-    assert teacher_row["f1"] == pytest.approx(first_teacher_row["f1"], abs=1e-6)  # by index it would collapse
-    assert len(dist["search"]) == 1
-    assert dist["comparison"][1]["f1"] > 0.6
+    dist = results.distillation
+    assert dist.teacher.label_permutation == [0, 3, 4, 5, 6, 7, 8, 1, 2]
+    assert not dist.teacher.trained_by_recipe
+    teacher_row, first_teacher_row = dist.comparison[0], first.distillation.comparison[0]
+    assert teacher_row.f1 == pytest.approx(first_teacher_row.f1, abs=1e-6)  # by index it would collapse
+    assert len(dist.search) == 1
+    assert dist.comparison[1].f1 > 0.6

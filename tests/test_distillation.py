@@ -1,4 +1,4 @@
-"""Tests for hubtools.training.distillation: loss, label mapping, word alignment, student init, trainer."""
+"""Tests for hubtools.distillation (teacher, trainer): loss, label mapping, word alignment, student init, trainer."""
 
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ from transformers import (
     TrainingArguments,
 )
 
-from hubtools.errors import ConfigError, DataError
-from hubtools.tokenization import tokenize_dataset
-from hubtools.training.distillation import (
-    DistillationDataCollator,
-    DistillationTrainer,
+from hubtools.distillation.teacher import (
     attach_teacher_logits,
     build_student_from_teacher,
-    distillation_loss,
-    grid_search,
     label_permutation,
     teacher_word_logits,
 )
+from hubtools.distillation.trainer import (
+    DistillationDataCollator,
+    DistillationTrainer,
+    distillation_loss,
+    grid_search,
+)
+from hubtools.errors import ConfigError, DataError
+from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import WordMetrics, build_trainer
 
 CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]

@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
+from helpers import run_results
 
-from hubtools import export as export_mod
 from hubtools.config import ExportConfig, ModelConfig
-from hubtools.errors import ExportError
-from hubtools.export import config_from_run, detect_instruction_set, export_run
+from hubtools.errors import ConfigError, ExportError
+from hubtools.evaluation import evaluate_run
+from hubtools.export import optimum_onnx
+from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
+from hubtools.export.optimum_onnx import detect_instruction_set
 from hubtools.modeling import build_from_scratch
-from hubtools.run import read_json, write_json
+from hubtools.run import read_json, read_results, write_results
 from hubtools.tokenization import tokenize_dataset
-from hubtools.verify import reference
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 FIRST = ["John", "Mary", "Anna", "Peter", "Olga", "Ivan", "Maria", "Tom"]
@@ -85,11 +87,10 @@ def build_run(root: Path, architecture: str) -> Path:
     tokenizer.save_pretrained(run / "model")
     (run / "dataset").mkdir(parents=True)
     test.to_parquet(str(run / "dataset" / "test.parquet"))
-    results = {"recipe": "test", "config": {"export": {**vars(ExportConfig()), "benchmark_sentences": 4}},
-               "model": {"max_length": 64, "stride": 8}}
-    write_json(run / "results.json", results)
-    results["test"] = {"f1": reference(run, results).summary["f1"]}
-    write_json(run / "results.json", results)
+    results = run_results(export={**vars(ExportConfig()), "benchmark_sentences": 4})
+    write_results(run, results)
+    results.test = evaluate_run(run)  # the test scores the recipe would have recorded
+    write_results(run, results)
     return run
 
 
@@ -116,26 +117,31 @@ def leftovers(run: Path) -> list[str]:
 
 
 def test_tiny_model_learned_something(built):
-    assert read_json(built("distilbert") / "results.json")["test"]["f1"] > 0.5
+    assert read_results(built("distilbert")).test.f1 > 0.5
 
 
 def test_export_quantize_verify_and_load(run):
     from optimum.onnxruntime import ORTModelForTokenClassification
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
-    section = export_run(run, ExportConfig(**FAST))
+    export = export_run(run, ExportConfig(**FAST))
     onnx_dir = run / "onnx"
-    assert read_json(run / "results.json")["export"] == json.loads(json.dumps(section))
+    assert read_results(run).export == export and read_json(run / "results.json")["schema_version"] == 2
+    assert export.exporter == "optimum-onnx" and export.agreement_unit == "word"
+    assert export.reference.f1 == pytest.approx(read_results(run).test.f1, abs=1e-6)
     for name, file in [("onnx", "model.onnx"), ("onnx_int8", "model_quantized.onnx"),
                        ("onnx_int8_embeddings", "model_quantized_embeddings.onnx")]:
-        assert section[name]["status"] == "passed", section[name]
-        assert section[name]["file"] == file and (onnx_dir / file).is_file()
-        assert abs(section[name]["f1"] - section["pytorch"]["f1"]) * 100 <= 0.5
-    assert section["onnx"]["word_agreement"] == 1.0
-    assert section["onnx"]["max_abs_logit_diff"] < 1e-3
-    sizes = [section[n]["size_mb"] for n in ("onnx", "onnx_int8", "onnx_int8_embeddings")]
+        variant = export.variant(name)
+        assert variant.status == "passed" and variant.reason is None, variant
+        assert variant.file == f"onnx/{file}" and (onnx_dir / file).is_file()
+        assert variant.size_mb == pytest.approx((onnx_dir / file).stat().st_size / 1e6, abs=1e-3)  # MB, not MiB
+        assert abs(variant.f1 - export.reference.f1) * 100 <= 0.5
+    assert export.variant("onnx").agreement == 1.0
+    assert export.variant("onnx").max_abs_logit_diff < 1e-3
+    sizes = [export.variant(n).size_mb for n in ("onnx", "onnx_int8", "onnx_int8_embeddings")]
     assert sizes[0] > sizes[1] > sizes[2]
-    assert section["instruction_set"] in ("avx2", "avx512", "avx512_vnni", "arm64")
+    assert export.smallest_passed.name == "onnx_int8_embeddings"
+    assert export.settings.instruction_set in ("avx2", "avx512", "avx512_vnni", "arm64")
     assert not leftovers(run) and not (onnx_dir / "optimized").exists()
 
     tokenizer = AutoTokenizer.from_pretrained(onnx_dir)
@@ -156,10 +162,10 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
     import onnx
     import onnxruntime as ort
 
-    from hubtools.inference import session_options
+    from hubtools.export.inference import session_options
 
-    section = export_run(run, ExportConfig(**FAST))
-    assert section["split_attention"] is True
+    export = export_run(run, ExportConfig(**FAST))
+    assert export.settings.split_attention is True
     path = run / "onnx" / "model_quantized.onnx"
     graph = onnx.load(str(path)).graph
     ops = {(node.domain or "ai.onnx", node.op_type) for node in graph.node}
@@ -185,8 +191,8 @@ def test_fused_attention_kept_when_split_attention_is_off(run):
     """``split_attention=False`` keeps QAttention, its packed QKV weights quantized per tensor."""
     import onnx
 
-    section = export_run(run, ExportConfig(split_attention=False, quantize_embeddings=False, **FAST))
-    assert section["onnx_int8"]["status"] == "passed" and section["split_attention"] is False
+    export = export_run(run, ExportConfig(split_attention=False, quantize_embeddings=False, **FAST))
+    assert export.variant("onnx_int8").passed and export.settings.split_attention is False
     graph = onnx.load(str(run / "onnx" / "model_quantized.onnx")).graph
     shapes = {init.name: tuple(init.dims) for init in graph.initializer}
     attention = [n for n in graph.node if n.op_type == "QAttention"]
@@ -198,11 +204,11 @@ def test_bert_with_token_type_ids_matches_pytorch(built, tmp_path):
     import onnx
 
     run = Path(shutil.copytree(built("bert"), tmp_path / "bert"))
-    section = export_run(run, ExportConfig(quantize=False, **FAST))
+    export = export_run(run, ExportConfig(quantize=False, **FAST))
     inputs = [i.name for i in onnx.load(str(run / "onnx" / "model.onnx")).graph.input]
     assert "token_type_ids" in inputs
-    assert section["onnx"]["status"] == "passed" and section["onnx"]["word_agreement"] == 1.0
-    assert "onnx_int8" not in section and not (run / "onnx" / "model_quantized.onnx").exists()
+    assert export.variant("onnx").passed and export.variant("onnx").agreement == 1.0
+    assert [v.name for v in export.variants] == ["onnx"] and not (run / "onnx" / "model_quantized.onnx").exists()
 
 
 def test_permuted_id2label_is_refused(run):
@@ -220,12 +226,28 @@ def test_permuted_id2label_is_refused(run):
 
 def test_variant_beyond_max_f1_drop_is_refused_and_removed(run, caplog):
     with caplog.at_level(logging.WARNING, logger="hubtools"):
-        section = export_run(run, ExportConfig(max_f1_drop=-1.0, quantize_embeddings=False, **FAST))
+        export = export_run(run, ExportConfig(max_f1_drop=-1.0, quantize_embeddings=False, **FAST))
     for name, file in [("onnx", "model.onnx"), ("onnx_int8", "model_quantized.onnx")]:
-        assert section[name]["status"].startswith("failed: F1")
+        variant = export.variant(name)
+        assert variant.status == "failed" and variant.reason.startswith("F1 ")
         assert not (run / "onnx" / file).exists()
         assert f"variant {name} refused" in caplog.text
+    assert export.benchmark is None and export.smallest_passed is None
     assert (run / "onnx" / "config.json").is_file()
+
+
+def test_one_policy_for_every_exporter():
+    """Every variant keeps its F1 within max_f1_drop points; only the lossless fp32 graph must also agree with
+    PyTorch, in the exporter's unit (words or sentences)."""
+    words = AcceptancePolicy.from_config(ExportConfig(max_f1_drop=0.5, min_word_agreement=0.999), "word")
+    sentences = AcceptancePolicy.from_config(ExportConfig(min_sentence_agreement=0.99), "sentence")
+    assert (words.min_agreement, sentences.min_agreement) == (0.999, 0.99)
+    close = VariantScores(f1=0.897, agreement=0.95, max_abs_logit_diff=0.1, num_sentences=10)
+    assert words.reason_to_refuse("onnx_int8", close, 0.9) is None  # int8 only answers for its F1
+    assert "of words (min 99.9000%)" in words.reason_to_refuse("onnx", close, 0.9)
+    assert "of sentences (min 99.0000%)" in sentences.reason_to_refuse("onnx", close, 0.9)
+    far = VariantScores(f1=0.89, agreement=1.0, max_abs_logit_diff=0.0, num_sentences=10)
+    assert words.reason_to_refuse("onnx_int8", far, 0.9) == "F1 0.8900 is 1.00 points below PyTorch 0.9000 (max 0.5)"
 
 
 def test_missing_tokenizer_or_labels_fail_before_export(run):
@@ -257,36 +279,36 @@ def test_crash_leaves_previous_export_and_no_partial_folder(run, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("injected crash")
 
-    monkeypatch.setattr(export_mod, "quantize_onnx", crash)
+    monkeypatch.setattr(optimum_onnx, "quantize_onnx", crash)
     with pytest.raises(RuntimeError, match="injected"):
         export_run(run, ExportConfig(**FAST))
     assert (run / "onnx" / "model.onnx").read_text() == "previous export"
     assert not leftovers(run)
     assert (run / "model" / "model.safetensors").is_file()
-    assert "export" not in read_json(run / "results.json")
+    assert read_results(run).export is None
 
 
 def test_benchmark_measures_each_variant_in_its_own_process(run):
-    section = export_run(run, ExportConfig(quantize_embeddings=False, benchmark_sentences=3))
-    bench = section["benchmark"]
-    assert set(bench["variants"]) == {"pytorch", "onnx", "onnx_int8"}
-    assert all(v["peak_rss_mb"] > 0 and v["size_mb"] > 0 for v in bench["variants"].values())
+    bench = export_run(run, ExportConfig(quantize_embeddings=False, benchmark_sentences=3)).benchmark
+    peak = {row.variant: row.peak_rss_mb for row in bench.rows}
+    size = {row.variant: row.size_mb for row in bench.rows}
+    assert set(peak) == {"pytorch", "onnx", "onnx_int8"}
+    assert all(peak[v] > 0 and size[v] > 0 for v in peak)
     # an ONNX process never imports torch: its peak is its own, well below the PyTorch process's
-    assert bench["variants"]["onnx_int8"]["peak_rss_mb"] < 0.8 * bench["variants"]["pytorch"]["peak_rss_mb"]
-    assert bench["sentences"] == 3 and bench["words"] > 3
+    assert peak["onnx_int8"] < 0.8 * peak["pytorch"]
+    assert bench.num_sentences == 3 and bench.num_words > 3
     threads = sorted({1, __import__("os").cpu_count()})
-    assert [(r["variant"], r["threads"]) for r in bench["rows"]] == \
-        [(v, t) for v in ("pytorch", "onnx", "onnx_int8") for t in threads]
-    assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 and r["throughput_words_s"] > 0
-               for r in bench["rows"])
+    assert [(r.variant, r.threads) for r in bench.rows] == [(v, t) for v in ("pytorch", "onnx", "onnx_int8")
+                                                           for t in threads]
+    assert all(r.latency_p95_ms >= r.latency_p50_ms > 0 and r.throughput_words_s > 0 for r in bench.rows)
     assert (run / "plots" / "benchmark.png").stat().st_size > 1000
 
 
-def test_config_from_run_applies_cli_overrides(run):
-    cfg = config_from_run(run, benchmark=False, device=None, max_f1_drop=0.1)
+def test_export_config_applies_cli_overrides(run):
+    cfg = export_config(read_results(run), benchmark=False, device=None, max_f1_drop=0.1)
     assert (cfg.benchmark, cfg.device, cfg.max_f1_drop, cfg.benchmark_sentences) == (False, "cpu", 0.1, 4)
-    with pytest.raises(ValueError, match="device"):
-        config_from_run(run, device="tpu")
+    with pytest.raises(ConfigError, match="device"):
+        export_config(read_results(run), device="tpu")
 
 
 def test_instruction_set_from_cpu_flags():

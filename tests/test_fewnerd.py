@@ -1,7 +1,6 @@
 """Few-NERD: the generator's Hub schema, IO -> IOB2 conversion, IO entity scores, and the tiny recipe runs."""
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,9 @@ from hubtools.data.loading import normalize
 from hubtools.data.schemes import to_iob2, types_of
 from hubtools.data.validation import label_names_of
 from hubtools.metrics import io_entities, io_entity_scores
-from hubtools.recipe import config_from_args, recipe_parser
+from hubtools.recipe.cli import recipe_parser, variant_configs
+from hubtools.run import read_results
+from hubtools.token_classification import TokenClassificationRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,60 +118,68 @@ def test_io_entity_scores_hand_computed():
         io_entity_scores(gold, pred[:1])
 
 
-def _config(*argv: str):
+def _configs(*argv: str) -> dict:
     spec = importlib.util.spec_from_file_location("fewnerd_recipe", ROOT / "recipes" / "fewnerd.py")
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     parser = recipe_parser("fewnerd")
-    recipe.add_granularity(parser)
+    recipe.GRANULARITY.add_arguments(parser)
     args = parser.parse_args(list(argv))
-    return config_from_args(args, ROOT / "recipes" / "configs" / "fewnerd.yaml", recipe.granularity_overrides(args))
+    return variant_configs(TokenClassificationRecipe, args, ROOT / "recipes" / "configs" / "fewnerd.yaml",
+                           recipe.GRANULARITY, recipe.GRANULARITY.selected(parser, args))
 
 
 def test_granularity_selects_column_system_and_output_dir():
-    coarse = _config()
+    coarse = _configs()["coarse"]
     assert (coarse.data.source, coarse.data.config_name, coarse.data.tags_column) == (
         "DFKI-SLT/few-nerd", "supervised", "ner_tags")
     assert (coarse.system, coarse.output_dir, coarse.data.name) == (
         "coarse", "runs/fewnerd-coarse", "few-nerd-supervised-coarse")
     assert coarse.training.learning_rate == 3e-5 and coarse.training.per_device_eval_batch_size == 8
-    fine = _config("--preset", "tiny", "--granularity", "fine", "output_dir=/tmp/elsewhere")
+    assert coarse.options.io_scores and coarse.options.references["coarse"]["f1"] == 0.7664
+    fine = _configs("--preset", "tiny", "--granularity", "fine", "output_dir=/tmp/elsewhere")["fine"]
     assert (fine.data.tags_column, fine.system, fine.output_dir) == ("fine_ner_tags", "fine", "/tmp/elsewhere")
     assert fine.data.source == "generate:few-nerd" and fine.model.architecture == "bert"
-    assert _config("--preset", "tiny").output_dir == "runs/fewnerd-tiny-coarse"
+    assert _configs("--preset", "tiny")["coarse"].output_dir == "runs/fewnerd-tiny-coarse"
+    both = _configs("--granularity", "coarse,fine", "--output-dir", "out")
+    assert {name: cfg.output_dir for name, cfg in both.items()} == {"coarse": "out/coarse", "fine": "out/fine"}
 
 
-def _run_recipe(tmp_path: Path, granularity: str, *overrides: str) -> dict:
+def _run_recipe(tmp_path: Path, granularity: str, *overrides: str):
     out = tmp_path / granularity
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
            "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, str(ROOT / "recipes" / "fewnerd.py"), "--preset", "tiny", "--no-export",
                     "--granularity", granularity, "--output-dir", str(out), *overrides],
                    check=True, env=env, cwd=tmp_path, capture_output=True)
-    return json.loads((out / "results.json").read_text())
+    return read_results(out)
 
 
-def _check_results(results: dict, granularity: str, types: list[str]) -> None:
-    assert results["system"] == granularity
-    assert results["dataset"]["name"] == f"few-nerd-supervised-{granularity}"
-    assert results["dataset"]["label_names"] == ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
-    present = {t for t, n in results["dataset"]["entity_counts"]["test"].items() if n}
-    assert set(results["per_type"]) == present
-    assert set(results["test_io"]) == {"precision", "recall", "f1"}
-    assert results["history"] and results["history"][-1]["epoch"] == pytest.approx(
-        results["config"]["training"]["num_train_epochs"])
+def _check_results(results, granularity: str, types: list[str]) -> None:
+    assert results.system == granularity
+    assert results.dataset.name == f"few-nerd-supervised-{granularity}"
+    assert results.dataset.label_names == ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
+    present = {t for t, n in results.dataset.entity_counts["test"].items() if n}
+    assert set(results.test.per_type) == present
+    assert set(results.extra_scores["io"].values) == {"precision", "recall", "f1"}
+    assert results.training.history and results.training.history[-1].epoch == pytest.approx(
+        results.config["training"]["num_train_epochs"])
 
 
+@pytest.mark.slow
 def test_tiny_coarse_end_to_end(tmp_path):
     results = _run_recipe(tmp_path, "coarse", "data.generate.num_sentences=400", "training.num_train_epochs=5",
                           "training.per_device_train_batch_size=8")
     _check_results(results, "coarse", FEWNERD_COARSE_LABELS[1:])
-    assert results["test"]["f1"] > 0
-    assert results["test_io"]["f1"] > 0
-    assert results["config"]["options"]["reference"]["f1"] == 0.7664
+    assert results.test.f1 > 0
+    assert results.extra_scores["io"].values["f1"] > 0
+    assert results.extra_scores["reference"].values["f1"] == 0.7664
+    card = (tmp_path / "coarse" / "model" / "README.md").read_text()
+    assert "| reference | published: original bert-base-uncased" in card
 
 
+@pytest.mark.slow
 def test_tiny_fine_end_to_end(tmp_path):
     results = _run_recipe(tmp_path, "fine", "data.generate.num_sentences=200", "training.num_train_epochs=1")
     _check_results(results, "fine", FEWNERD_FINE_LABELS[1:])
-    assert results["config"]["options"]["reference"]["source"].startswith("Ding et al. 2021")
+    assert results.extra_scores["reference"].definition.startswith("published: Ding et al. 2021")

@@ -1,7 +1,6 @@
 """ner_uk recipe: tiny end-to-end runs of the three cells, remote-code reload, pipeline, ONNX parity, the
 comparison report, configuration checks, and the ner-uk data sources (generator, brat folder, IOB files)."""
 
-import argparse
 import json
 import os
 import subprocess
@@ -10,15 +9,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from datasets import Dataset
 from safetensors.torch import load_file
 
-from hubtools.config import DataConfig, load_config
+from hubtools.config import DataConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.generate_ner_uk import NER_UK_LABELS, generate_ner_uk
 from hubtools.data.loading import load_local
 from hubtools.errors import ConfigError
-from hubtools.rnn.recipe import cell_overrides, check_config, optimizers_for, rnn_model_factory
+from hubtools.recipe.cli import recipe_parser, variant_configs
+from hubtools.rnn.recipe import RnnTaggerRecipe
+from hubtools.run import read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "recipes" / "configs" / "ner_uk.yaml"
@@ -53,22 +53,28 @@ def compared(tmp_path_factory):
     return out, json.loads(reload.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_tiny_run_results_and_export(compared, cell):
     run = compared[0] / cell
-    results = json.loads((run / "results.json").read_text())
-    assert results["recipe"] == "ner_uk" and results["system"] == cell
-    assert results["model"]["architecture"] == "RnnTaggerForTokenClassification"
-    assert results["test"]["f1"] > 0.6  # the generated task is learnable in 3 epochs
-    assert set(results["per_type"]) == {"PERS", "ORG", "LOC", "MISC"}
-    legacy = results["test_legacy"]["per_class_mean"]
-    assert 0 < legacy < results["test"]["f1"]  # the legacy score hides what the model does
-    onnx = results["export"]["onnx"]
-    assert onnx["status"] == "passed" and onnx["word_agreement"] == 1.0 and onnx["max_abs_logit_diff"] < 1e-4
-    assert onnx["file"] == "onnx/model.onnx"
-    assert "[model.onnx](onnx/model.onnx)" in (run / "model" / "README.md").read_text()
+    results = read_results(run)
+    assert results.recipe == "ner_uk" and results.system == cell
+    assert results.model.architecture == "RnnTaggerForTokenClassification" and results.model.remote_code
+    assert results.test.f1 > 0.6  # the generated task is learnable in 3 epochs
+    assert set(results.test.per_type) == {"PERS", "ORG", "LOC", "MISC"}
+    legacy = results.extra_scores["legacy"].values["per_class_mean"]
+    assert 0 < legacy < results.test.f1  # the legacy score hides what the model does
+    export = results.export
+    onnx = export.variant("onnx")
+    assert export.exporter == "rnn-onnx" and export.reference.f1 == pytest.approx(results.test.f1, abs=1e-6)
+    assert onnx.passed and onnx.agreement == 1.0 and onnx.max_abs_logit_diff < 1e-4
+    assert onnx.f1 == pytest.approx(results.test.f1, abs=1e-6)  # verified on every test word, like the others
+    assert onnx.file == "onnx/model.onnx"
+    assert {row.variant for row in export.benchmark.rows} == {"pytorch", "onnx"}
+    card = (run / "model" / "README.md").read_text()
+    assert "[model.onnx](onnx/model.onnx)" in card and "| legacy | hubtools.rnn.legacy_metric" in card
     assert "Every entity type of the source." in (run / "dataset" / "README.md").read_text()
-    assert (run / "onnx" / "model.onnx").stat().st_size / 2**20 == pytest.approx(onnx["size_mb"], abs=1e-3)
+    assert (run / "onnx" / "model.onnx").stat().st_size / 1e6 == pytest.approx(onnx.size_mb, abs=1e-3)
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["cell"] == cell and config["auto_map"]["AutoModelForTokenClassification"] == (
         "modeling_rnn_tagger.RnnTaggerForTokenClassification")
@@ -79,6 +85,7 @@ def test_tiny_run_results_and_export(compared, cell):
     assert chars.shape == (config["vocab_size"], config["max_token_chars"]) and chars[2:].gt(0).any(dim=1).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_vocabulary_is_built_from_train_only(compared, cell):
     run = compared[0] / cell
@@ -87,9 +94,10 @@ def test_vocabulary_is_built_from_train_only(compared, cell):
                  for w in row} for s in ("train", "test")}
     assert set(vocab) - {"[PAD]", "[UNK]"} == words["train"]  # every generated token is one piece
     assert words["test"] - words["train"]  # test-only words exist, and none of them entered the vocabulary
-    assert json.loads((run / "results.json").read_text())["model"]["vocab_size"] == len(vocab)
+    assert read_results(run).model.vocab_size == len(vocab)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_reload_with_remote_code_and_pipeline(compared, cell):
     reloaded = compared[1][str(compared[0] / cell / "model")]
@@ -99,25 +107,42 @@ def test_reload_with_remote_code_and_pipeline(compared, cell):
     assert ("LOC", "Харків") in {(e["entity_group"], e["word"]) for e in reloaded["entities"]}
 
 
+@pytest.mark.slow
 def test_comparison_report(compared):
     out = compared[0]
     report = json.loads((out / "comparison.json").read_text())
-    rows = report["results"]
-    assert report["cells"] == list(CELLS) and set(rows) == set(CELLS)
+    rows = report["systems"]
+    assert report["variants"] == list(CELLS) and set(rows) == set(CELLS)
     assert report["best"] == max(rows, key=lambda c: rows[c]["best_validation_f1"])
-    for row in rows.values():
-        assert [h["epoch"] for h in row["history"]] == [1.0, 2.0, 3.0] and row["train_s_per_epoch"] > 0
+    for cell, row in rows.items():
+        assert row["epochs"] == 3.0 and row["train_s_per_epoch"] > 0 and row["run"] == cell
+        assert 0 < row["extra_scores"]["legacy"]["per_class_mean"] < 1
     assert (out / "comparison.png").stat().st_size > 10_000
 
 
 # --- configuration -----------------------------------------------------------------------------------
 
 
-def test_cell_and_compare_arguments_become_overrides():
-    args = argparse.Namespace(cell="lstm", compare="rnn,gru")
-    cfg = load_config(CONFIG, "tiny", cell_overrides(args))
-    assert cfg.system == "lstm" and cfg.options["compare"] == ["rnn", "gru"]
-    check_config(cfg)
+def configs(*argv: str) -> dict:
+    """The configurations ``recipes/ner_uk.py ARGV`` would run, by cell."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ner_uk_recipe", ROOT / "recipes" / "ner_uk.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    parser = recipe_parser("ner_uk")
+    recipe.CELL.add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    return variant_configs(RnnTaggerRecipe, args, CONFIG, recipe.CELL, recipe.CELL.selected(parser, args))
+
+
+def test_cell_and_compare_arguments():
+    one = configs("--cell", "lstm", "--preset", "tiny")
+    assert list(one) == ["lstm"] and one["lstm"].system == "lstm" and one["lstm"].output_dir == "runs/ner-uk-tiny"
+    assert configs()["gru"].output_dir == "runs/ner-uk"  # the configuration's own cell
+    compared = configs("--compare", "rnn,gru", "--output-dir", "out")
+    assert {cell: cfg.output_dir for cell, cfg in compared.items()} == {"rnn": "out/rnn", "gru": "out/gru"}
+    RnnTaggerRecipe(one["lstm"])
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -125,20 +150,19 @@ def test_cell_and_compare_arguments_become_overrides():
     ("model.from_scratch.cell=gru", "the cell is set by system"),
     ("options.scheduler=warmup", "options.scheduler must be one of"),
     ("options.min_frequncy=2", "unknown key\\(s\\) in options"),
-    ("options.compare=[lstm, cnn]", "unknown cell"),
 ])
 def test_bad_configuration_is_refused(override, message):
     with pytest.raises(ConfigError, match=message):
-        check_config(load_config(CONFIG, "tiny", [override]))
+        RnnTaggerRecipe(RnnTaggerRecipe.load_config(CONFIG, "tiny", [override]))
 
 
 @pytest.mark.parametrize(("scheduler", "expected"), [("onecycle", 28), ("multistep", [14, 21])])
 def test_scheduler_is_sized_to_optimizer_steps(scheduler, expected):
-    cfg = load_config(CONFIG, "tiny", [f"options.scheduler={scheduler}", "training.num_train_epochs=4",
-                                       "training.per_device_train_batch_size=16"])
-    dsd = generate_ner_uk(100)
-    model, _ = rnn_model_factory(cfg, NER_UK_LABELS, dsd)
-    _, sched = optimizers_for(cfg)(model=model, train_features=Dataset.from_dict({"x": list(range(100))}))["optimizers"]
+    cfg = RnnTaggerRecipe.load_config(CONFIG, "tiny", [f"options.scheduler={scheduler}", "training.num_train_epochs=4",
+                                                       "training.per_device_train_batch_size=16"])
+    recipe = RnnTaggerRecipe(cfg)
+    model, _ = recipe.tagger(NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
+    _, sched = recipe.optimizers(model, 100)
     # 100 rows / 16 = 7 steps per epoch, 4 epochs; multistep at epochs 2 and 3
     assert (sched.total_steps if scheduler == "onecycle" else sorted(sched.milestones)) == expected
 
@@ -162,8 +186,8 @@ def test_brat_folder_with_split_file_is_a_source(tmp_path):
         (tmp_path / f"{name}.tok.ann").write_text(ann, encoding="utf-8")
     (tmp_path / "dev-test-split.txt").write_text("DEV\na.tok\nTEST\nb.tok\n", encoding="utf-8")
     dsd, info = build_dataset(DataConfig(source=str(tmp_path), split_ratios=None))
-    assert info["label_names"] == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
-    assert info["splits"] == {"train": 9, "validation": 1, "test": 1}  # validation carved from train
+    assert info.label_names == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
+    assert info.splits == {"train": 9, "validation": 1, "test": 1}  # validation carved from train
     assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0]}
 
 
@@ -176,15 +200,17 @@ def test_v2_iob_file_names_map_to_splits(tmp_path):
 
 
 def test_factory_spells_the_vocabulary_for_the_character_encoder():
-    cfg = load_config(CONFIG, "tiny", ["model.from_scratch.char_embedding_dim=8", "options.tokenizer=wordpiece",
-                                       "options.subword_vocab_size=300", "model.from_scratch.token_dropout=0.05"])
-    model, tokenizer = rnn_model_factory(cfg, NER_UK_LABELS, generate_ner_uk(100))
+    def tagger(*overrides: str):
+        recipe = RnnTaggerRecipe(RnnTaggerRecipe.load_config(CONFIG, "tiny", list(overrides)))
+        return recipe.tagger(NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
+
+    model, tokenizer = tagger("model.from_scratch.char_embedding_dim=8", "options.tokenizer=wordpiece",
+                              "options.subword_vocab_size=300", "model.from_scratch.token_dropout=0.05")
     assert model.config.unk_token_id == tokenizer.unk_token_id and model.config.token_dropout == 0.05
     table = model.chars.token_chars
     assert table.shape == (len(tokenizer), model.config.max_token_chars)
     piece = next(t for t in tokenizer.get_vocab() if t.startswith("##") and len(t) > 3)
     spelled = table[tokenizer.convert_tokens_to_ids(piece)]
     assert spelled[0] == 1 and spelled[1: len(piece) - 1].gt(1).all() and spelled[len(piece) - 1:].eq(0).all()
-    off, _ = rnn_model_factory(load_config(CONFIG, "tiny", ["model.from_scratch.char_embedding_dim=0"]),
-                               NER_UK_LABELS, generate_ner_uk(100))
+    off, _ = tagger("model.from_scratch.char_embedding_dim=0")
     assert off.chars is None and "chars.token_chars" not in off.state_dict()

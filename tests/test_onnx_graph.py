@@ -13,8 +13,8 @@ import torch
 from helpers import LABELS, SENTENCES
 
 from hubtools.config import ModelConfig
-from hubtools.export import export_onnx, optimize_onnx
-from hubtools.onnx_graph import gelu_bias_to_add, rewrite_for_cpu, split_attention
+from hubtools.export.onnx_graph import gelu_bias_to_add, rewrite_for_cpu, split_attention
+from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
 
 SIZES = {"bert": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
                   "max_position_embeddings": 64},

@@ -16,17 +16,10 @@ from transformers import BertConfig, BertModel, TrainingArguments
 
 from hubtools.errors import ExportError
 from hubtools.modeling import train_wordpiece_tokenizer
-from hubtools.spanmarker import (
-    SpanMarkerOnnxRunner,
-    benchmark_spanmarker,
-    entity_f1,
-    export_spanmarker_onnx,
-    onnx_export,
-    quantize_spanmarker_onnx,
-    verify_spanmarker_onnx,
-)
-from hubtools.spanmarker.onnx_runtime import compact
-from hubtools.spanmarker.onnx_verify import entity_key
+from hubtools.spanmarker import onnx_export
+from hubtools.spanmarker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
+from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner, compact
+from hubtools.spanmarker.onnx_verify import benchmark_spanmarker, entity_f1, entity_key, verify_spanmarker_onnx
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 NAMES = {

@@ -1,7 +1,8 @@
 """Build a recipe's dataset: load, validate, select and remap types, drop, split, cap.
 
-The result is a ``DatasetDict`` with ``train``/``validation``/``test`` splits in the normalized shape and a
-``build`` record of every step for results.json and the dataset card.
+The result is a ``DatasetDict`` with ``train``/``validation``/``test`` splits in the normalized shape and the
+run's typed ``dataset`` section (:class:`~hubtools.results.DatasetResult`) with a record of every step for
+the dataset card.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datasets import DatasetDict
 
-from hubtools.config import DataConfig
 from hubtools.data.brat import load_brat_corpus
 from hubtools.data.generate import generate_finer
 from hubtools.data.generate_conll import generate_conll
@@ -28,10 +29,14 @@ from hubtools.data.labels import (
     select_types,
 )
 from hubtools.data.loading import filter_rows, load_hub, load_local, normalize
-from hubtools.data.schemes import types_of
+from hubtools.data.schemes import SCHEMES, types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
-from hubtools.errors import DataError
+from hubtools.errors import ConfigError, DataError
+from hubtools.results import BuildRecord, DatasetResult
+
+if TYPE_CHECKING:  # the configuration is passed in; data never imports it at run time
+    from hubtools.config import DataConfig
 
 GENERATORS: dict[str, Callable[..., DatasetDict]] = {
     "finer-139": generate_finer, "conll2003": generate_conll, "few-nerd": generate_fewnerd,
@@ -70,8 +75,8 @@ def fingerprint(dsd: DatasetDict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
-    """Load and build the dataset described by ``cfg``; returns it with the ``dataset`` info for results.json.
+def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, DatasetResult]:
+    """Load and build the dataset described by ``cfg``; returns it with the run's ``dataset`` section.
 
     With ``split_ratios`` all source splits are pooled and go through
     :func:`hubtools.data.split.build_selected_dataset` (analysis, type selection by rule or ``types``,
@@ -79,6 +84,8 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
     other tag becomes O), sentences without entities are dropped if asked, and a validation split is carved
     from train (stratified) when the source has none. ``max_samples`` caps splits last.
     """
+    if cfg.scheme != "auto" and cfg.scheme not in SCHEMES:
+        raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {cfg.scheme!r}")
     dsd = load_source(cfg)
     validate_dataset(dsd, cfg.source)
     loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
@@ -105,15 +112,13 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
         if len(ds) == 0:
             raise DataError(f"{cfg.source}: split {split!r} is empty after building")
     label_names = label_names_of(parts["train"])
-    info = {
-        "fingerprint": fingerprint(parts),
-        "label_names": label_names,
-        "entity_types": types_of(label_names),
-        "splits": {s: len(d) for s, d in parts.items()},
-        "entity_counts": {s: label_statistics(d).entity_counts for s, d in parts.items()},
-        "build": build,
-    }
-    return parts, info
+    known = BuildRecord.__dataclass_fields__
+    record = BuildRecord(**{k: v for k, v in build.items() if k in known}, filters=cfg.filters or None)
+    return parts, DatasetResult(
+        name=cfg.name or Path(cfg.source).name, source=cfg.source, source_config=cfg.config_name,
+        revision=cfg.revision, license=cfg.license, language=list(cfg.language), fingerprint=fingerprint(parts),
+        label_names=label_names, entity_types=types_of(label_names), splits={s: len(d) for s, d in parts.items()},
+        entity_counts={s: label_statistics(d).entity_counts for s, d in parts.items()}, build=record)
 
 
 def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict, dict]:

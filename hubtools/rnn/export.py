@@ -1,4 +1,4 @@
-"""ONNX export and verification of RNN taggers (TorchScript-based ``torch.onnx.export``, dynamic axes).
+"""The RNN-tagger family's exporter: ``torch.onnx.export`` (TorchScript-based, dynamic axes) and verification.
 
 The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x sequence, right-padded) and returns
 
@@ -6,18 +6,26 @@ The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x sequence, r
 * ``emissions`` for a CRF model: the scores before the CRF. The CRF is not in the graph; its
   parameters are written to ``crf.json`` (``start``, ``end``, ``transitions[from][to]``) and
   :func:`viterbi_decode` turns emissions into tags exactly like the PyTorch model.
+
+:class:`RnnExporter` verifies the file on every test word like the transformers exporter
+(:mod:`hubtools.export.words`), comparing the emissions and the decoded tags of both sides.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer
 
+from hubtools.errors import ExportError
+from hubtools.export.base import Exporter, VariantScores
+from hubtools.export.benchmark import benchmark_run
+from hubtools.export.inference import Forward, ort_forward, ort_session
+from hubtools.export.words import Decode, WordReference, argmax
+from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
 
 CRF_FILE = "crf.json"
@@ -32,7 +40,10 @@ class _Emissions(torch.nn.Module):
         return self.model.emissions(input_ids, attention_mask)
 
 
-def export_rnn_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = 17) -> Path:
+OPSET = 17
+
+
+def export_rnn_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = OPSET) -> Path:
     """Export ``model_dir`` (save_pretrained folder) to ``out_dir/model.onnx``; the config, the tokenizer
     and, for a CRF model, ``crf.json`` are written beside it. Returns the ONNX path."""
     out_dir = Path(out_dir)
@@ -83,36 +94,57 @@ def viterbi_decode(emissions: np.ndarray, attention_mask: np.ndarray, crf: dict)
     return paths
 
 
-def verify_rnn_onnx(model_dir: str | Path, onnx_path: str | Path, sentences: Sequence[list[str]]) -> dict:
-    """Run ``sentences`` (word lists, one padded batch) through PyTorch and ONNX Runtime.
+def emissions_forward(model: RnnTaggerForTokenClassification) -> tuple[Forward, list[str]]:
+    """The PyTorch side of the exported graph: emissions (or logits without CRF) of a padded batch."""
+    model.eval()
 
-    Returns ``max_abs_diff`` between the exported outputs (logits or emissions) at attended positions and
-    ``argmax_agreement``: the share of attended positions where the predicted tags agree (Viterbi on
-    both sides for a CRF model).
-    """
-    import onnxruntime as ort
+    def forward(batch: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            ids, mask = torch.from_numpy(batch["input_ids"]), torch.from_numpy(batch["attention_mask"])
+            return model.emissions(ids, mask).float().numpy()
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = RnnTaggerForTokenClassification.from_pretrained(model_dir).eval()
-    batch = tokenizer(list(sentences), is_split_into_words=True, padding=True, return_tensors="np")
-    feeds = {
-        "input_ids": batch["input_ids"].astype(np.int64),
-        "attention_mask": batch["attention_mask"].astype(np.int64),
-    }
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    (onnx_out,) = session.run(None, feeds)
-    with torch.no_grad():
-        ids, mask = torch.from_numpy(feeds["input_ids"]), torch.from_numpy(feeds["attention_mask"])
-        torch_out = model.emissions(ids, mask).numpy()
-        torch_tags = model(input_ids=ids, attention_mask=mask).logits.argmax(-1).numpy()
-    if model.crf is not None:
-        onnx_tags = viterbi_decode(
-            onnx_out, feeds["attention_mask"], json.loads((Path(onnx_path).parent / CRF_FILE).read_text())
-        )
-    else:
-        onnx_tags = onnx_out.argmax(-1)
-    attended = feeds["attention_mask"].astype(bool)
-    return {
-        "max_abs_diff": float(np.abs(onnx_out - torch_out)[attended].max()),
-        "argmax_agreement": float((onnx_tags == torch_tags)[attended].mean()),
-    }
+    return forward, ["input_ids", "attention_mask"]
+
+
+def decoder(crf: dict | None) -> Decode:
+    """Label ids of one row of outputs: Viterbi with the CRF parameters (``crf.json``), else argmax."""
+    if crf is None:
+        return argmax
+
+    def decode(row: np.ndarray) -> np.ndarray:
+        return viterbi_decode(row[None], np.ones((1, len(row)), dtype=np.int64), crf)[0]
+
+    return decode
+
+
+class RnnExporter(Exporter):
+    """RNN taggers: the fp32 graph, verified on every test word (emissions and Viterbi tags)."""
+
+    name = "rnn-onnx"
+    agreement_unit = "word"
+
+    def check(self) -> None:
+        if not (self.model_dir / "config.json").is_file():
+            raise ExportError(f"{self.model_dir}: no config.json; the run has no saved tagger to export")
+
+    def reference(self) -> ReferenceModel:
+        model = RnnTaggerForTokenClassification.from_pretrained(self.model_dir).eval()
+        crf = None if model.crf is None else {k: getattr(model.crf, k).tolist()
+                                              for k in ("start", "end", "transitions")}
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self.words = WordReference.build(self.run_dir, self.results, names,
+                                         AutoTokenizer.from_pretrained(self.model_dir), *emissions_forward(model),
+                                         decode=decoder(crf))
+        return self.words.model
+
+    def build_variants(self, out_dir: Path) -> dict[str, Path]:
+        return {"onnx": export_rnn_onnx(self.model_dir, out_dir)}
+
+    def verify(self, name: str, path: Path) -> VariantScores:
+        return self.words.verify(*ort_forward(ort_session(path, device=self.cfg.device)))
+
+    def benchmark(self, variants: dict[str, Path]) -> Benchmark:
+        return benchmark_run(self.run_dir, self.results, variants, self.cfg)
+
+    def settings(self) -> ExportSettings:
+        return ExportSettings(opset=OPSET)

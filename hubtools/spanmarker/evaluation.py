@@ -12,7 +12,8 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
-from hubtools.metrics import entity_scores, ids_to_tags, type_confusion
+from hubtools.metrics import ids_to_tags, test_scores
+from hubtools.results import TestScores
 
 logger = logging.getLogger("hubtools")
 
@@ -51,12 +52,14 @@ def gold_tags(ds: Dataset) -> list[list[str]]:
     return ids_to_tags(ds["ner_tags"], ds.features["ner_tags"].feature.names)
 
 
-def evaluate_predictions(ds: Dataset, predictions: Sequence[Sequence[Entity]], types: Sequence[str]) -> dict:
-    """Entity-level scores, per type and type confusion of ``predict`` output against the split's tags."""
+def evaluate_predictions(ds: Dataset, predictions: Sequence[Sequence[Entity]],
+                         types: Sequence[str]) -> tuple[TestScores, list[list[str]]]:
+    """Entity-level scores, per type and type confusion of ``predict`` output against the split's tags, and
+    the predicted IOB2 tags."""
     gold = gold_tags(ds)
     pred = [spans_to_tags(predicted_spans(entities), len(tags)) for entities, tags in zip(predictions, gold,
                                                                                          strict=True)]
-    return {**entity_scores(gold, pred), "confusion": type_confusion(gold, pred, types)}
+    return test_scores(gold, pred, types), pred
 
 
 def length_report(dsd: DatasetDict, tokenizer, entity_max_length: int, model_max_length: int) -> dict:

@@ -1,6 +1,6 @@
 """SpanMarker models for the recipes: from an encoder or a SpanMarker checkpoint, a tiny BERT built on the
 training data, and saving a folder that ``SpanMarkerModel.from_pretrained`` reloads offline and, once pushed,
-from the Hub (:mod:`hubtools.spanmarker_ref`)."""
+from the Hub (:mod:`hubtools.spanmarker.reference`)."""
 
 from __future__ import annotations
 
@@ -13,30 +13,29 @@ from span_marker import SpanMarkerConfig, SpanMarkerModel
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
-from hubtools.config import RecipeConfig
+from hubtools.config import ModelConfig
 from hubtools.data.schemes import types_of
 from hubtools.errors import ConfigError
 from hubtools.modeling import train_wordpiece_tokenizer
-from hubtools.spanmarker_ref import ENCODER_SUBFOLDER, encoder_at, refers_to_itself
+from hubtools.spanmarker.options import SpanMarkerOptions
+from hubtools.spanmarker.reference import ENCODER_SUBFOLDER, encoder_at, refers_to_itself
 
-DEFAULT_LIMITS = {"entity_max_length": 8, "marker_max_length": 128}
 
-
-def spanmarker_limits(cfg: RecipeConfig) -> dict[str, int]:
+def spanmarker_limits(model: ModelConfig, options: SpanMarkerOptions) -> dict[str, int]:
     """SpanMarker's length limits: ``model_max_length`` (``model.max_length``, sub-tokens), and
-    ``entity_max_length`` (words) / ``marker_max_length`` (marker pairs per pass) from ``options``."""
-    limits = {name: int(cfg.options.get(name, default)) for name, default in DEFAULT_LIMITS.items()}
-    return {"model_max_length": cfg.model.max_length, **limits}
+    ``entity_max_length`` (words) / ``marker_max_length`` (marker pairs per pass) from the options."""
+    return {"model_max_length": model.max_length, "entity_max_length": options.entity_max_length,
+            "marker_max_length": options.marker_max_length}
 
 
-def build_tiny_encoder(cfg: RecipeConfig, sentences: Iterable[Sequence[str]], folder: Path) -> Path:
+def build_tiny_encoder(model: ModelConfig, sentences: Iterable[Sequence[str]], folder: Path) -> Path:
     """An untrained BERT sized by ``model.from_scratch`` with a WordPiece tokenizer trained on ``sentences``,
     saved to ``folder`` (the encoder path for :func:`load_spanmarker`)."""
-    tokenizer = train_wordpiece_tokenizer(sentences, cfg.model.vocab_size, cfg.model.lowercase, "bert",
-                                          model_max_length=cfg.model.max_length)
+    tokenizer = train_wordpiece_tokenizer(sentences, model.vocab_size, model.lowercase, "bert",
+                                          model_max_length=model.max_length)
     try:
         config = AutoConfig.for_model("bert", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                                      **(cfg.model.from_scratch or {}))
+                                      **(model.from_scratch or {}))
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model.from_scratch: {err}") from None
     AutoModel.from_config(config).save_pretrained(folder)
@@ -44,24 +43,24 @@ def build_tiny_encoder(cfg: RecipeConfig, sentences: Iterable[Sequence[str]], fo
     return folder
 
 
-def load_spanmarker(cfg: RecipeConfig, label_names: list[str], encoder: str | Path) -> SpanMarkerModel:
+def load_spanmarker(model_cfg: ModelConfig, options: SpanMarkerOptions, label_names: list[str],
+                    encoder: str | Path) -> SpanMarkerModel:
     """A SpanMarker model on ``encoder`` (an encoder id or folder) for ``label_names``, or a SpanMarker
     checkpoint, which must already predict exactly the dataset's entity types."""
-    model = SpanMarkerModel.from_pretrained(str(encoder), labels=label_names, **spanmarker_limits(cfg))
+    model = SpanMarkerModel.from_pretrained(str(encoder), labels=label_names,
+                                            **spanmarker_limits(model_cfg, options))
     own = sorted(label for label in model.config.label2id if label != "O")
     if own != sorted(types_of(label_names)):
         raise ConfigError(f"{encoder}: the SpanMarker checkpoint predicts {own}, the dataset has "
                           f"{sorted(types_of(label_names))}; start from an encoder id instead "
                           f"(model.name_or_path=bert-base-multilingual-cased)")
-    outside_weight = float(cfg.options.get("outside_weight", 1.0))
-    if outside_weight != 1.0:
-        weight_outside(model, outside_weight)
+    if options.outside_weight != 1.0:
+        weight_outside(model, options.outside_weight)
     return model
 
 
 def weight_outside(model: SpanMarkerModel, weight: float) -> None:
-    """Scale the training loss of the O class by ``weight``: candidate spans that are no entity outnumber
-    entities by about 50 to 1, which keeps a from-scratch encoder at high precision and low recall. The
+    """Scale the training loss of the O class by ``weight`` (see ``SpanMarkerOptions.outside_weight``). The
     weights are a non-persistent buffer, so the saved model is SpanMarker's own."""
     weights = torch.ones(model.config.num_labels)
     weights[model.config.outside_id] = weight

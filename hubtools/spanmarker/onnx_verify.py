@@ -61,15 +61,18 @@ def verify_spanmarker_onnx(
     sentences: Sentences,
     gold: Sequence[Sequence[Span]] | None = None,
     batch_size: int = 32,
+    torch_entities: Sequence[Sequence[Entity]] | None = None,
 ) -> dict[str, float | int]:
     """Sentence-level agreement of entity sets, max abs logit difference and (with gold spans) F1 per side.
 
     ``gold`` holds one list of ``(label, start, end)`` per sentence, end exclusive, in word indices for
-    word-list sentences and character indices for strings.
+    word-list sentences and character indices for strings. ``torch_entities`` are PyTorch's predictions when
+    already computed (``model.predict`` of the same sentences).
     """
     if not sentences or is_single_input(sentences):
         raise ValueError("verify_spanmarker_onnx needs a non-empty list of sentences, not one sentence")
-    torch_entities = model.predict(sentences, batch_size=batch_size)
+    if torch_entities is None:
+        torch_entities = model.predict(sentences, batch_size=batch_size)
     onnx_entities = runner.predict(sentences, batch_size=batch_size)
     same = sum(
         {entity_key(e) for e in ours} == {entity_key(e) for e in theirs}

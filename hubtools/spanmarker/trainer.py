@@ -34,7 +34,7 @@ class WordScoredTrainer(Trainer):
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
         metrics = super().evaluate(dataset, ignore_keys, metric_key_prefix)
         predictions = self.model.predict(list(dataset["tokens"]), batch_size=self.args.per_device_eval_batch_size)
-        scores = evaluate_predictions(dataset, predictions, self.entity_types)
-        word_metrics = {f"{metric_key_prefix}_{name}": scores[name] for name in SCORES}
+        scores, _ = evaluate_predictions(dataset, predictions, self.entity_types)
+        word_metrics = {f"{metric_key_prefix}_{name}": getattr(scores, name) for name in SCORES}
         self.log(word_metrics)
         return {**metrics, **word_metrics}

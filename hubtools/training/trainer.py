@@ -7,13 +7,11 @@ sentence is duplicated or dropped), metrics are computed on words after merging 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader, SequentialSampler
 from transformers import (
@@ -25,41 +23,11 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint, has_length, seed_worker
 
-from hubtools.config import TrainingConfig
-from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
+from hubtools.results import EpochScores
 from hubtools.tokenization import merge_word_predictions
+from hubtools.training.arguments import apply_mixed_precision
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths
-
-
-def use_fp16(cfg: TrainingConfig) -> bool:
-    """fp16 mixed precision: on by default where CUDA is available; an error if forced without CUDA."""
-    if cfg.fp16 == "auto":
-        return torch.cuda.is_available()
-    if cfg.fp16 and not torch.cuda.is_available():
-        raise ConfigError("training.fp16=true needs a CUDA device; use auto or false on CPU")
-    return bool(cfg.fp16)
-
-
-def cpu_has_native_bf16() -> bool:
-    """The CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
-    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def use_bf16(cfg: TrainingConfig) -> bool:
-    """bf16 autocast: by default on a CPU-only run whose CPU has native bf16 (fp16 stays CUDA's default)."""
-    if cfg.bf16 == "auto":
-        return not torch.cuda.is_available() and cpu_has_native_bf16()
-    return bool(cfg.bf16)
-
-
-def reset_mixed_precision() -> None:
-    """Forget the mixed precision of earlier Trainers in this process (the environment variable transformers
-    leaves behind and Accelerate's process-wide state), before training with plain TrainingArguments."""
-    from accelerate.state import AcceleratorState
-
-    os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
-    AcceleratorState._reset_state(reset_partial_state=True)
 
 
 def fp32_after_training(trainer: Trainer) -> None:
@@ -70,51 +38,6 @@ def fp32_after_training(trainer: Trainer) -> None:
 
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     trainer.use_cpu_amp = False
-
-
-def build_training_arguments(cfg: TrainingConfig, output_dir: str | Path, has_eval: bool = True,
-                             **overrides) -> TrainingArguments:
-    """TrainingArguments from the recipe's training section: evaluate, save and log every epoch, keep the
-    best model by ``metric_for_best_model``, at most ``save_total_limit`` checkpoints."""
-    fp16 = use_fp16(cfg)
-    bf16 = not fp16 and use_bf16(cfg)
-    # TrainingArguments hands mixed precision to Accelerate through this variable and never resets it: set it
-    # from the configuration so an earlier run in the same process (or a launcher flag) does not leak in.
-    os.environ["ACCELERATE_MIXED_PRECISION"] = "fp16" if fp16 else "bf16" if bf16 else "no"
-    kwargs = dict(
-        output_dir=str(output_dir),
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_train_epochs,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        warmup_ratio=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        adam_beta1=cfg.adam_beta1,
-        adam_beta2=cfg.adam_beta2,
-        adam_epsilon=cfg.adam_epsilon,
-        seed=cfg.seed,
-        fp16=fp16,
-        fp16_full_eval=fp16,
-        bf16=bf16,
-        eval_strategy="epoch" if has_eval else "no",
-        save_strategy="epoch",
-        logging_strategy="steps" if cfg.logging_steps else "epoch",
-        logging_steps=cfg.logging_steps or 500,
-        load_best_model_at_end=has_eval,
-        metric_for_best_model=cfg.metric_for_best_model if has_eval else None,
-        greater_is_better=cfg.metric_for_best_model not in ("loss", "eval_loss"),
-        save_total_limit=cfg.save_total_limit,
-        group_by_length=cfg.group_by_length,
-        dataloader_num_workers=cfg.dataloader_num_workers,
-        use_cpu=not torch.cuda.is_available(),  # CPU process state: N launched processes train together (gloo)
-        report_to="none",
-        disable_tqdm=False,
-    )
-    kwargs.update(cfg.extra)
-    kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
 
 
 def argmax_logits(logits, labels):
@@ -184,8 +107,13 @@ def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ar
                   trainer_cls: type[Trainer] = NerTrainer, callbacks: list | None = None,
                   **trainer_kwargs) -> Trainer:
     """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
-    metrics; ``max_tokens_per_batch=N`` among ``trainer_kwargs`` switches to token-budget batches."""
+    metrics; token-budget batches when ``args.max_tokens_per_batch`` is set (or passed among
+    ``trainer_kwargs``)."""
+    apply_mixed_precision(args)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
+    budget = getattr(args, "max_tokens_per_batch", None)
+    if budget and issubclass(trainer_cls, NerTrainer):
+        trainer_kwargs.setdefault("max_tokens_per_batch", budget)
     return trainer_cls(
         model=model,
         args=args,
@@ -206,7 +134,7 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     return get_last_checkpoint(str(path)) if path.is_dir() else None
 
 
-def epoch_history(log_history: list[dict]) -> list[dict]:
+def epoch_history(log_history: list[dict]) -> list[EpochScores]:
     """One row per epoch from ``trainer.state.log_history``: training loss, step, validation loss and
     the validation metrics (the table the model card shows)."""
     rows: dict[float, dict] = {}
@@ -222,6 +150,7 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
         for name, value in entry.items():
             if name.startswith("eval_") and not name.endswith(("_runtime", "_per_second")):
                 row["validation_loss" if name == "eval_loss" else name[5:]] = float(value)
-    history = [rows[k] for k in sorted(rows)]
-    return [row for row in history if len(row) > 2]
+    known = {"epoch", "step", "training_loss", "validation_loss", "precision", "recall", "f1", "accuracy"}
+    history = [rows[k] for k in sorted(rows) if len(rows[k]) > 2]
+    return [EpochScores(**{k: v for k, v in row.items() if k in known}) for row in history]
 

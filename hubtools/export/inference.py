@@ -50,9 +50,9 @@ def feature_logits(forward: Forward, rows: Sequence[Row], names: Sequence[str], 
     return out
 
 
-# ONNX Runtime's CPU SkipLayerNormalization kernel is about 4x slower than the Add + LayerNormalization it
-# replaces on short sequences (profiled on MiniLM int8, batch 1, ~20 tokens: 43 us vs 13 us per layer norm), so
-# CPU sessions keep the two apart; ``optimize_onnx`` does not fuse them offline either.
+# ONNX Runtime's CPU SkipLayerNormalization kernel is slower than the Add + LayerNormalization it replaces on
+# short sequences (docs/architecture.md has the profile), so CPU sessions keep the two apart;
+# ``optimize_onnx`` does not fuse them offline either.
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasSkipLayerNormFusion")
 
 

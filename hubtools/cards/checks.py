@@ -1,4 +1,4 @@
-"""Local validation of rendered cards: metadata, model-index against results.json, links and tables.
+"""Local validation of rendered cards: metadata, model-index against the run's results, links and tables.
 
 huggingface_hub < 2.2 validates cards against a hard-coded huggingface.co address, so everything here is
 checked offline with the library's own parsers (``ModelCard``, ``DatasetCard``, ``metadata_load``).
@@ -14,7 +14,8 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from hubtools.card_data import TASK, TEST_METRICS
+from hubtools.cards.data import TASK, TEST_METRICS
+from hubtools.results import RunResults
 
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -66,8 +67,8 @@ def _equal(a: object, b: object) -> bool:
     return a == b
 
 
-def check_model_index(metadata: dict, results: dict) -> list[str]:
-    """model-index parses back into EvalResults equal to results.json's test scores."""
+def check_model_index(metadata: dict, results: RunResults) -> list[str]:
+    """model-index parses back into EvalResults equal to the run's test scores."""
     try:
         _, evals = model_index_to_eval_results(metadata["model-index"])
     except (KeyError, TypeError, IndexError) as err:
@@ -75,7 +76,7 @@ def check_model_index(metadata: dict, results: dict) -> list[str]:
     problems = []
     for metric in TEST_METRICS:
         found = [e for e in evals if e.metric_type == metric and e.dataset_split == "test"]
-        expected = results.get("test", {}).get(metric)
+        expected = getattr(results.test, metric)
         if len(found) != 1:
             problems.append(f"model-index has {len(found)} test {metric!r} entries, expected 1")
         elif found[0].task_type != TASK:
@@ -85,7 +86,7 @@ def check_model_index(metadata: dict, results: dict) -> list[str]:
     return problems
 
 
-def check_model_card(run_dir: Path, results: dict) -> list[str]:
+def check_model_card(run_dir: Path, results: RunResults) -> list[str]:
     """Problems with RUN/model/README.md."""
     path = run_dir / "model" / "README.md"
     text = _read(path)
@@ -109,7 +110,7 @@ def check_model_card(run_dir: Path, results: dict) -> list[str]:
     return [f"{path}: {p}" for p in problems]
 
 
-def check_dataset_card(run_dir: Path, results: dict) -> list[str]:
+def check_dataset_card(run_dir: Path, results: RunResults) -> list[str]:
     """Problems with RUN/dataset/README.md."""
     folder = run_dir / "dataset"
     path = folder / "README.md"
@@ -124,7 +125,7 @@ def check_dataset_card(run_dir: Path, results: dict) -> list[str]:
     problems = []
     if TASK not in (data.task_categories or []):
         problems.append(f"task_categories {data.task_categories!r} lacks {TASK!r}")
-    expected_license = results.get("dataset", {}).get("license")
+    expected_license = results.dataset.license
     if data.license != expected_license:
         problems.append(f"license {data.license!r}, results.json dataset.license is {expected_license!r}")
     configs = metadata.get("configs") or []
@@ -132,7 +133,7 @@ def check_dataset_card(run_dir: Path, results: dict) -> list[str]:
     if not files:
         problems.append("metadata has no configs with data_files")
     splits = {f.get("split") for f in files}
-    if files and splits != set(results.get("dataset", {}).get("splits", {})):
+    if files and splits != set(results.dataset.splits):
         problems.append(f"configs data_files splits {sorted(map(str, splits))} differ from results.json splits")
     problems += [f"data_files {f.get('path')!r}: no {folder / str(f.get('path'))}" for f in files
                  if not (folder / str(f.get("path"))).is_file()]

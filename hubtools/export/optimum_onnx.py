@@ -1,6 +1,6 @@
-"""The ONNX stage: optimum-onnx export, graph optimization, dynamic int8 quantization, verification.
+"""The exporter of transformers token classifiers: Optimum ONNX export, graph fusion, CPU rewrites, int8.
 
-``export_run(RUN)`` turns ``RUN/model/`` into ``RUN/onnx/``::
+:class:`OptimumExporter` turns ``RUN/model/`` into ``RUN/onnx/``::
 
     model.onnx                        fp32, as exported by optimum (portable graph)          variant onnx
     model_quantized.onnx              fused graph (ORTOptimizer), split attention + int8       variant onnx_int8
@@ -8,28 +8,28 @@
     config.json, tokenizer files      so that ORTModelForTokenClassification and pipeline() load the folder
 
 Every variant is run over all words of ``RUN/dataset/test.parquet`` through the training path (windows
-merged to words) and compared with PyTorch: word agreement, max abs logit difference and entity F1. A variant
-whose F1 drops by more than ``max_f1_drop`` points (or, for fp32, whose agreement is below
-``min_word_agreement``) is marked failed and its file removed. The folder is built in a temporary folder and
-renamed, so a crash never leaves a half-written ``onnx/``. Before quantization the fused graph is rewritten
-for CPUs (:mod:`hubtools.onnx_graph`: one int8 QKV GEMM + the ONNX ``Attention`` op instead of ``QAttention``'s
+merged to words, :mod:`hubtools.export.words`) and judged by the one acceptance policy
+(:mod:`hubtools.export.base`). Before quantization the fused graph is rewritten
+for CPUs (:mod:`hubtools.export.onnx_graph`: one int8 QKV GEMM + the ONNX ``Attention`` op instead of ``QAttention``'s
 per-head GEMMs, the FFN bias folded into its GEMM), then quantized with onnxruntime's ``quantize_dynamic``
 (``DefaultTensorType`` set): optimum's ORTQuantizer cannot type the fused ops.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 from hubtools.config import ExportConfig
 from hubtools.errors import ExportError
-from hubtools.onnx_graph import MS_DOMAIN, rewrite_for_cpu
-from hubtools.run import load_results, write_json
+from hubtools.export.base import Exporter, VariantScores
+from hubtools.export.benchmark import benchmark_run
+from hubtools.export.inference import ort_forward, ort_session, torch_forward
+from hubtools.export.onnx_graph import MS_DOMAIN, rewrite_for_cpu
+from hubtools.export.words import WordReference
+from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 
 logger = logging.getLogger("hubtools")
 
@@ -116,7 +116,7 @@ def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = 
     """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``): attention,
     embeddings + LayerNormalization and bias + GELU fused, GELU in its tanh form with ``gelu_approximation``
     (FastGelu), the residual Add + LayerNormalization left apart (see
-    :data:`hubtools.inference.CPU_DISABLED_OPTIMIZERS`)."""
+    :data:`hubtools.export.inference.CPU_DISABLED_OPTIMIZERS`)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
 
@@ -129,8 +129,8 @@ def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = 
 def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path:
     """Dynamic int8 quantization of MatMul weights (and of the Gather tables with ``embeddings``), with the
     weight type, symmetry, range and per-channel option of ``qconfig``, then of the packed QKV weights of any
-    fused attention left (:func:`hubtools.onnx_graph.split_attention` off or not applicable) per tensor:
-    onnxruntime's QAttention with per-column scales ran 4% slower (MiniLM, CoNLL, one thread)."""
+    fused attention left (:func:`hubtools.export.onnx_graph.split_attention` off or not applicable) per tensor
+    (QAttention with per-column scales was slower; docs/architecture.md)."""
     import onnx
     from onnxruntime.quantization import quantize_dynamic
 
@@ -157,23 +157,10 @@ def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path
     return target
 
 
-def config_from_run(run_dir: str | Path, **overrides) -> ExportConfig:
-    """The run's ``config.export`` with overrides applied (None values ignored), validated; for
-    ``hubtools export RUN [--no-benchmark] [--device] [--max-f1-drop]``."""
-    raw = load_results(run_dir).get("config", {}).get("export") or {}
-    known = {f.name for f in dataclasses.fields(ExportConfig)}
-    cfg = ExportConfig(**{k: v for k, v in raw.items() if k in known})
-    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def _size_mb(path: Path) -> float:
-    return round(path.stat().st_size / 2**20, 2)
-
-
-def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_set: str) -> dict[str, Path]:
+def build_variants(model_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_set: str) -> dict[str, Path]:
     """Write the ONNX files of every variant into ``out_dir`` (intermediate files in a subfolder that is
     removed); returns ``{variant: path}``."""
-    model = export_onnx(run_dir / "model", out_dir)
+    model = export_onnx(model_dir, out_dir)
     variants = {"onnx": out_dir / FP32_FILE}
     if not cfg.quantize:
         return variants
@@ -194,67 +181,37 @@ def build_variants(run_dir: Path, out_dir: Path, cfg: ExportConfig, instruction_
     return variants
 
 
-def judge(name: str, scores: dict, reference_f1: float, cfg: ExportConfig) -> str:
-    """``ok`` or ``failed: <reason>`` for a verified variant."""
-    drop = (reference_f1 - scores["f1"]) * 100
-    if name == "onnx" and scores["word_agreement"] < cfg.min_word_agreement:
-        return (f"failed: agrees with PyTorch on {scores['word_agreement']:.4%} of words "
-                f"(min {cfg.min_word_agreement:.4%})")
-    if drop > cfg.max_f1_drop:
-        return f"failed: F1 {scores['f1']:.4f} is {drop:.2f} points below PyTorch {reference_f1:.4f} " \
-               f"(max {cfg.max_f1_drop})"
-    return "passed"
+class OptimumExporter(Exporter):
+    """transformers token classifiers: fp32, fused int8 and int8-embeddings variants (module docstring)."""
 
+    name = "optimum-onnx"
+    agreement_unit = "word"
 
-def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> dict:
-    """Export, quantize, verify and benchmark ``RUN/model`` into ``RUN/onnx``; write and return results.json
-    ``export``. ``cfg`` defaults to the run's ``config.export``."""
-    from hubtools.verify import reference, verify_variant
+    def check(self) -> None:
+        check_model_dir(self.model_dir)
+        self.instruction_set = (detect_instruction_set() if self.cfg.instruction_set == "auto"
+                                else self.cfg.instruction_set)
 
-    run_dir = Path(run_dir)
-    results = load_results(run_dir)
-    cfg = cfg or config_from_run(run_dir)
-    check_model_dir(run_dir / "model")
-    instruction_set = detect_instruction_set() if cfg.instruction_set == "auto" else cfg.instruction_set
-    ref = reference(run_dir, results)
-    final = run_dir / "onnx"
-    tmp = run_dir / f".onnx.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    section: dict = {"pytorch": ref.summary, "instruction_set": instruction_set,
-                     "optimize_level": cfg.optimize_level, "gelu_approximation": cfg.gelu_approximation,
-                     "split_attention": cfg.split_attention, "per_channel": cfg.per_channel}
-    try:
-        variants = build_variants(run_dir, tmp, cfg, instruction_set)
-        for name, path in variants.items():
-            scores = verify_variant(ref, path, cfg.device)
-            status = judge(name, scores, ref.summary["f1"], cfg)
-            section[name] = {"file": path.name, **scores, "size_mb": _size_mb(path), "status": status}
-            if status != "passed":
-                logger.warning("export: variant %s refused and %s removed (not published): %s",
-                               name, path.name, status.removeprefix("failed: "))
-                path.unlink()
-            else:
-                logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %.1f MB", name, scores["f1"],
-                            ref.summary["f1"], section[name]["size_mb"])
-        old = run_dir / f".onnx.old-{os.getpid()}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if cfg.benchmark:
-        from hubtools.benchmark import benchmark_run
+    def reference(self) -> ReferenceModel:
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        published = {n: final / section[n]["file"] for n in variants if section[n]["status"] == "passed"}
-        section["benchmark"] = benchmark_run(run_dir, published, cfg)
-    results["export"] = section
-    write_json(run_dir / "results.json", results)
-    return section
+        model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        forward, inputs = torch_forward(model)
+        self.words = WordReference.build(self.run_dir, self.results, names,
+                                         AutoTokenizer.from_pretrained(self.model_dir), forward, inputs)
+        return self.words.model
 
+    def build_variants(self, out_dir: Path) -> dict[str, Path]:
+        return build_variants(self.model_dir, out_dir, self.cfg, self.instruction_set)
 
-def export_stage(run, cfg) -> None:
-    """The recipe stage (``hubtools.recipe.post_training_stages``): export the staged run folder when
-    ``cfg.export.enabled``, keeping the RunFolder's results in step with results.json."""
-    if cfg.export.enabled:
-        run.update(export=export_run(run.path, cfg.export))
+    def verify(self, name: str, path: Path) -> VariantScores:
+        return self.words.verify(*ort_forward(ort_session(path, device=self.cfg.device)))
+
+    def benchmark(self, variants: dict[str, Path]) -> Benchmark:
+        return benchmark_run(self.run_dir, self.results, variants, self.cfg)
+
+    def settings(self) -> ExportSettings:
+        return ExportSettings(instruction_set=self.instruction_set, optimize_level=self.cfg.optimize_level,
+                              gelu_approximation=self.cfg.gelu_approximation,
+                              split_attention=self.cfg.split_attention, per_channel=self.cfg.per_channel)

@@ -1,6 +1,6 @@
 """Size, peak memory, latency and throughput of the PyTorch model and the published ONNX variants.
 
-Each variant is measured in a fresh process (``python -m hubtools.benchmark SPEC VARIANT KIND PATH``) so
+Each variant is measured in a fresh process (``python -m hubtools.export.benchmark SPEC KIND PATH``) so
 that its peak resident memory is its own; an ONNX process never imports torch. Inputs are the first
 ``benchmark_sentences`` test sentences tokenized as in training: latency is the model call at batch 1
 (p50/p95 over the sentences), throughput is words per second at batch 32 over length-sorted batches. Each is
@@ -17,10 +17,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hubtools.inference import length_sorted_batches, pad_batch
+from hubtools.export.inference import length_sorted_batches, pad_batch
+
+if TYPE_CHECKING:  # the worker process imports this module and must stay light
+    from hubtools.config import ExportConfig
+    from hubtools.results import Benchmark, RunResults
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 WARMUP = 3
@@ -48,17 +53,18 @@ def time_forward(forward, rows: list[dict], words: list[int], names: list[str], 
             "throughput_words_s": round(sum(words) / seconds, 1)}
 
 
-def _forward(kind: str, path: str, threads: int | None, device: str):
+def _forward(kind: str, path: str, threads: int | None, device: str, remote_code: bool = False):
     if kind == "pytorch":
         import torch
         from transformers import AutoModelForTokenClassification
 
-        from hubtools.inference import torch_forward
+        from hubtools.export.inference import torch_forward
 
         if threads:
             torch.set_num_threads(threads)
-        return torch_forward(AutoModelForTokenClassification.from_pretrained(path), device)
-    from hubtools.inference import ort_forward, ort_session
+        model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=remote_code)
+        return torch_forward(model, device)
+    from hubtools.export.inference import ort_forward, ort_session
 
     return ort_forward(ort_session(path, threads, device))
 
@@ -82,27 +88,25 @@ def measure(spec: dict, kind: str, path: str) -> dict:
     rows = [{k: v for k, v in row.items() if k in INPUT_NAMES} for row in spec["rows"]]
     out = []
     for threads in spec["threads"]:
-        forward, names = _forward(kind, path, threads, spec["device"])
+        forward, names = _forward(kind, path, threads, spec["device"], spec.get("remote_code", False))
         out.append({"threads": threads or "gpu", **time_forward(forward, rows, spec["words"], names,
                                                                 spec["pad_id"])})
     return {"peak_rss_mb": peak_rss_mb(), "settings": out}
 
 
-def benchmark_inputs(run_dir: Path, sentences: int | None) -> dict:
+def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) -> dict:
     """Tokenized feature rows of the first ``sentences`` test sentences, their word counts and pad id."""
     from transformers import AutoTokenizer
 
-    from hubtools.run import load_results
+    from hubtools.export.words import load_test_split
     from hubtools.tokenization import tokenize_dataset
-    from hubtools.verify import load_test_split
 
     test = load_test_split(run_dir)
     if sentences:
         test = test.select(range(min(sentences, len(test))))
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
-    info = load_results(run_dir).get("model", {})
-    features = tokenize_dataset(test, tokenizer, info.get("max_length", tokenizer.model_max_length),
-                                info.get("stride", 32), desc="tokenize benchmark")
+    features = tokenize_dataset(test, tokenizer, results.model.max_length, results.model.stride or 0,
+                                desc="tokenize benchmark")
     words = [sum(w >= 0 for w in row) for row in features["word_index"]]
     rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
     return {"rows": rows, "words": words, "pad_id": tokenizer.pad_token_id or 0, "sentences": len(test)}
@@ -111,42 +115,45 @@ def benchmark_inputs(run_dir: Path, sentences: int | None) -> dict:
 def run_worker(spec_path: Path, kind: str, path: Path) -> dict:
     """Measure one variant in a fresh Python process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "hubtools.benchmark", str(spec_path), kind, str(path)],
+        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "hubtools.export.benchmark", str(spec_path), kind, str(path)],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark of {path} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def benchmark_run(run_dir: str | Path, variants: dict[str, Path], cfg) -> dict:
-    """results.json ``export.benchmark`` for PyTorch (``RUN/model``) and ``variants`` ({name: onnx file});
-    draws ``RUN/plots/benchmark.png``."""
+def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, Path], cfg: ExportConfig,
+                  batch_size: int = 32) -> Benchmark:
+    """The benchmark of PyTorch (``RUN/model``) and ``variants`` ({name: onnx file}); draws
+    ``RUN/plots/benchmark.png``."""
+    from hubtools.export.base import megabytes
     from hubtools.plots import benchmark_bars
+    from hubtools.results import Benchmark, BenchmarkRow
     from hubtools.run import machine_description
 
     run_dir = Path(run_dir)
-    inputs = benchmark_inputs(run_dir, cfg.benchmark_sentences)
+    inputs = benchmark_inputs(run_dir, results, cfg.benchmark_sentences)
     threads = [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
     todo = {"pytorch": run_dir / "model"}
     todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})
-    section: dict = {"machine": machine_description(), "device": cfg.device, "sentences": inputs["sentences"],
-                     "words": int(sum(inputs["words"])), "batch_size": 32, "variants": {}, "rows": []}
-    if cfg.device == "cpu":
-        section["note"] = "ONNX Runtime sessions with the options shown under How to use"
+    rows: list[BenchmarkRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device}))
+        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device,
+                                         "remote_code": results.model.remote_code}))
         for name, path in todo.items():
-            kind = "pytorch" if name == "pytorch" else "onnx"
-            result = run_worker(spec_path, kind, path)
+            result = run_worker(spec_path, "pytorch" if name == "pytorch" else "onnx", path)
             files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-            sizes = {"size_mb": round(sum(f.stat().st_size for f in files) / 2**20, 2),
-                     "peak_rss_mb": result["peak_rss_mb"]}
-            section["variants"][name] = sizes
-            section["rows"] += [{"variant": name, **row, **sizes} for row in result["settings"]]
-    benchmark_bars(section["rows"], run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
-    return section
+            size = megabytes(*files)
+            rows += [BenchmarkRow(variant=name, size_mb=size, peak_rss_mb=result["peak_rss_mb"], **row)
+                     for row in result["settings"]]
+    benchmark = Benchmark(machine=machine_description(), device=cfg.device, num_sentences=inputs["sentences"],
+                          num_words=int(sum(inputs["words"])), batch_size=batch_size, rows=rows,
+                          note="ONNX Runtime sessions with the options shown under How to use"
+                          if cfg.device == "cpu" else None)
+    benchmark_bars(rows, run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
+    return benchmark
 
 
 def main(argv: list[str]) -> None:

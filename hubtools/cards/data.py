@@ -1,0 +1,140 @@
+"""Card data: the Hub metadata (huggingface_hub's ``ModelCardData`` / ``DatasetCardData``) and the values the
+templates show, all built from a run's typed results. Nothing here computes a number: every value is read
+from :class:`~hubtools.results.RunResults`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from huggingface_hub import DatasetCardData, EvalResult, ModelCardData
+
+from hubtools.results import RunResults
+
+TASK = "token-classification"
+TEST_METRICS = {"f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy"}
+SPLITS = ("train", "validation", "test")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+LOCAL_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".conll", ".txt", ".csv", ".ann", ".iob", ".bio", ".tsv")
+
+
+def hub_dataset_id(source: str) -> str | None:
+    """``source`` when it reads as a Hub dataset id (not a generator or a path), else None."""
+    if source.startswith("generate:") or PurePosixPath(source).suffix in LOCAL_FILE_SUFFIXES:
+        return None
+    return source if _HUB_ID.match(source) else None
+
+
+def base_model(results: RunResults) -> str | None:
+    """The pretrained model a run was fine-tuned from; None when it was trained from scratch."""
+    return None if results.model.from_scratch else results.model.base_model
+
+
+def model_name(results: RunResults, model_repo_id: str | None) -> str:
+    """The repo name, or ``<model_type>-<dataset name>`` before a repo is known."""
+    if model_repo_id:
+        return model_repo_id.split("/")[-1]
+    return f"{results.model.model_type}-{results.dataset.name}"
+
+
+class NerModelCardData(ModelCardData):
+    """The model card's YAML metadata, with the test scores as model-index."""
+
+    @classmethod
+    def from_results(cls, results: RunResults, model_repo_id: str | None = None,
+                     dataset_repo_id: str | None = None) -> NerModelCardData:
+        publish, export = results.publish, results.export
+        tags = [TASK, "ner", *publish.tags] + (["onnx"] if export and export.passed else [])
+        widget = [{"text": text} for text in publish.widget]
+        return cls(language=results.dataset.language, license=publish.license,
+                   library_name=results.model.library_name, pipeline_tag=TASK, tags=tags,
+                   datasets=[dataset_repo_id] if dataset_repo_id else None, base_model=base_model(results),
+                   metrics=list(TEST_METRICS), widget=widget or None, model_name=model_name(results, model_repo_id),
+                   eval_results=eval_results(results, dataset_repo_id))
+
+
+def eval_results(results: RunResults, dataset_repo_id: str | None) -> list[EvalResult]:
+    """model-index entries: the test split's entity-level scores, on the published dataset when there is one."""
+    dataset = results.dataset
+    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": "test"}
+    if dataset_repo_id:
+        where["dataset_type"] = dataset_repo_id
+    else:
+        where.update(dataset_type=dataset.source, dataset_config=dataset.source_config,
+                     dataset_revision=dataset.revision)
+    return [EvalResult(task_type=TASK, task_name="Named Entity Recognition", metric_type=metric,
+                       metric_value=getattr(results.test, metric), metric_name=f"Test {label}", **where)
+            for metric, label in TEST_METRICS.items()]
+
+
+def data_files(results: RunResults) -> dict[str, str]:
+    """Split -> parquet file name, beside the dataset card."""
+    return {split: f"{split}.parquet" for split in SPLITS if split in results.dataset.splits}
+
+
+def size_category(results: RunResults) -> str:
+    """The Hub's size category for the number of sentences in all splits."""
+    total = sum(results.dataset.splits.values())
+    return next((name for limit, name in _SIZE_CATEGORIES if total < limit), "n>1M")
+
+
+class NerDatasetCardData(DatasetCardData):
+    """The dataset card's YAML metadata, with ``configs`` mapping the parquet files to splits."""
+
+    @classmethod
+    def from_results(cls, results: RunResults) -> NerDatasetCardData:
+        dataset = results.dataset
+        source = hub_dataset_id(dataset.source)
+        files = [{"split": split, "path": path} for split, path in data_files(results).items()]
+        return cls(language=dataset.language, license=dataset.license, task_categories=[TASK],
+                   task_ids=["named-entity-recognition"], pretty_name=dataset.name,
+                   size_categories=[size_category(results)], source_datasets=[source] if source else None,
+                   tags=results.publish.tags or None, configs=[{"config_name": "default", "data_files": files}])
+
+
+@dataclass
+class CardContext:
+    """Everything the templates read besides ``results``: metadata YAML, names, links, snippet values."""
+
+    model_metadata: str
+    dataset_metadata: str
+    model_name: str
+    model_ref: str
+    onnx_ref: str
+    run_ref: str
+    data_files: dict[str, str]
+    model_repo_id: str | None = None
+    dataset_repo_id: str | None = None
+    base_model: str | None = None
+    source_repo_id: str | None = None
+    example: str | None = None
+    onnx_file_name: str | None = None
+    onnx_attention_op: bool | None = None
+    remote_code: bool | None = None
+    benchmark_plot: bool | None = None
+
+    @classmethod
+    def build(cls, results: RunResults, output_dir: str, model_repo_id: str | None = None,
+              dataset_repo_id: str | None = None, benchmark_plot: bool = False) -> CardContext:
+        """The context for ``results``; repo ids default to ``publish``; without them the usage snippets
+        load from ``output_dir``."""
+        model_repo_id = model_repo_id or results.publish.model_repo_id
+        dataset_repo_id = dataset_repo_id or results.publish.dataset_repo_id
+        export = results.export
+        smallest = export.smallest_passed if export else None
+        return cls(
+            model_metadata=NerModelCardData.from_results(results, model_repo_id, dataset_repo_id).to_yaml(),
+            dataset_metadata=NerDatasetCardData.from_results(results).to_yaml(),
+            model_name=model_name(results, model_repo_id), model_ref=model_repo_id or f"{output_dir}/model",
+            onnx_ref=model_repo_id or output_dir, run_ref=output_dir, data_files=data_files(results),
+            model_repo_id=model_repo_id,
+            dataset_repo_id=dataset_repo_id, base_model=base_model(results),
+            source_repo_id=hub_dataset_id(results.dataset.source),
+            example=results.publish.widget[0] if results.publish.widget else None,
+            onnx_file_name=PurePosixPath(smallest.file).name if smallest else None,
+            onnx_attention_op=bool(smallest and export.settings.split_attention and smallest.name != "onnx") or None,
+            remote_code=results.model.remote_code or None, benchmark_plot=benchmark_plot or None)

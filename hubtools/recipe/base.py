@@ -1,0 +1,262 @@
+"""The recipe base class: the one stage sequence every model family runs.
+
+    load data -> build model -> featurize -> build trainer -> train -> evaluate -> save the model
+    -> results.json -> export -> cards -> publish the run folder
+
+:meth:`Recipe.run` is the sequence; a family subclass overrides steps (SpanMarker its model, trainer and
+evaluation; the RNN taggers their model, optimizer and an extra metric; distillation its features and
+trainer), never the order. Bad data or a model whose labels do not fit fail before anything is written;
+the run is staged in ``OUTPUT_DIR.partial`` and renamed when every stage has finished
+(:class:`hubtools.run.RunFolder`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow.compute as pc
+from accelerate import PartialState
+from datasets import Dataset, DatasetDict
+from transformers import Trainer, set_seed
+from transformers.modelcard import extract_hyperparameters_from_trainer
+
+from hubtools import plots
+from hubtools.cards import render_cards
+from hubtools.config import RecipeConfig, load_config
+from hubtools.data.build import build_dataset
+from hubtools.data.validation import arrow_table, label_names_of
+from hubtools.evaluation import Evaluation
+from hubtools.families import exporter_for
+from hubtools.results import (
+    DatasetResult,
+    Environment,
+    ExportResult,
+    ModelResult,
+    RunResults,
+    Timings,
+    TrainingResult,
+)
+from hubtools.run import RunFolder, library_versions, machine_description
+from hubtools.tokenization import IGNORE
+from hubtools.training.trainer import epoch_history, fp32_after_training, last_checkpoint
+
+logger = logging.getLogger("hubtools")
+
+
+@dataclass
+class LoadedData:
+    """The built and validated dataset, its results section and the seconds it took."""
+
+    splits: DatasetDict
+    section: DatasetResult
+    seconds: float
+
+    @property
+    def label_names(self) -> list[str]:
+        return label_names_of(self.splits["train"])
+
+
+@dataclass
+class BuiltModel:
+    """The model to train, its tokenizer and the window size (sub-tokens) it reads."""
+
+    model: Any
+    tokenizer: Any
+    max_length: int
+
+
+@dataclass
+class Trained:
+    """A finished training: the Trainer (best model loaded), its seconds and the checkpoint it resumed."""
+
+    trainer: Trainer
+    seconds: float
+    resumed_from: str | None
+
+
+def command_line() -> str:
+    """The command that started this process, as a user would type it."""
+    launched = PartialState().num_processes > 1 or "ACCELERATE_MIXED_PRECISION" in os.environ
+    launcher = "accelerate launch" if launched else "python"
+    return f"{launcher} {shlex.join(sys.argv)}"
+
+
+def trained_words(features: Dataset) -> int:
+    """Words the training features label, each once however many windows hold it (``example_index``,
+    ``word_index`` of the labelled positions); features a family adds count too."""
+    table = arrow_table(features.select_columns(["example_index", "word_index", "labels"]))
+    words = table.column("word_index").combine_chunks()
+    example = table.column("example_index").to_numpy()[pc.list_parent_indices(words).to_numpy()]
+    labelled = table.column("labels").combine_chunks().flatten().to_numpy() != IGNORE
+    keys = example.astype(np.int64) << 32 | words.flatten().to_numpy().astype(np.int64)
+    return int(np.unique(keys[labelled]).size)
+
+
+class Recipe:
+    """A recipe of one model family: the stage sequence (:meth:`run`) and the steps a family overrides.
+
+    Class attributes: ``family`` names the kind of model the run publishes (it selects the exporter, see
+    :mod:`hubtools.families`); ``options_class`` types the family's own configuration section.
+    """
+
+    family: ClassVar[str]
+    options_class: ClassVar[type | None] = None
+
+    def __init__(self, cfg: RecipeConfig, command: str | None = None) -> None:
+        self.cfg = cfg
+        self.options = cfg.options
+        self.command = command or command_line()
+        self.state = PartialState()
+        self.folder = RunFolder(cfg.output_dir)
+
+    @classmethod
+    def load_config(cls, path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
+                    output_dir: str | None = None) -> RecipeConfig:
+        """The recipe's configuration, with the family's options section typed."""
+        return load_config(path, preset, overrides, output_dir, options_class=cls.options_class)
+
+    # ---- the sequence ---------------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        """Every stage; returns the finished run folder."""
+        data = self.load_data()
+        built = self.build_model(data)
+        self.create_folder()
+        features = self.featurize(data, built)
+        trained = self.train(self.build_trainer(built, features, data))
+        evaluation = self.evaluate(trained.trainer, data, features)
+        if self.state.is_main_process:
+            self.save(trained.trainer, built)
+            results = self.results(data, built, trained, features, evaluation)
+            self.write_run(results, data)
+            results.export = self.export(results)
+            if results.export is not None:
+                self.folder.write_results(results)
+            render_cards(self.folder.path, results)
+            self.folder.finalize(results)
+        self.state.wait_for_everyone()
+        return self.folder.final
+
+    def create_folder(self) -> None:
+        """Create the staging folder (main process; the others wait), keeping a crashed run's checkpoints."""
+        if self.state.is_main_process:
+            self.folder.create()
+        self.state.wait_for_everyone()
+
+    # ---- steps a family overrides ---------------------------------------------------------------------
+
+    def load_data(self) -> LoadedData:
+        """Build and validate the dataset (bad input fails here, before anything is written)."""
+        started = time.time()
+        splits, section = build_dataset(self.cfg.data)
+        return LoadedData(splits, section, round(time.time() - started, 2))
+
+    def build_model(self, data: LoadedData) -> BuiltModel:
+        """The model to train and its tokenizer."""
+        raise NotImplementedError
+
+    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+        """The splits in the form the Trainer reads (by default the splits themselves)."""
+        return dict(data.splits)
+
+    def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
+        """The Trainer for ``built`` on the training features, evaluating on the validation features."""
+        raise NotImplementedError
+
+    def train(self, trainer: Trainer) -> Trained:
+        """Train (resuming from the last checkpoint of a crashed run), then back to fp32 for evaluation."""
+        checkpoint = last_checkpoint(self.folder.checkpoints_dir)
+        if checkpoint:
+            logger.info("resuming training from %s", checkpoint)
+        started = time.time()
+        trainer.train(resume_from_checkpoint=checkpoint)
+        fp32_after_training(trainer)
+        return Trained(trainer, round(time.time() - started, 2), checkpoint)
+
+    def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation | None:
+        """Scores of the test split on words (None in processes that do not score)."""
+        raise NotImplementedError
+
+    def save(self, trainer: Trainer, built: BuiltModel) -> None:
+        """Save the trained model and its tokenizer to ``RUN/model`` (main process)."""
+        trainer.save_model(str(self.folder.model_dir))
+        built.tokenizer.save_pretrained(self.folder.model_dir)
+
+    def model_result(self, built: BuiltModel) -> ModelResult:
+        """The ``model`` section of results.json."""
+        raise NotImplementedError
+
+    def hyperparameters(self, trainer: Trainer, built: BuiltModel) -> dict[str, Any]:
+        """What the model card lists under Hyperparameters: transformers' own selection, the token budget,
+        mixed precision, the window size and, for a model built from scratch, its size."""
+        args = trainer.args
+        values = extract_hyperparameters_from_trainer(trainer)
+        if getattr(args, "max_tokens_per_batch", None):
+            values["max_tokens_per_batch"] = args.max_tokens_per_batch
+        if args.bf16:
+            values["mixed_precision_training"] = "bf16 autocast"
+        values.update({"max_length": built.max_length, "stride": self.cfg.model.stride})
+        values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.from_scratch or {}).items()})
+        return values
+
+    def training_words_per_second(self, features: dict[str, Dataset], trained: Trained) -> float | None:
+        """Training throughput in words per second (token-budget batches change what a sample or a step is,
+        so words are the comparable unit); None for a resumed run, which trained part of the epochs here."""
+        if trained.resumed_from or not trained.seconds or "word_index" not in features["train"].column_names:
+            return None
+        epochs = trained.trainer.state.epoch
+        return round(trained_words(features["train"]) * epochs / trained.seconds, 1)
+
+    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict[str, Any]:
+        """Family sections of results.json (``RunResults`` field name -> value); none by default."""
+        return {}
+
+    def export(self, results: RunResults) -> ExportResult | None:
+        """The export stage (skipped when ``export.enabled`` is false): the family's exporter."""
+        if not self.cfg.export.enabled:
+            return None
+        return exporter_for(results.model.family)(self.folder.path, results, self.cfg.export).run()
+
+    # ---- results and the run folder -------------------------------------------------------------------
+
+    def results(self, data: LoadedData, built: BuiltModel, trained: Trained, features: dict[str, Dataset],
+                evaluation: Evaluation) -> RunResults:
+        """The run's typed results (main process)."""
+        trainer = trained.trainer
+        return RunResults(
+            recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=self.cfg.to_dict(),
+            publish=self.cfg.publish, dataset=data.section, model=self.model_result(built),
+            training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history)),
+            test=evaluation.scores,
+            timings=Timings(dataset_s=data.seconds, train_s=trained.seconds, evaluate_s=evaluation.seconds,
+                            train_words_per_second=self.training_words_per_second(features, trained)),
+            environment=Environment(device=str(trainer.args.device), num_processes=self.state.num_processes,
+                                    fp16=bool(trainer.args.fp16), bf16=bool(trainer.args.bf16),
+                                    machine=machine_description()),
+            versions=library_versions(), **self.extra_results(data, evaluation, trainer))
+
+    def write_run(self, results: RunResults, data: LoadedData) -> None:
+        """Dataset parquet, plots and results.json of the trained run (main process)."""
+        folder, dataset = self.folder, results.dataset
+        folder.save_dataset(data.splits)
+        plots.training_curves(results.training.history, folder.plots_dir / "training_curves.png",
+                              f"{self.cfg.recipe}: training curves")
+        plots.confusion_matrix(results.test.confusion, folder.plots_dir / "confusion_matrix.png")
+        for target in (folder.plots_dir, folder.dataset_dir):
+            plots.entity_distribution(dataset.entity_counts, target / "entity_distribution.png",
+                                      f"{dataset.name}: entities per split")
+        folder.write_results(results)
+
+    def seed(self) -> None:
+        """Seed every random generator with ``training.seed`` (before a model is built)."""
+        set_seed(self.cfg.training.seed)

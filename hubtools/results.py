@@ -1,0 +1,582 @@
+"""The typed contract between a run's stages: everything a run records, as dataclasses with a schema version.
+
+Each stage returns its own section (the dataset build a :class:`DatasetResult`, the evaluation a
+:class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe assembles a :class:`RunResults`
+and :class:`hubtools.run.RunFolder` writes it as ``results.json``, the only place that file is written.
+Cards, the ``hubtools`` command and push read it back with :func:`read_results`, as typed objects.
+
+``to_dict``/``from_dict`` convert to and from JSON values by the type hints; a key the schema does not have,
+a missing required key or a value of the wrong type raises :class:`~hubtools.errors.ResultsError` naming its
+path (``results.export.variants[1].f1``). A results.json written before schema versions (version 1) is
+migrated when read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hubtools.config import PublishConfig
+from hubtools.errors import ResultsError
+
+SCHEMA_VERSION = 2
+T = TypeVar("T")
+
+
+@dataclass
+class BuildRecord:
+    """How the published dataset was built from its source (the dataset card's "How it was built")."""
+
+    steps: list[str]
+    split_method: str
+    selection_rule: str | None = None
+    selected_types: list[str] | None = None
+    remap: dict[str, str] | None = None
+    dropped_without_entities: int | None = None
+    source_splits: dict[str, int] | None = None
+    filters: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
+
+
+@dataclass
+class DatasetResult:
+    """The dataset a run trained and was scored on (returned by :func:`hubtools.data.build.build_dataset`)."""
+
+    name: str
+    source: str
+    license: str
+    language: list[str]
+    fingerprint: str
+    label_names: list[str]
+    entity_types: list[str]
+    splits: dict[str, int]
+    entity_counts: dict[str, dict[str, int]]
+    build: BuildRecord
+    source_config: str | None = None
+    revision: str | None = None
+
+
+@dataclass
+class ModelResult:
+    """The trained model: its family (which exporter and card usage apply), architecture and limits."""
+
+    family: str
+    architecture: str
+    model_type: str
+    num_parameters: int
+    max_length: int
+    stride: int | None = None
+    base_model: str | None = None
+    from_scratch: dict[str, Any] | None = None
+    vocab_size: int | None = None
+    library_name: str = "transformers"
+    remote_code: bool = False
+    encoder: str | None = None
+    encoder_model_type: str | None = None
+    entity_max_length: int | None = None
+    marker_max_length: int | None = None
+
+
+@dataclass
+class TypeScores:
+    """Entity-level scores of one entity type."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Confusion:
+    """Word-level confusion between entity types (rows gold, columns predicted, ``O`` first)."""
+
+    labels: list[str]
+    matrix: list[list[int]]
+
+
+@dataclass
+class TestScores:
+    """Entity-level micro scores of the test split (seqeval on words), per type and the type confusion."""
+
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    num_sentences: int
+    num_words: int
+    per_type: dict[str, TypeScores]
+    confusion: Confusion
+
+
+@dataclass
+class MetricSet:
+    """Further scores of the test split, named by what they measure (``definition``)."""
+
+    definition: str
+    values: dict[str, float]
+
+
+@dataclass
+class EpochScores:
+    """One row of the training history: losses and validation scores after an epoch."""
+
+    epoch: float
+    step: int
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    accuracy: float | None = None
+
+
+@dataclass
+class TrainingResult:
+    """The hyperparameters a model card lists and the per-epoch history."""
+
+    hyperparameters: dict[str, Any]
+    history: list[EpochScores]
+
+    @property
+    def best_validation_f1(self) -> float | None:
+        scores = [row.f1 for row in self.history if row.f1 is not None]
+        return max(scores) if scores else None
+
+
+@dataclass
+class Timings:
+    """Wall-clock seconds of the stages and the training throughput (None for a resumed run)."""
+
+    dataset_s: float
+    train_s: float
+    evaluate_s: float
+    train_words_per_second: float | None = None
+    total_s: float | None = None
+
+
+@dataclass
+class Environment:
+    """Where the run trained."""
+
+    device: str
+    num_processes: int
+    fp16: bool
+    bf16: bool
+    machine: str
+
+
+@dataclass
+class ReferenceModel:
+    """The PyTorch model every exported variant is compared with."""
+
+    file: str
+    f1: float
+    size_mb: float
+    num_sentences: int
+    num_words: int
+
+
+@dataclass
+class VariantReport:
+    """One exported file and its verification against PyTorch on the test split.
+
+    ``status`` is ``passed`` or ``failed`` (``reason`` says why); ``agreement`` is the share of test words
+    (or sentences, see :attr:`ExportResult.agreement_unit`) predicted exactly as PyTorch predicts them.
+    Sizes are MB (10^6 bytes) everywhere.
+    """
+
+    name: str
+    file: str
+    status: str
+    size_mb: float
+    f1: float | None = None
+    agreement: float | None = None
+    max_abs_logit_diff: float | None = None
+    num_sentences: int | None = None
+    reason: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def file_name(self) -> str:
+        """The file's name inside ``onnx/``."""
+        return self.file.rsplit("/", 1)[-1]
+
+
+@dataclass
+class BenchmarkRow:
+    """Latency at batch 1 and throughput at the benchmark batch size of one variant and thread setting."""
+
+    variant: str
+    threads: int | str
+    latency_p50_ms: float
+    latency_p95_ms: float
+    throughput_words_s: float
+    size_mb: float
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class Benchmark:
+    """The inference benchmark of the PyTorch model and the published variants."""
+
+    machine: str
+    device: str
+    num_sentences: int
+    num_words: int
+    batch_size: int
+    rows: list[BenchmarkRow]
+    note: str | None = None
+
+
+@dataclass
+class ExportSettings:
+    """How the variants were built (what applies to the exporter that ran)."""
+
+    instruction_set: str | None = None
+    optimize_level: int | None = None
+    gelu_approximation: bool | None = None
+    split_attention: bool | None = None
+    per_channel: bool | None = None
+    opset: int | None = None
+
+
+@dataclass
+class ExportResult:
+    """The export stage: the variants written to ``onnx/``, each verified, and the benchmark."""
+
+    exporter: str
+    agreement_unit: str
+    reference: ReferenceModel
+    variants: list[VariantReport]
+    settings: ExportSettings = field(default_factory=ExportSettings)
+    benchmark: Benchmark | None = None
+
+    def variant(self, name: str) -> VariantReport | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    @property
+    def passed(self) -> list[VariantReport]:
+        return [v for v in self.variants if v.passed]
+
+    @property
+    def smallest_passed(self) -> VariantReport | None:
+        return min(self.passed, key=lambda v: v.size_mb, default=None)
+
+
+@dataclass
+class SpanLengthReport:
+    """What SpanMarker's length limits leave out, per split."""
+
+    entity_max_length: int
+    model_max_length: int
+    entities_over_max_length: dict[str, int]
+    sentences_truncated: dict[str, int]
+
+
+@dataclass
+class ModelScore:
+    """A model of the distillation comparison on the test split: scores, size and PyTorch speed."""
+
+    f1: float
+    precision: float
+    recall: float
+    parameters: int
+    size_mb: float
+    words_per_second: float
+    latency_ms_per_sentence: float
+
+
+@dataclass
+class ComparisonRow(ModelScore):
+    """One row of the distillation table: which model, and its speed-up over the teacher."""
+
+    model: str = ""
+    name_or_path: str = ""
+    speedup: float = 1.0
+
+
+@dataclass
+class SearchRow:
+    """One (alpha, temperature) pair of the distillation search and its score."""
+
+    alpha: float
+    temperature: float
+    score: float
+
+
+@dataclass
+class TeacherReport:
+    """The teacher: where it came from, how its labels map to the dataset's, its test scores."""
+
+    model: str
+    trained_by_recipe: bool
+    label_permutation: list[int]
+    test: ModelScore | None = None
+    run: str | None = None
+
+
+@dataclass
+class StudentAloneReport:
+    """The same student trained without the teacher."""
+
+    run: str
+    validation_f1: float | None
+    test: ModelScore | None = None
+
+
+@dataclass
+class TransferReport:
+    """The transfer set of unlabelled sentences the teacher read for the distilled students."""
+
+    sentences: int
+    words: int
+    spec: dict[str, Any]
+
+
+@dataclass
+class DistillationReport:
+    """The distillation recipe's evidence: chosen pair, search table, teacher, lone student, comparison."""
+
+    alpha: float
+    temperature: float
+    search_metric: str
+    search: list[SearchRow]
+    teacher: TeacherReport
+    student_alone: StudentAloneReport
+    student_from_teacher: bool
+    training_sentences: int
+    test_split: int
+    comparison: list[ComparisonRow]
+    transfer: TransferReport | None = None
+
+
+@dataclass
+class RunResults:
+    """Everything a run records: results.json."""
+
+    recipe: str
+    command: str
+    created: str
+    config: dict[str, Any]
+    publish: PublishConfig
+    dataset: DatasetResult
+    model: ModelResult
+    training: TrainingResult
+    test: TestScores
+    timings: Timings
+    environment: Environment
+    versions: dict[str, str]
+    system: str | None = None
+    export: ExportResult | None = None
+    extra_scores: dict[str, MetricSet] = field(default_factory=dict)
+    span_lengths: SpanLengthReport | None = None
+    distillation: DistillationReport | None = None
+    card_sections: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResults:
+        """Typed results from JSON values (a version 1 results.json is migrated first)."""
+        if not isinstance(data, dict):
+            raise ResultsError(f"results.json must hold a JSON object, found {type(data).__name__}")
+        version = data.get("schema_version", 1)
+        if version == 1:
+            data = migrate_v1(data)
+        elif version != SCHEMA_VERSION:
+            raise ResultsError(f"results.json has schema_version {version!r}; this hubtools reads versions 1 and "
+                               f"{SCHEMA_VERSION}: upgrade nerhub, or run the recipe again with this version")
+        return from_dict(cls, data, "results")
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON values of a dataclass tree (dataclasses become dicts; None values are kept)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    """``value`` as the type ``hint``, recursively; ResultsError naming ``path`` when it does not fit."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ResultsError(f"results.json: {path} is null, expected {hint}")
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(option, value, path)
+            except ResultsError as err:
+                errors.append(str(err))
+        raise ResultsError(errors[0] if len(errors) == 1 else f"results.json: {path} = {value!r} is not {hint}")
+    if value is None:
+        raise ResultsError(f"results.json: {path} is missing or null, expected {_type_name(hint)}")
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ResultsError(f"results.json: {path} must be a list, found {type(value).__name__}")
+        (item,) = typing.get_args(hint)
+        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ResultsError(f"results.json: {path} must be an object, found {type(value).__name__}")
+        _, item = typing.get_args(hint)
+        return {str(k): _convert(item, v, f"{path}.{k}") for k, v in value.items()}
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint in (str, bool) and isinstance(value, hint):
+        return value
+    raise ResultsError(f"results.json: {path} = {value!r} is not {_type_name(hint)}")
+
+
+def from_dict(cls: type[T], data: Any, path: str) -> T:
+    """A dataclass ``cls`` from a JSON object; unknown and missing keys raise ResultsError naming the path."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"results.json: {path} must be an object, found {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ResultsError(f"results.json: {path} has unknown key(s) {unknown}; known: {sorted(fields)}")
+    kwargs = {}
+    for name, spec in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], f"{path}.{name}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ResultsError(f"results.json: {path}.{name} is missing")
+    return cls(**kwargs)
+
+
+def _split_build(build: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 ``dataset.build`` without the copies of the dataset's own fields it used to carry."""
+    known = {f.name for f in dataclasses.fields(BuildRecord)}
+    return {k: v for k, v in build.items() if k in known}
+
+
+def _variant_v1(name: str, entry: dict[str, Any], unit: str) -> dict[str, Any]:
+    status = str(entry.get("status", "failed"))
+    passed = status in ("passed", "ok")
+    file = str(entry.get("file", ""))
+    return {"name": name, "file": file if file.startswith("onnx/") else f"onnx/{file}",
+            "status": "passed" if passed else "failed",
+            "reason": None if passed else status.removeprefix("failed: "),
+            "size_mb": entry.get("size_mb", 0.0), "f1": entry.get("f1"),
+            "agreement": entry.get("sentence_agreement", entry.get("word_agreement")),
+            "max_abs_logit_diff": entry.get("max_abs_logit_diff"),
+            "num_sentences": entry.get("num_sentences", entry.get("sentences"))}
+
+
+def _export_v1(export: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
+    spanmarker = export.get("library") == "hubtools.spanmarker"
+    unit = "sentence" if spanmarker else "word"
+    variants = [_variant_v1(name, entry, unit) for name, entry in export.items()
+                if isinstance(entry, dict) and "status" in entry]
+    reference = export.get("pytorch") or {}
+    first = next((e for e in export.values() if isinstance(e, dict) and "f1_pytorch" in e), {})
+    bench = export.get("benchmark")
+    settings = {k: export[k] for k in ("instruction_set", "optimize_level", "gelu_approximation",
+                                       "split_attention", "per_channel") if k in export}
+    return {
+        "exporter": "span-marker-onnx" if spanmarker else "optimum-onnx" if reference else "rnn-onnx",
+        "agreement_unit": unit, "variants": variants, "settings": settings,
+        "reference": {"file": reference.get("file") or "model/model.safetensors",
+                      "f1": reference.get("f1", first.get("f1_pytorch", test.get("f1"))),
+                      "size_mb": reference.get("size_mb", 0.0),
+                      "num_sentences": reference.get("num_sentences", test.get("num_sentences")),
+                      "num_words": reference.get("num_words", test.get("num_words"))},
+        "benchmark": None if not bench else {
+            "machine": bench["machine"], "device": bench.get("device", "cpu"),
+            "num_sentences": bench.get("sentences", bench.get("num_sentences")),
+            "num_words": bench.get("words", 0), "batch_size": bench.get("batch_size", 32),
+            "note": bench.get("note"),
+            "rows": [{k: r.get(k) for k in ("variant", "threads", "latency_p50_ms", "latency_p95_ms",
+                                             "throughput_words_s", "size_mb", "peak_rss_mb")}
+                     for r in bench.get("rows", [])]},
+    }
+
+
+def _model_v1(model: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    spanmarker = model.get("library_name") == "span-marker"
+    family = "span-marker" if spanmarker else (
+        "rnn-tagger" if model.get("architecture", "").startswith("RnnTagger") else "token-classification")
+    scratch = config.get("model", {}).get("from_scratch") if model.get("from_scratch") else None
+    known = {f.name for f in dataclasses.fields(ModelResult)}
+    out = {k: v for k, v in model.items() if k in known and k not in ("from_scratch", "family")}
+    return {**out, "family": family, "from_scratch": scratch, "remote_code": family == "rnn-tagger",
+            "stride": None if spanmarker else model.get("stride")}
+
+
+def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 results.json (before ``schema_version``) in the version 2 shape."""
+    try:
+        config = data.get("config") or {}
+        test = dict(data["test"])
+        dataset = {k: v for k, v in data["dataset"].items() if k != "build"}
+        dataset["build"] = _split_build(data["dataset"].get("build") or {})
+        dataset["build"].setdefault("steps", [])
+        dataset["build"].setdefault("split_method", "not recorded")
+        if config.get("data", {}).get("filters"):
+            dataset["build"]["filters"] = config["data"]["filters"]
+        publish = {k: v for k, v in (config.get("publish") or {}).items()
+                   if k in {f.name for f in dataclasses.fields(PublishConfig)}}
+        training = dict(config.get("training") or {})
+        training.update(training.pop("extra", None) or {})
+        extra_scores = {}
+        if "test_io" in data:
+            extra_scores["io"] = {"definition": "entities as maximal runs of one type (Few-NERD's scoring)",
+                                  "values": data["test_io"]}
+        if "test_legacy" in data:
+            legacy = data["test_legacy"]
+            extra_scores["legacy"] = {"definition": legacy.get("definition", "legacy metric"),
+                                      "values": {"per_class_mean": legacy["per_class_mean"]}}
+        distillation = data.get("distillation")
+        if distillation is not None:
+            distillation = dict(distillation)
+            if "transfer" in distillation:
+                transfer = dict(distillation["transfer"])
+                distillation["transfer"] = {"sentences": transfer.pop("sentences"),
+                                            "words": transfer.pop("words"), "spec": transfer}
+        return {
+            "schema_version": SCHEMA_VERSION, "recipe": data["recipe"], "system": data.get("system"),
+            "command": data["command"], "created": data["created"], "config": config, "publish": publish,
+            "dataset": dataset, "model": _model_v1(data["model"], config),
+            "training": {"hyperparameters": {k: v for k, v in training.items() if v is not None},
+                         "history": data.get("history", [])},
+            "test": {**test, "per_type": data.get("per_type", {}), "confusion": data["confusion"]},
+            "timings": {k: v for k, v in data["timings"].items()
+                        if k in {f.name for f in dataclasses.fields(Timings)}},
+            "environment": {"bf16": False, **data["environment"]}, "versions": data.get("versions", {}),
+            "export": _export_v1(data["export"], test) if data.get("export") else None,
+            "extra_scores": extra_scores, "span_lengths": data.get("spanmarker"), "distillation": distillation,
+            "card_sections": (data.get("card") or {}).get("extra_sections") or [],
+        }
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ResultsError(f"results.json has no schema_version and is not a complete version 1 file "
+                           f"({type(err).__name__}: {err}); run the recipe again to write a new one") from None

@@ -1,0 +1,91 @@
+"""The plain token-classification family: a transformers model tags the first sub-token of every word.
+
+The model is a pretrained checkpoint (``model.name_or_path``, its labels checked against the dataset's) or,
+with ``model.from_scratch``, an untrained model of ``model.architecture`` with a WordPiece tokenizer trained on
+the training split. Sentences are tokenized word by word, long ones split into overlapping windows
+(:mod:`hubtools.tokenization`); training goes through :class:`hubtools.training.trainer.NerTrainer` and the
+test split is scored on words. The distillation and RNN-tagger families build on this one.
+"""
+
+from __future__ import annotations
+
+from datasets import Dataset
+from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
+
+from hubtools.evaluation import Evaluation, evaluate_split
+from hubtools.metrics import ids_to_tags, io_entity_scores
+from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
+from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
+from hubtools.results import MetricSet, ModelResult
+from hubtools.token_classification.options import TokenClassificationOptions
+from hubtools.tokenization import tokenize_dataset
+from hubtools.training.trainer import NerTrainer, WordMetrics, build_trainer
+
+
+class TokenClassificationRecipe(Recipe):
+    """A transformers token classifier, trained and scored on words (the finer and fewnerd recipes)."""
+
+    family = "token-classification"
+    options_class = TokenClassificationOptions
+    trainer_class: type[Trainer] = NerTrainer
+
+    def build_model(self, data: LoadedData) -> BuiltModel:
+        """A pretrained checkpoint (labels checked before anything is written) or a model built from scratch
+        by the main process and loaded by every process, so all share tokenizer and initial weights."""
+        self.seed()
+        if self.cfg.model.from_scratch is None:
+            model, tokenizer = load_pretrained(self.cfg.model, data.label_names)
+        else:
+            self.create_folder()
+            init_dir = self.folder.path / "init"
+            if self.state.is_main_process:
+                model, tokenizer = build_from_scratch(self.cfg.model, data.label_names, data.splits["train"]["tokens"])
+                model.save_pretrained(init_dir)
+                tokenizer.save_pretrained(init_dir)
+            self.state.wait_for_everyone()
+            model = AutoModelForTokenClassification.from_pretrained(init_dir)
+            tokenizer = AutoTokenizer.from_pretrained(init_dir)
+        return BuiltModel(model, tokenizer, effective_max_length(model, tokenizer, self.cfg.model.max_length))
+
+    def tokenize(self, split: Dataset, built: BuiltModel, desc: str) -> Dataset:
+        """Feature rows of ``split``: words aligned to sub-tokens, long sentences in windows."""
+        return tokenize_dataset(split, built.tokenizer, built.max_length, self.cfg.model.stride, desc=desc)
+
+    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+        with self.state.main_process_first():
+            return {split: self.tokenize(ds, built, f"tokenize {split}") for split, ds in data.splits.items()}
+
+    def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
+        """Further keyword arguments of the Trainer class (a family's optimizer, distillation weights)."""
+        return {}
+
+    def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
+        args = self.cfg.training.for_run(self.folder.checkpoints_dir)
+        metrics = WordMetrics(features["validation"], data.splits["validation"]["ner_tags"], data.label_names)
+        return build_trainer(built.model, built.tokenizer, args, features["train"], features["validation"], metrics,
+                             trainer_cls=self.trainer_class, **self.trainer_kwargs(built, features))
+
+    def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
+        return evaluate_split(trainer, data.splits["test"], features["test"], data.label_names)
+
+    def model_result(self, built: BuiltModel) -> ModelResult:
+        model, cfg = built.model, self.cfg.model
+        return ModelResult(
+            family=self.family, architecture=type(model).__name__, model_type=model.config.model_type,
+            num_parameters=int(sum(p.numel() for p in model.parameters())), max_length=built.max_length,
+            stride=cfg.stride, base_model=cfg.name_or_path or None, from_scratch=cfg.from_scratch,
+            vocab_size=getattr(model.config, "vocab_size", None),
+            remote_code=bool(getattr(model.config, "auto_map", None)))
+
+    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
+        """The IO entity scores and the published reference of this system, when the options ask for them."""
+        scores = {}
+        if self.options.io_scores:
+            gold = ids_to_tags(data.splits["test"]["ner_tags"], data.label_names)
+            scores["io"] = MetricSet(definition="entities as maximal runs of one type, prefixes ignored",
+                                     values=io_entity_scores(gold, evaluation.predictions))
+        reference = self.options.references.get(self.cfg.system or "default") or self.options.references.get("default")
+        if reference:
+            values = {k: float(v) for k, v in reference.items() if k != "source"}
+            scores["reference"] = MetricSet(definition=f"published: {reference['source']}", values=values)
+        return {"extra_scores": scores} if scores else {}

@@ -1,0 +1,81 @@
+"""Recipe configuration: the training section is transformers' TrainingArguments (every option, our defaults and
+additions), family options are typed, unknown keys are named, and what results.json records reads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import TrainingArguments
+
+from hubtools.config import from_dict, load_config
+from hubtools.distillation.options import DistillationConfig
+from hubtools.errors import ConfigError
+from hubtools.rnn.options import RnnOptions
+from hubtools.spanmarker.options import SpanMarkerOptions
+from hubtools.token_classification.options import TokenClassificationOptions
+from hubtools.training.arguments import NerTrainingArguments
+
+CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"
+RAW = {"recipe": "test", "data": {"source": "generate:conll2003"}, "model": {"name_or_path": "bert-base-cased"}}
+
+
+def test_every_trainer_option_is_a_training_key():
+    cfg = from_dict({**RAW, "training": {"lr_scheduler_type": "cosine", "gradient_checkpointing": True,
+                                         "label_smoothing_factor": 0.1, "optim": "adafactor",
+                                         "max_tokens_per_batch": 512, "learning_rate": "5e-4"}})
+    args = cfg.training
+    assert isinstance(args, TrainingArguments) and isinstance(args, NerTrainingArguments)
+    assert (args.lr_scheduler_type.value, args.gradient_checkpointing, args.label_smoothing_factor) == (
+        "cosine", True, 0.1)
+    assert args.optim.value == "adafactor" and args.max_tokens_per_batch == 512 and args.learning_rate == 5e-4
+    # nerhub's defaults where the configuration says nothing
+    assert (args.eval_strategy.value, args.save_strategy.value, args.metric_for_best_model) == ("epoch", "epoch", "f1")
+    assert args.load_best_model_at_end and args.save_total_limit == 2 and args.report_to == []
+    assert args.per_device_train_batch_size == 16 and args.per_device_eval_batch_size == 32
+
+
+def test_results_record_the_values_given_and_they_read_back():
+    cfg = from_dict({**RAW, "training": {"lr_scheduler_type": "cosine", "num_train_epochs": 2}})
+    recorded = cfg.to_dict()
+    assert recorded["training"] == {"lr_scheduler_type": "cosine", "num_train_epochs": 2}
+    assert "output_dir" not in recorded["training"] and "logging_dir" not in recorded["training"]
+    again = from_dict(recorded, TokenClassificationOptions)
+    assert again.training.to_dict() == cfg.training.to_dict() and again.to_dict() == {**recorded, "options": {
+        "io_scores": False, "references": {}}}
+
+
+@pytest.mark.parametrize(("training", "message"), [
+    ({"learnin_rate": 1e-3}, r"unknown key\(s\) in training: \['learnin_rate'\]"),
+    ({"learning_rate": -1}, "training.learning_rate must be positive"),
+    ({"learning_rate": "fast"}, "expected a number, got 'fast'"),
+    ({"eval_strategy": "no"}, "training: --load_best_model_at_end requires the save and eval strategy to match"),
+    ({"bf16": "sometimes"}, "training.bf16 must be auto, true or false"),
+    ({"max_tokens_per_batch": 8}, "max_tokens_per_batch must be at least 16"),
+])
+def test_bad_training_values_are_named(training, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        from_dict({**RAW, "training": training})
+    assert "\n" not in str(err.value)  # one line, even for transformers' own multi-line messages
+
+
+@pytest.mark.parametrize(("name", "options_class"), [
+    ("finer", TokenClassificationOptions), ("fewnerd", TokenClassificationOptions), ("multinerd", SpanMarkerOptions),
+    ("ner_uk", RnnOptions), ("conll_distil", DistillationConfig)])
+def test_each_recipe_configuration_loads_with_its_family_options(name, options_class):
+    for preset in (None, "tiny"):
+        cfg = load_config(CONFIGS / f"{name}.yaml", preset, options_class=options_class)
+        assert isinstance(cfg.options, options_class) and cfg.recipe == name
+
+
+def test_options_sections_are_the_family_s():
+    with pytest.raises(ConfigError, match="this recipe takes no options section"):
+        from_dict({**RAW, "options": {"entity_max_length": 4}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) in options: \['entity_max_length'\]"):
+        from_dict({**RAW, "options": {"entity_max_length": 4}}, TokenClassificationOptions)
+    cfg = from_dict({**RAW, "options": {"entity_max_length": 4}}, SpanMarkerOptions)
+    assert cfg.options == SpanMarkerOptions(entity_max_length=4)
+    with pytest.raises(ConfigError, match="options.outside_weight must be positive"):
+        from_dict({**RAW, "options": {"outside_weight": 0}}, SpanMarkerOptions)
+    distil = from_dict({**RAW, "distillation": {"alphas": [0.5]}}, DistillationConfig)
+    assert distil.options.alphas == [0.5] and "distillation" in distil.to_dict()
