@@ -1,7 +1,8 @@
 """Build a recipe's dataset: load, validate, select and remap types, drop, split, cap.
 
 The result is a ``DatasetDict`` with ``train``/``validation``/``test`` splits in the normalized shape and a
-``build`` record of every step for results.json and the dataset card.
+``build`` record of every step for results.json and the dataset card (``skipped_lines``: column-file lines
+skipped as malformed under ``data.skip_malformed``, also named in a step).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hubtools.data.labels import (
     remap_types,
     select_types,
 )
-from hubtools.data.loading import filter_rows, load_hub, load_local, normalize
+from hubtools.data.loading import LoadReport, filter_rows, load_hub, load_local, normalize, read_labels_file
 from hubtools.data.schemes import types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
@@ -40,9 +41,14 @@ BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1
 SPLITS = ("train", "validation", "test")
 
 
-def load_source(cfg: DataConfig) -> DatasetDict:
-    """The source data, normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path (a folder with
-    a ``dev-test-split.txt`` is a brat corpus) or a Hub id."""
+def load_source(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDict:
+    """The source data, checked and normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path (a
+    folder with a ``dev-test-split.txt`` is a brat corpus) or a Hub id. ``report`` receives what loading found
+    (format, scheme, skipped lines)."""
+    report = report if report is not None else LoadReport()
+    label_names, label_where = cfg.label_names, None
+    if cfg.labels_file:
+        label_names, label_where = read_labels_file(cfg.labels_file, cfg.encoding)
     if cfg.source.startswith("generate:"):
         name = cfg.source.split(":", 1)[1]
         if name not in GENERATORS:
@@ -50,18 +56,31 @@ def load_source(cfg: DataConfig) -> DatasetDict:
         dsd = GENERATORS[name](**cfg.generate)
         if cfg.filters:
             dsd = filter_rows(dsd, cfg.filters, source=cfg.source)
-        return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source)
+        report.format = "generated"
+        return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source,
+                         label_names=label_names, label_where=label_where, report=report)
     path = Path(cfg.source).expanduser()
     if (path / BRAT_SPLIT_FILE).is_file():
-        return normalize(load_brat_corpus(path, path / BRAT_SPLIT_FILE), scheme="IOB2", source=cfg.source)
+        report.format = "brat"
+        corpus = load_brat_corpus(path, path / BRAT_SPLIT_FILE, encoding=cfg.encoding)
+        return normalize(corpus, scheme="IOB2", source=cfg.source, report=report)
     if path.exists():
-        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed_lines,
-                          cfg.data_files or None)
+        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed,
+                          cfg.data_files or None, encoding=cfg.encoding, label_names=label_names,
+                          label_where=label_where, report=report)
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
                     tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters,
-                    label_names=cfg.label_names)
+                    label_names=label_names, label_where=label_where, report=report)
+
+
+def load_validated(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDict:
+    """:func:`load_source` and :func:`validate_dataset`: the source splits exactly as a recipe reads them,
+    before any selection, remapping or splitting (what ``hubtools data`` shows)."""
+    dsd = load_source(cfg, report)
+    validate_dataset(dsd, cfg.source)
+    return dsd
 
 
 def fingerprint(dsd: DatasetDict) -> str:
@@ -79,11 +98,14 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
     other tag becomes O), sentences without entities are dropped if asked, and a validation split is carved
     from train (stratified) when the source has none. ``max_samples`` caps splits last.
     """
-    dsd = load_source(cfg)
-    validate_dataset(dsd, cfg.source)
+    report = LoadReport()
+    dsd = load_validated(cfg, report)
     loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
         ", ".join(f"{s} {len(d)}" for s, d in dsd.items()) + " sentences"
     filtered = [f"kept rows where {cfg.filters}"] if cfg.filters else []
+    if report.num_skipped:
+        filtered.append(f"skipped {report.num_skipped} malformed line{'s' if report.num_skipped > 1 else ''} "
+                        f"(data.skip_malformed): {report.skipped_summary()}")
     if cfg.split_ratios is not None:
         parts, build = build_selected_dataset(
             dsd, k=cfg.num_types, types=cfg.types, rename=cfg.rename, drop_empty=cfg.drop_without_entities,
@@ -105,6 +127,7 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
         if len(ds) == 0:
             raise DataError(f"{cfg.source}: split {split!r} is empty after building")
     label_names = label_names_of(parts["train"])
+    build["skipped_lines"] = report.num_skipped
     info = {
         "fingerprint": fingerprint(parts),
         "label_names": label_names,
