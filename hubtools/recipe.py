@@ -39,6 +39,7 @@ from hubtools.cards import render_cards
 from hubtools.config import RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
+from hubtools.errors import run_reporting_errors
 from hubtools.evaluation import evaluate_split
 from hubtools.export import export_stage as optimum_export_stage
 from hubtools.metrics import ids_to_tags
@@ -65,6 +66,8 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--preset", help="preset merged over the configuration, e.g. 'tiny' (offline, minutes)")
     parser.add_argument("--output-dir", help="run folder to write (default: from the configuration)")
     parser.add_argument("--no-export", action="store_true", help="skip the ONNX export stage")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error in the input or "
+                        "configuration (or HUBTOOLS_DEBUG=1); without it such errors print one line, exit status 2")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.num_train_epochs=2")
     return parser
 
@@ -286,8 +289,12 @@ def recipe_main(description: str, default_config: Path, run: Callable[[RecipeCon
     if extra_args:
         extra_args(parser)
     args = parser.parse_args()
-    cfg = config_from_args(args, default_config, to_overrides(args) if to_overrides else None)
-    out = (run or run_token_classification)(cfg)
-    if PartialState().is_main_process:
-        print(f"run folder: {out}")
-    return out
+
+    def main() -> Path:
+        cfg = config_from_args(args, default_config, to_overrides(args) if to_overrides else None)
+        out = (run or run_token_classification)(cfg)
+        if PartialState().is_main_process:
+            print(f"run folder: {out}")
+        return out
+
+    return run_reporting_errors(parser.prog, main, args.debug)
