@@ -89,16 +89,17 @@ def fingerprint(dsd: DatasetDict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, dict]:
+def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[DatasetDict, dict]:
     """Load and build the dataset described by ``cfg``; returns it with the ``dataset`` info for results.json.
 
     With ``split_ratios`` all source splits are pooled and go through
     :func:`hubtools.data.split.build_selected_dataset` (analysis, type selection by rule or ``types``,
     remap, drop, stratified split). Otherwise the source splits are kept: ``types`` are remapped (every
     other tag becomes O), sentences without entities are dropped if asked, and a validation split is carved
-    from train (stratified) when the source has none. ``max_samples`` caps splits last.
+    from train (stratified) when the source has none. ``max_samples`` caps splits last. ``report`` receives
+    what loading found (:class:`hubtools.data.loading.LoadReport`).
     """
-    report = LoadReport()
+    report = report if report is not None else LoadReport()
     dsd = load_validated(cfg, report)
     loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
         ", ".join(f"{s} {len(d)}" for s, d in dsd.items()) + " sentences"

@@ -290,7 +290,12 @@ def _local_files(path: Path) -> dict[str, Path]:
     if not files:
         raise DataError(f"{path}: no train/validation/test file found (names like train.txt, dev.conll, "
                         f"test.parquet, or data.data_files)")
-    return files
+    return _in_split_order(files)
+
+
+def _in_split_order(files: Mapping[str, Path]) -> dict[str, Path]:
+    order = ("train", "validation", "test")
+    return dict(sorted(files.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
 
 
 def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKENS, tags_column: str = TAGS,
@@ -310,7 +315,8 @@ def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKE
         raise DataError(f"{path}: no such file or folder")
     if data_files and not path.is_dir():
         raise DataError(f"{path}: data.data_files needs data.source to be a folder")
-    files = {split: path / name for split, name in data_files.items()} if data_files else _local_files(path)
+    files = _in_split_order({split: path / name for split, name in data_files.items()}) if data_files \
+        else _local_files(path)
     for split, file in files.items():
         if not file.is_file():
             raise DataError(f"{file}: no such file (data_files[{split!r}])")
