@@ -172,6 +172,8 @@ def test_labels_file_names_integer_tags_and_is_checked(tmp_path):
                                         f"'ner_tags' position 0: tag 'X-PER' (label id 1): unknown prefix 'X-'")
     labels.write_text("O\nB-PER\nI-PER\nX-LOC\n")  # defined, never used: named where it is defined
     raises(lambda: load_validated(cfg), f"{labels}:4: label name 'X-LOC' (id 3): unknown prefix")
+    cfg = DataConfig(source=str(tmp_path), label_names=["O", "B-PER", "I-PER", "b-loc"])
+    raises(lambda: load_validated(cfg), "data.label_names[3]: label name 'b-loc' (id 3): lower-case prefix 'b'")
     with pytest.raises(ConfigError, match="both name the labels"):
         DataConfig(source="x", label_names=["O"], labels_file="labels.txt")
 

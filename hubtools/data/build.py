@@ -46,7 +46,7 @@ def load_source(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDic
     folder with a ``dev-test-split.txt`` is a brat corpus) or a Hub id. ``report`` receives what loading found
     (format, scheme, skipped lines)."""
     report = report if report is not None else LoadReport()
-    label_names, label_where = cfg.label_names, None
+    label_names, label_where = cfg.label_names, (lambda i: f"data.label_names[{i}]")
     if cfg.labels_file:
         label_names, label_where = read_labels_file(cfg.labels_file, cfg.encoding)
     if cfg.source.startswith("generate:"):
