@@ -1,7 +1,8 @@
 """Property-based intake tests: valid files of every local format, corrupted at random (bytes, columns, tags,
 lengths, encodings, truncation), go through the recipe's data path (``build_dataset``). The only exception
 allowed out is a one-line DataError whose message starts with the file (or folder) it is about, and nothing
-is written anywhere. Plus: the vectorized scheme detection and conversion equal the per-sentence reference.
+appears beside the data (no run folder, no partial output). Plus: the vectorized scheme detection and
+conversion equal the per-sentence reference.
 """
 
 from __future__ import annotations
