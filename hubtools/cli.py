@@ -1,4 +1,5 @@
-"""The ``hubtools`` command: render and check cards, export a run to ONNX, publish a run to the Hub."""
+"""The ``hubtools`` command: check a data source, render and check cards, export a run to ONNX, publish a run
+to the Hub."""
 
 from __future__ import annotations
 
@@ -66,9 +67,19 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    from hubtools.config import data_section
+    from hubtools.data.inspect import format_summary, summarize
+
+    summary = summarize(data_section(args.source, args.overrides), head=args.head, build=args.build)
+    print(format_summary(summary, as_json=args.json))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hubtools``."""
     parser = argparse.ArgumentParser(prog="hubtools", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error (or HUBTOOLS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     card = sub.add_parser("card", help="render the model and dataset cards of a run folder")
@@ -108,19 +119,27 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--commit-message")
     push.add_argument("--dry-run", action="store_true", help="print the plan and touch nothing")
     push.set_defaults(func=_push)
+
+    data = sub.add_parser("data", help="load and validate a data source as a recipe would, and summarize it")
+    data.add_argument("source", help="Hub dataset id, local file or folder, or generate:NAME (data.source)")
+    data.add_argument("overrides", nargs="*", help="data.key=value settings, as in a recipe (e.g. data.scheme=IOB1)")
+    data.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    data.add_argument("--head", type=int, default=3, help="first rows shown per split (default 3)")
+    data.add_argument("--build", action="store_true", help="summarize the splits a recipe would train on "
+                      "(selection, remapping, split, caps applied) instead of the source splits")
+    data.set_defaults(func=_data)
+    for subparser in sub.choices.values():
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="print the traceback of an error (or HUBTOOLS_DEBUG=1)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run a subcommand; known errors print one line and exit 1."""
-    from hubtools.errors import HubtoolsError
+    """Entry point: run a subcommand; known errors print one line and exit 2 (traceback with --debug)."""
+    from hubtools.errors import run_reporting_errors
 
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except HubtoolsError as err:
-        print(f"hubtools {args.command}: error: {err}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(f"hubtools {args.command}", lambda: args.func(args), args.debug)
 
 
 if __name__ == "__main__":

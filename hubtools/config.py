@@ -8,8 +8,10 @@ overrides ``section.key=value`` (value parsed as YAML) are merged last.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,11 @@ class DataConfig:
         revision: Hub revision (branch, tag or commit) to load.
         data_files: split name -> file name inside a local ``source`` folder whose files are not named by split.
         tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
-        label_names: names of the integer tag ids, for a source whose tags are plain integers (no ClassLabel).
+        label_names: names of the integer tag ids, for a source whose tags are plain integers (no ClassLabel):
+            Hub datasets, JSON lines or parquet files. For a source with a ClassLabel they must equal its names;
+            with tag names (strings) they are refused.
+        labels_file: the same names from a file, one per line in id order (blank lines ignored), read with
+            ``encoding``; instead of ``label_names``.
         scheme: tagging scheme of the source (``auto`` detects it); everything is converted to IOB2.
         filters: keep only rows whose columns equal these values (``{"lang": "en"}``).
         num_types: select this many entity types with ``selection_rule`` (None keeps all).
@@ -46,7 +52,11 @@ class DataConfig:
             the source splits.
         max_samples: cap per split (``{"train": 1000}``), applied after building, for quick runs.
         generate: keyword arguments for the generator when ``source`` is ``generate:NAME``.
-        skip_malformed_lines: skip CoNLL lines with too few columns instead of failing.
+        skip_malformed: skip column-file lines whose column count differs from the file's (or whose token or
+            tag is empty) instead of failing; how many were skipped is recorded in the build record
+            (``skipped_lines``) and the dataset card.
+        encoding: text encoding of local files (column files, JSON lines, brat, labels files): ``utf-8``
+            (a byte-order mark is dropped), ``latin-1``, ``cp1252``, ``utf-16``... (any Python codec).
         license / language: metadata inherited by the dataset card.
         seed: seed of the split.
     """
@@ -59,6 +69,7 @@ class DataConfig:
     tokens_column: str = "tokens"
     tags_column: str = "ner_tags"
     label_names: list[str] | None = None
+    labels_file: str | None = None
     scheme: str = "auto"
     filters: dict[str, Any] = field(default_factory=dict)
     num_types: int | None = None
@@ -69,7 +80,8 @@ class DataConfig:
     split_ratios: list[float] | None = None
     max_samples: dict[str, int] = field(default_factory=dict)
     generate: dict[str, Any] = field(default_factory=dict)
-    skip_malformed_lines: bool = False
+    skip_malformed: bool = False
+    encoding: str = "utf-8"
     license: str = "other"
     language: list[str] = field(default_factory=lambda: ["en"])
     seed: int = 42
@@ -88,6 +100,16 @@ class DataConfig:
                 raise ConfigError(f"data.split_ratios must sum to 1, got {self.split_ratios}")
         if isinstance(self.language, str):
             self.language = [self.language]
+        try:
+            codecs.lookup(self.encoding)
+        except (LookupError, TypeError):
+            raise ConfigError(f"data.encoding: unknown encoding {self.encoding!r} (e.g. utf-8, latin-1, cp1252)") \
+                from None
+        if self.label_names is not None and self.labels_file:
+            raise ConfigError("data.label_names and data.labels_file both name the labels; set one of them")
+        if self.label_names is not None and (not isinstance(self.label_names, list) or not self.label_names
+                                             or not all(isinstance(n, str) for n in self.label_names)):
+            raise ConfigError(f"data.label_names must be a non-empty list of names, got {self.label_names!r}")
 
 
 @dataclass
@@ -316,6 +338,26 @@ def from_dict(raw: dict, options_class: type | None = None) -> RecipeConfig:
     if options_class is not None:
         kwargs["options"] = _section(options_key, options_class, raw.get(options_key))
     return RecipeConfig(**kwargs)
+
+
+def data_section(source: str, overrides: Sequence[str] = ()) -> DataConfig:
+    """The ``data`` section a recipe would get from ``data.source=SOURCE`` plus ``data.key=value`` overrides."""
+    parsed = parse_overrides(list(overrides))
+    other = sorted(set(parsed) - {"data"})
+    if other:
+        raise ConfigError(f"only data.key=value settings apply to a data source, got {other}")
+    values = parsed.get("data") or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"data: expected data.key=value settings, got {values!r}")
+    known = {f.name for f in dataclasses.fields(DataConfig)} - {"source"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in data: {unknown}; known: {sorted(known)} (the source is the first "
+                          f"argument)")
+    try:
+        return DataConfig(source=source, **values)
+    except TypeError as err:
+        raise ConfigError(f"data: {err}") from None
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -1,11 +1,22 @@
-"""Every exception hubtools raises on purpose: each message says where the problem is and what to do.
+"""Every exception hubtools raises on purpose, each message saying where the problem is and what to do, and
+how the ``hubtools`` command and the recipes report them (one line, exit status 2)."""
 
-The ``hubtools`` command and the recipes print a :class:`HubtoolsError` as one line instead of a traceback.
-"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+EXIT_USER_ERROR = 2  # bad input, configuration or arguments: the status argparse uses for a bad command line
+DEBUG_ENV = "HUBTOOLS_DEBUG"
 
 
 class HubtoolsError(Exception):
-    """Base of the errors the ``hubtools`` command and the recipes report in one line."""
+    """Base of the errors the ``hubtools`` command and the recipes report in one line (exit status 2)."""
 
 
 class DataError(HubtoolsError, ValueError):
@@ -30,3 +41,27 @@ class CardError(HubtoolsError, ValueError):
 
 class PushError(HubtoolsError, RuntimeError):
     """A push that cannot go on; the one-line message says what to do. It never contains a token."""
+
+
+def debug_requested(flag: bool = False) -> bool:
+    """True with ``--debug`` or ``HUBTOOLS_DEBUG`` set to anything but empty, 0, false or no."""
+    return flag or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (whitespace runs, newlines included, become one space)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def run_reporting_errors(prog: str, main: Callable[[], T], debug: bool = False) -> T:
+    """Run ``main``; a :class:`HubtoolsError` or FileNotFoundError (a user's input, configuration or path is
+    wrong) prints ``PROG: error: MESSAGE`` as one line on stderr and exits with status 2. The traceback is
+    printed first only with ``debug`` (``--debug``) or ``HUBTOOLS_DEBUG=1``; other exceptions (bugs)
+    propagate with their traceback."""
+    try:
+        return main()
+    except (HubtoolsError, FileNotFoundError) as err:
+        if debug_requested(debug):
+            traceback.print_exc()
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USER_ERROR) from None

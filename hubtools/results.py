@@ -38,6 +38,7 @@ class BuildRecord:
     dropped_without_entities: int | None = None
     source_splits: dict[str, int] | None = None
     filters: dict[str, Any] | None = None
+    skipped_lines: int = 0
     analysis: dict[str, Any] | None = None
 
 

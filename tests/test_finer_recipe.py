@@ -97,8 +97,11 @@ def test_bad_input_fails_before_writing(tmp_path):
     out = tmp_path / "run"
     proc = run_recipe("finer", out, f"data.source={data}", "data.num_types=null", "data.split_ratios=null",
                       check=False)
-    assert proc.returncode != 0
-    assert "row 1" in proc.stderr and "'ner_tags'" in proc.stderr
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (f"finer.py: error: {data / 'train.jsonl'} split 'train', row 1 (line 2): 'tokens' has 2 items "
+                    f"but 'ner_tags' has 1")
     assert not out.exists() and not out.with_name("run.partial").exists()
 
 

@@ -42,7 +42,7 @@ def test_read_conll_skips_docstart_and_splits_sentences(tmp_path):
 
 def test_read_conll_bad_line_names_file_and_line(tmp_path):
     path = write(tmp_path / "dev.txt", "EU B-ORG\nbroken\n")
-    with pytest.raises(DataError, match=r"dev.txt:2: expected at least 2 columns"):
+    with pytest.raises(DataError, match=r"dev.txt:2: expected 2 columns \(like line 1\), found 1"):
         read_conll(path)
     assert read_conll(path, skip_malformed=True)[0] == [["EU"]]
 

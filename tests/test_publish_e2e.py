@@ -79,8 +79,8 @@ print(json.dumps({{"hub": str(hub({sentence!r})), "local": str(local({sentence!r
 
 def test_push_with_a_bad_token_says_what_to_do(hub_server, exported_run):
     proc = hubtools_push(hub_server, exported_run, "--repo-id", f"{hub_server.user}/never", token="hf_bogus_123")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a HubtoolsError: one line, status 2, no traceback
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("hubtools push: error:")
+    assert lines and lines[-1].startswith("hubtools push: error:") and "Traceback" not in proc.stderr
     assert "HF_TOKEN" in lines[-1] or "login" in lines[-1]
     assert "hf_bogus_123" not in proc.stderr + proc.stdout

@@ -14,6 +14,11 @@ Policy:
   discontinuous spans (``0 4;9 12``), spans crossing a line break, spans covering only whitespace,
   offsets outside the text, and two entities that share a token (overlapping or nested annotations).
 * Lines other than ``T`` lines (relations, events, attributes, notes) are ignored; empty lines are skipped.
+* Empty text lines separate sentences (as blank lines in column files); a document whose ``.txt`` holds no
+  token at all is rejected, naming the file.
+* Files are decoded by :mod:`hubtools.data.reading` (``data.encoding``; undecodable bytes name the file,
+  line and byte offset). A byte-order mark at the start of a ``.txt`` counts as one character for the
+  offsets, as brat reads it, and belongs to no token; one at the start of an ``.ann`` is dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
+from hubtools.data.reading import read_text, split_lines
 from hubtools.data.schemes import iob2_label_names
 from hubtools.errors import DataError
 
@@ -58,11 +64,11 @@ def _parse_offsets(ann_path: Path, lineno: int, ann_id: str, offsets: list[str])
     return start, end
 
 
-def read_brat_annotations(ann_path: str | Path) -> list[BratEntity]:
+def read_brat_annotations(ann_path: str | Path, encoding: str = "utf-8") -> list[BratEntity]:
     """Parse the `T` lines of a brat `.ann` file (v1.0 or v2.0 layout); other lines are ignored."""
     ann_path = Path(ann_path)
     entities = []
-    for lineno, line in enumerate(ann_path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(split_lines(read_text(ann_path, encoding)), start=1):
         if not line.startswith("T"):
             continue
         fields = line.split("\t")
@@ -74,20 +80,23 @@ def read_brat_annotations(ann_path: str | Path) -> list[BratEntity]:
         else:  # v2.0: TYPE, START, END in separate fields, the text last
             label, offsets = fields[1], fields[2:4]
         start, end = _parse_offsets(ann_path, lineno, ann_id, offsets)
+        if not label or any(c.isspace() for c in label):
+            raise DataError(f"{ann_path} line {lineno} ({ann_id}): missing or malformed entity type {label!r}")
         entities.append(BratEntity(ann_id, label, start, end, lineno))
     return entities
 
 
 def read_brat_document(
-    txt_path: str | Path, ann_path: str | Path, types: Collection[str] | None = None
+    txt_path: str | Path, ann_path: str | Path, types: Collection[str] | None = None, encoding: str = "utf-8"
 ) -> list[tuple[list[str], list[str]]]:
     """Read one brat document into ``(tokens, IOB2 tags)`` per non-empty text line.
 
     ``types`` keeps only entities of those types (others are dropped before the overlap check).
     """
     txt_path, ann_path = Path(txt_path), Path(ann_path)
-    with open(txt_path, encoding="utf-8", newline="") as handle:  # keep "\r\n" as 2 offset characters
-        text = handle.read()
+    text = read_text(txt_path, encoding, bom="space")  # line ends kept: "\r\n" is 2 offset characters
+    if not text.strip():
+        raise DataError(f"{txt_path}: empty document (no token); remove it from the split file or give it text")
     # tokens as (line number, start, end); offsets are into the whole file
     lines: list[list[tuple[int, int]]] = []
     offset = 0
@@ -97,7 +106,7 @@ def read_brat_document(
     starts = [(start, li, ti) for li, toks in enumerate(lines) for ti, (start, _) in enumerate(toks)]
     tags = [["O"] * len(toks) for toks in lines]
     owner: dict[tuple[int, int], BratEntity] = {}
-    for ent in read_brat_annotations(ann_path):
+    for ent in read_brat_annotations(ann_path, encoding):
         if types is not None and ent.label not in types:
             continue
         where = f"{ann_path} line {ent.ann_line} ({ent.ann_id} {ent.label} {ent.start}-{ent.end})"
@@ -124,12 +133,12 @@ def read_brat_document(
     ]
 
 
-def read_split_file(split_file: str | Path) -> dict[str, list[str]]:
+def read_split_file(split_file: str | Path, encoding: str = "utf-8") -> dict[str, list[str]]:
     """Read a ner-uk ``dev-test-split.txt``: ``DEV``/``TEST`` headers followed by document names."""
     split_file = Path(split_file)
     splits: dict[str, list[str]] = {}
     current = None
-    for lineno, raw in enumerate(split_file.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, raw in enumerate(split_lines(read_text(split_file, encoding)), start=1):
         name = raw.strip()
         if not name:
             continue
@@ -165,7 +174,7 @@ def _resolve(index: dict[str, list[Path]], name: str, split_file: Path, split: s
 
 
 def load_brat_corpus(
-    data_dir: str | Path, split_file: str | Path, types: list[str] | None = None
+    data_dir: str | Path, split_file: str | Path, types: list[str] | None = None, encoding: str = "utf-8"
 ) -> DatasetDict:
     """Load the ner-uk brat corpus as ``DatasetDict(train=DEV documents, test=TEST documents)``.
 
@@ -177,11 +186,13 @@ def load_brat_corpus(
     data_dir, split_file = Path(data_dir), Path(split_file)
     index = _index_documents(data_dir)
     rows: dict[str, list[tuple[list[str], list[str], str]]] = {}
-    for split, names in read_split_file(split_file).items():
+    for split, names in read_split_file(split_file, encoding).items():
         rows[split] = []
         for name in names:
             txt, ann = _resolve(index, name, split_file, split)
-            rows[split].extend((toks, tags, name) for toks, tags in read_brat_document(txt, ann, types))
+            rows[split].extend((toks, tags, name) for toks, tags in read_brat_document(txt, ann, types, encoding))
+        if not rows[split]:
+            raise DataError(f"{split_file}: split {split!r} names no document")
     found = {
         tag[2:] for split_rows in rows.values() for _, tags, _ in split_rows for tag in tags if tag != "O"
     }

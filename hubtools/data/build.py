@@ -2,7 +2,8 @@
 
 The result is a ``DatasetDict`` with ``train``/``validation``/``test`` splits in the normalized shape and the
 run's typed ``dataset`` section (:class:`~hubtools.results.DatasetResult`) with a record of every step for
-the dataset card.
+the dataset card (``skipped_lines``: column-file lines skipped as malformed under ``data.skip_malformed``, also
+named in a step).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hubtools.data.labels import (
     remap_types,
     select_types,
 )
-from hubtools.data.loading import filter_rows, load_hub, load_local, normalize
+from hubtools.data.loading import LoadReport, filter_rows, load_hub, load_local, normalize, read_labels_file
 from hubtools.data.schemes import SCHEMES, types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
@@ -45,9 +46,14 @@ BRAT_SPLIT_FILE = "dev-test-split.txt"  # marks a ner-uk brat folder (lang-uk v1
 SPLITS = ("train", "validation", "test")
 
 
-def load_source(cfg: DataConfig) -> DatasetDict:
-    """The source data, normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path (a folder with
-    a ``dev-test-split.txt`` is a brat corpus) or a Hub id."""
+def load_source(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDict:
+    """The source data, checked and normalized to ``tokens`` + IOB2 ``ner_tags``: a generator, a local path (a
+    folder with a ``dev-test-split.txt`` is a brat corpus) or a Hub id. ``report`` receives what loading found
+    (format, scheme, skipped lines)."""
+    report = report if report is not None else LoadReport()
+    label_names, label_where = cfg.label_names, (lambda i: f"data.label_names[{i}]")
+    if cfg.labels_file:
+        label_names, label_where = read_labels_file(cfg.labels_file, cfg.encoding)
     if cfg.source.startswith("generate:"):
         name = cfg.source.split(":", 1)[1]
         if name not in GENERATORS:
@@ -55,18 +61,33 @@ def load_source(cfg: DataConfig) -> DatasetDict:
         dsd = GENERATORS[name](**cfg.generate)
         if cfg.filters:
             dsd = filter_rows(dsd, cfg.filters, source=cfg.source)
-        return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source)
+        report.format = "generated"
+        return normalize(dsd, cfg.tokens_column, cfg.tags_column, cfg.scheme, source=cfg.source,
+                         label_names=label_names, label_where=label_where, report=report)
     path = Path(cfg.source).expanduser()
     if (path / BRAT_SPLIT_FILE).is_file():
-        return normalize(load_brat_corpus(path, path / BRAT_SPLIT_FILE), scheme="IOB2", source=cfg.source)
+        report.format = "brat"
+        corpus = load_brat_corpus(path, path / BRAT_SPLIT_FILE, encoding=cfg.encoding)
+        return normalize(corpus, scheme="IOB2", source=cfg.source, report=report)
     if path.exists():
-        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed_lines,
-                          cfg.data_files or None)
+        return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed,
+                          cfg.data_files or None, encoding=cfg.encoding, label_names=label_names,
+                          label_where=label_where, report=report)
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
                     tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters,
-                    label_names=cfg.label_names)
+                    label_names=label_names, label_where=label_where, report=report)
+
+
+def load_validated(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDict:
+    """:func:`load_source` and :func:`validate_dataset`: the source splits exactly as a recipe reads them,
+    before any selection, remapping or splitting (what ``hubtools data`` shows)."""
+    if cfg.scheme != "auto" and cfg.scheme not in SCHEMES:
+        raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {cfg.scheme!r}")
+    dsd = load_source(cfg, report)
+    validate_dataset(dsd, cfg.source)
+    return dsd
 
 
 def fingerprint(dsd: DatasetDict) -> str:
@@ -75,22 +96,24 @@ def fingerprint(dsd: DatasetDict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, DatasetResult]:
+def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[DatasetDict, DatasetResult]:
     """Load and build the dataset described by ``cfg``; returns it with the run's ``dataset`` section.
 
     With ``split_ratios`` all source splits are pooled and go through
     :func:`hubtools.data.split.build_selected_dataset` (analysis, type selection by rule or ``types``,
     remap, drop, stratified split). Otherwise the source splits are kept: ``types`` are remapped (every
     other tag becomes O), sentences without entities are dropped if asked, and a validation split is carved
-    from train (stratified) when the source has none. ``max_samples`` caps splits last.
+    from train (stratified) when the source has none. ``max_samples`` caps splits last. ``report`` receives
+    what loading found (:class:`hubtools.data.loading.LoadReport`).
     """
-    if cfg.scheme != "auto" and cfg.scheme not in SCHEMES:
-        raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {cfg.scheme!r}")
-    dsd = load_source(cfg)
-    validate_dataset(dsd, cfg.source)
+    report = report if report is not None else LoadReport()
+    dsd = load_validated(cfg, report)
     loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
         ", ".join(f"{s} {len(d)}" for s, d in dsd.items()) + " sentences"
     filtered = [f"kept rows where {cfg.filters}"] if cfg.filters else []
+    if report.num_skipped:
+        filtered.append(f"skipped {report.num_skipped} malformed line{'s' if report.num_skipped > 1 else ''} "
+                        f"(data.skip_malformed): {report.skipped_summary()}")
     if cfg.split_ratios is not None:
         parts, build = build_selected_dataset(
             dsd, k=cfg.num_types, types=cfg.types, rename=cfg.rename, drop_empty=cfg.drop_without_entities,
@@ -113,7 +136,8 @@ def build_dataset(cfg: DataConfig) -> tuple[DatasetDict, DatasetResult]:
             raise DataError(f"{cfg.source}: split {split!r} is empty after building")
     label_names = label_names_of(parts["train"])
     known = BuildRecord.__dataclass_fields__
-    record = BuildRecord(**{k: v for k, v in build.items() if k in known}, filters=cfg.filters or None)
+    record = BuildRecord(**{k: v for k, v in build.items() if k in known}, filters=cfg.filters or None,
+                         skipped_lines=report.num_skipped)
     return parts, DatasetResult(
         name=cfg.name or Path(cfg.source).name, source=cfg.source, source_config=cfg.config_name,
         revision=cfg.revision, license=cfg.license, language=list(cfg.language), fingerprint=fingerprint(parts),

@@ -2,92 +2,262 @@
 
 Every loader returns a ``DatasetDict`` whose splits have ``tokens`` (``Sequence(string)``) and ``ner_tags``
 (``Sequence(ClassLabel)``) in IOB2, whatever the source scheme (IOB1, IOB2, BIOES, IO).
+
+Every path (Hub, parquet, JSON lines, column files, brat, generated data) goes through :func:`normalize`,
+which checks everything before it converts anything: the source columns as read
+(:func:`hubtools.data.validation.check_source_split`), then every distinct tag against the scheme's syntax
+(:func:`hubtools.data.schemes.invalid_tags`), then detects the scheme and converts to IOB2, vectorized. A
+malformed input therefore fails with one :class:`DataError` whose message names where the problem is: the
+file and line for column files and brat, the split, row and field for tabular data (plus the file, and the
+line for JSON lines), never with an exception from inside a conversion.
+
+Local formats: ``.parquet``; ``.jsonl`` / ``.json`` (JSON lines, or one array of objects); anything else is a
+column file (CoNLL / IOB: one token per line, columns split on tabs when the line has one, else on
+whitespace; the token is the first column, the tag the last). In a folder, split files are found by name
+(``train``, ``dev``, ``valid``, ``test``... with a column-file or tabular extension, or none at all).
+Decoding, byte-order marks, line ends and binary files: :mod:`hubtools.data.reading`.
+
+Integer tags need names: a ClassLabel (Hub, parquet written by ``datasets``), or ``data.label_names`` /
+``data.labels_file`` for plain integers.
+
+Column files: the file's column count is the one most of its token lines have; the first line with another
+count (or an empty token or tag field) fails, naming its line, the count expected and found, unless
+``skip_malformed`` is set, which skips such lines and records their numbers (:class:`LoadReport`).
+
+Empty sentences and empty documents, one rule for every format:
+
+* column files: blank lines and ``-DOCSTART-`` lines separate sentences, and a run of them is one
+  separator, so there is no empty sentence to report; a file without any token line is an error naming it.
+* tabular data (JSON lines, JSON, parquet, Hub, generated): a row whose token list is empty is an error
+  naming the split, row and field; a split without rows is an error naming the split.
+* brat: blank text lines separate sentences, as in column files; a document whose ``.txt`` holds no token
+  is an error naming that file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Value, load_dataset
 from datasets import Sequence as SequenceFeature
+from datasets.fingerprint import Hasher
 
-from hubtools.data.schemes import SCHEMES, detect_scheme, iob2_label_names, split_tag, to_iob2, types_of
-from hubtools.data.validation import TAGS, TOKENS, label_names_of, tags_as_arrow
+from hubtools.data.reading import decode, read_bytes, read_text, split_lines
+from hubtools.data.schemes import (
+    SCHEMES,
+    detect_scheme_ids,
+    invalid_tags,
+    split_tag,
+    to_iob2_ids,
+)
+from hubtools.data.tabular import (
+    TABULAR_SUFFIXES,
+    content_hash,
+    features_of,
+    read_json_table,
+    read_parquet_table,
+    table_dataset,
+)
+from hubtools.data.validation import TAGS, TOKENS, Locator, arrow_table, check_source_split, flat_values
 from hubtools.errors import DataError
 
 COLUMN_EXTENSIONS = (".txt", ".conll", ".iob", ".bio", ".tsv")
 SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "validation", "valid": "validation",
                  "validation": "validation", "val": "validation", "test": "test", "testa": "validation",
                  "testb": "test"}
+_SCHEME_ORDER = ("BIOES", "IO", "IOB1", "IOB2")  # the first one any split shows wins
 
 
-def read_conll(path: str | Path, token_col: int = 0, tag_col: int = -1,
-               skip_malformed: bool = False) -> tuple[list[list[str]], list[list[str]]]:
+@dataclass
+class LoadReport:
+    """What loading found, for the build record and ``hubtools data``.
+
+    Attributes:
+        format: ``column files``, ``JSON lines``, ``parquet``, ``brat``, ``Hub`` or ``generated``.
+        files: split -> file it was read from (local sources).
+        scheme: the source's tagging scheme (given as ``data.scheme`` or detected); the result is IOB2.
+        scheme_given: True when ``data.scheme`` named it, False when it was detected.
+        skipped_lines: file -> line numbers skipped as malformed (``data.skip_malformed``).
+    """
+
+    format: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    scheme: str | None = None
+    scheme_given: bool = False
+    skipped_lines: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def num_skipped(self) -> int:
+        return sum(len(lines) for lines in self.skipped_lines.values())
+
+    def skipped_summary(self, limit: int = 5) -> str:
+        """``FILE line 3, 9 (2); ...``: where lines were skipped, at most ``limit`` numbers per file."""
+        parts = []
+        for file, lines in self.skipped_lines.items():
+            shown = ", ".join(map(str, lines[:limit])) + (", ..." if len(lines) > limit else "")
+            parts.append(f"{Path(file).name} line{'s' if len(lines) > 1 else ''} {shown}")
+        return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- column files
+
+
+@dataclass
+class ColumnFile:
+    """A column file as read: sentences, their tags, the line of every token and the lines skipped."""
+
+    path: Path
+    tokens: list[list[str]]
+    tags: list[list[str]]
+    token_lines: array  # line number of every token, sentence after sentence
+    columns: int
+    skipped: list[int]
+    digest: str
+
+
+def _columns(line: str) -> list[str] | None:
+    """The columns of a token line, None for a separator (blank or ``-DOCSTART-``)."""
+    if not line.strip():
+        return None
+    cols = line.split("\t") if "\t" in line else line.split()
+    return None if cols[0] == "-DOCSTART-" else cols
+
+
+def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, skip_malformed: bool = False,
+                     encoding: str = "utf-8") -> ColumnFile:
     """Read a CoNLL / IOB column file: one token per line, blank lines between sentences.
 
-    Columns are split on tabs when the line has one, else on whitespace; ``-DOCSTART-`` lines are skipped.
-    A line with too few columns raises DataError naming the file and line, unless ``skip_malformed``.
+    Columns are split on tabs when the line has one, else on whitespace; ``-DOCSTART-`` lines separate
+    sentences like blank lines. The expected column count is the one most token lines have; a line with
+    another count or an empty token or tag raises DataError naming the file and line, unless
+    ``skip_malformed``, which skips it and records its number.
     """
     path = Path(path)
+    data = read_bytes(path)
+    lines = split_lines(decode(data, path, encoding))
+    counts: Counter[int] = Counter()
+    first_line: dict[int, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        cols = _columns(line)
+        if cols is not None:
+            counts[len(cols)] += 1
+            first_line.setdefault(len(cols), lineno)
+    if not counts:
+        raise DataError(f"{path}: no sentence found (no token line)")
+    expected = max(counts, key=lambda n: (counts[n], -first_line[n]))
+    needed = max(token_col, tag_col) + 1 if tag_col >= 0 else max(token_col + 1, 2)
+    if expected < needed:
+        raise DataError(f"{path}:{first_line[expected]}: the token lines have {expected} column(s); a column file "
+                        f"needs {needed} (token ... tag)")
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
+    token_lines = array("q")
+    skipped: list[int] = []
     cur_tok: list[str] = []
     cur_tag: list[str] = []
-    needed = max(token_col, tag_col) + 1 if tag_col >= 0 else max(token_col + 1, 2)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                if cur_tok:
-                    sentences.append(cur_tok)
-                    tags.append(cur_tag)
-                    cur_tok, cur_tag = [], []
+    for lineno, line in enumerate(lines, start=1):
+        cols = _columns(line)
+        if cols is None:
+            if cur_tok:
+                sentences.append(cur_tok)
+                tags.append(cur_tag)
+                cur_tok, cur_tag = [], []
+            continue
+        problem = None
+        if len(cols) != expected:
+            problem = f"expected {expected} columns (like line {first_line[expected]}), found {len(cols)}"
+        elif not cols[token_col].strip():
+            problem = "empty token column"
+        elif not cols[tag_col].strip():
+            problem = "empty tag column"
+        if problem is not None:
+            if skip_malformed:
+                skipped.append(lineno)
                 continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if cols[0] == "-DOCSTART-":
-                continue
-            if len(cols) < needed:
-                if skip_malformed:
-                    continue
-                raise DataError(f"{path}:{lineno}: expected at least {needed} columns (token ... tag), "
-                                f"found {len(cols)}: {line!r}")
-            cur_tok.append(cols[token_col])
-            cur_tag.append(cols[tag_col].strip())
+            raise DataError(f"{path}:{lineno}: {problem}: {line!r} (data.skip_malformed=true skips such lines)")
+        cur_tok.append(cols[token_col])
+        cur_tag.append(cols[tag_col].strip())
+        token_lines.append(lineno)
     if cur_tok:
         sentences.append(cur_tok)
         tags.append(cur_tag)
     if not sentences:
-        raise DataError(f"{path}: no sentence found")
-    return sentences, tags
+        raise DataError(f"{path}: no sentence left after skipping {len(skipped)} malformed line(s)")
+    digest = Hasher.hash([content_hash(data), token_col, tag_col, skip_malformed, encoding])
+    return ColumnFile(path, sentences, tags, token_lines, expected, skipped, digest)
 
 
-def dataset_from_string_tags(tokens: list[list[str]], tags: list[list[str]], scheme: str = "auto",
-                             label_names: Sequence[str] | None = None, source: str = "data") -> Dataset:
-    """Build a normalized Dataset from string tags, converted to IOB2.
+def read_conll(path: str | Path, token_col: int = 0, tag_col: int = -1, skip_malformed: bool = False,
+               encoding: str = "utf-8") -> tuple[list[list[str]], list[list[str]]]:
+    """Sentences and their tags of a column file (see :func:`read_column_file`)."""
+    parsed = read_column_file(path, token_col, tag_col, skip_malformed, encoding)
+    return parsed.tokens, parsed.tags
 
-    ``label_names`` fixes the ClassLabel (it must cover every tag); otherwise the types are sorted.
-    """
-    scheme = detect_scheme(tags) if scheme == "auto" else scheme
-    if scheme not in SCHEMES:
-        raise DataError(f"{source}: unknown tagging scheme {scheme!r}; expected auto or one of {SCHEMES}")
-    iob2 = [to_iob2(t, scheme) for t in tags] if scheme != "IOB2" else [list(t) for t in tags]
-    if label_names is None:
-        found = sorted({split_tag(t)[1] for seq in iob2 for t in seq} - {None})
-        label_names = iob2_label_names(found)
-    index = {name: i for i, name in enumerate(label_names)}
-    ids = []
-    for row, seq in enumerate(iob2):
-        try:
-            ids.append([index[t] for t in seq])
-        except KeyError as err:
-            raise DataError(f"{source}, row {row}: field 'ner_tags' has tag {err.args[0]!r}, "
-                            f"not among the labels {list(label_names)}") from None
-    features = Features({TOKENS: SequenceFeature(Value("string")),
-                         TAGS: SequenceFeature(ClassLabel(names=list(label_names)))})
-    return Dataset.from_dict({TOKENS: tokens, TAGS: ids}, features=features)
+
+class ColumnLocator(Locator):
+    """Names the file and line of a token of a column file."""
+
+    def __init__(self, source: str, files: Mapping[str, ColumnFile]) -> None:
+        super().__init__(source)
+        self.files = dict(files)
+        self.starts = {s: np.cumsum([0] + [len(t) for t in f.tokens]) for s, f in self.files.items()}
+
+    def split(self, split: str) -> str:
+        return f"{self.files[split].path} (split {split!r})"
+
+    def row(self, split: str, row: int) -> str:
+        return self.token(split, row, 0, TOKENS)
+
+    def token(self, split: str, row: int, position: int, field: str) -> str:
+        file = self.files[split]
+        return f"{file.path}:{file.token_lines[int(self.starts[split][row]) + position]}"
+
+
+def _column_dataset(parsed: ColumnFile) -> Dataset:
+    features = Features({TOKENS: SequenceFeature(Value("string")), TAGS: SequenceFeature(Value("string"))})
+    table = pa.table({TOKENS: pa.array(parsed.tokens, pa.list_(pa.string())),
+                      TAGS: pa.array(parsed.tags, pa.list_(pa.string()))})
+    return table_dataset(table, features, parsed.path, parsed.digest)
+
+
+# ---------------------------------------------------------------------------------------------- tabular files
+
+
+class TabularLocator(Locator):
+    """Names the file, split and row (and the line, for JSON lines) of a row of a local tabular file."""
+
+    def __init__(self, source: str, files: Mapping[str, Path],
+                 line_of: Mapping[str, Callable[[int], int] | None]) -> None:
+        super().__init__(source)
+        self.files, self.line_of = dict(files), dict(line_of)
+
+    def split(self, split: str) -> str:
+        return f"{self.files[split]} split {split!r}"
+
+    def row(self, split: str, row: int) -> str:
+        line_of = self.line_of.get(split)
+        return f"{self.split(split)}, row {row}" + (f" (line {line_of(row)})" if line_of else "")
+
+
+def _read_tabular(file: Path, fmt: str, encoding: str) -> tuple[Dataset, Callable[[int], int] | None]:
+    data = read_bytes(file)
+    if fmt == "parquet":
+        table, features = read_parquet_table(file, data)
+        line_of = None
+    else:
+        table, line_of = read_json_table(file, data, encoding)
+        features = features_of(table, file)
+    return table_dataset(table, features, file, content_hash(data)), line_of
+
+
+# ---------------------------------------------------------------------------------------------- local sources
 
 
 def _split_name(path: Path) -> str | None:
@@ -98,62 +268,116 @@ def _split_name(path: Path) -> str | None:
     return None
 
 
+def file_format(path: Path) -> str:
+    """``parquet``, ``JSON lines`` or ``column files``, by extension (anything else is a column file)."""
+    if path.suffix == ".parquet":
+        return "parquet"
+    if path.suffix in (".jsonl", ".json"):
+        return "JSON lines"
+    return "column files"
+
+
 def _local_files(path: Path) -> dict[str, Path]:
     if path.is_file():
         return {_split_name(path) or "train": path}
     files: dict[str, Path] = {}
     for child in sorted(path.iterdir()):
         split = _split_name(child)
-        if child.is_file() and split and (child.suffix in COLUMN_EXTENSIONS + (".parquet", ".jsonl", ".json")):
+        if child.is_file() and split and child.suffix in COLUMN_EXTENSIONS + TABULAR_SUFFIXES + ("",):
             if split in files:
                 raise DataError(f"{path}: two files for split {split!r}: {files[split].name}, {child.name}")
             files[split] = child
     if not files:
         raise DataError(f"{path}: no train/validation/test file found (names like train.txt, dev.conll, "
-                        f"test.parquet)")
-    return files
+                        f"test.parquet, or data.data_files)")
+    return _in_split_order(files)
+
+
+def _in_split_order(files: Mapping[str, Path]) -> dict[str, Path]:
+    order = ("train", "validation", "test")
+    return dict(sorted(files.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
 
 
 def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKENS, tags_column: str = TAGS,
-               skip_malformed: bool = False, data_files: dict[str, str] | None = None) -> DatasetDict:
+               skip_malformed: bool = False, data_files: dict[str, str] | None = None, *,
+               encoding: str = "utf-8", label_names: Sequence[str] | None = None,
+               label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
     """Load a local file or folder (parquet, JSON lines, CoNLL/IOB column files) as a normalized DatasetDict.
 
     Split files are found by name (train/dev/valid/test...); ``data_files`` maps split names to file names
     (relative to ``path``) for folders that name them otherwise (e.g. ``{"train": "FIN5.txt"}``).
+    ``label_names`` names integer tags (``label_where(i)`` says where name ``i`` was given); ``report``
+    receives the format, files, scheme and skipped lines.
     """
     path = Path(path)
+    report = report if report is not None else LoadReport()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
-    files = {split: path / name for split, name in data_files.items()} if data_files else _local_files(path)
+    if data_files and not path.is_dir():
+        raise DataError(f"{path}: data.data_files needs data.source to be a folder")
+    files = _in_split_order({split: path / name for split, name in data_files.items()}) if data_files \
+        else _local_files(path)
     for split, file in files.items():
         if not file.is_file():
             raise DataError(f"{file}: no such file (data_files[{split!r}])")
-    suffixes = {f.suffix for f in files.values()}
-    if suffixes <= set(COLUMN_EXTENSIONS):
-        parsed = {split: read_conll(f, skip_malformed=skip_malformed) for split, f in files.items()}
-        all_tags = [t for _, tags in parsed.values() for t in tags]
-        scheme = detect_scheme(all_tags) if scheme == "auto" else scheme
-        types = sorted({split_tag(t)[1] for s in all_tags for t in to_iob2(s, scheme)} - {None})
-        names = iob2_label_names(types)
-        return DatasetDict({
-            split: dataset_from_string_tags(tok, tags, scheme, names, source=str(files[split]))
-            for split, (tok, tags) in parsed.items()
-        })
-    if len(suffixes) > 1:
-        raise DataError(f"{path}: mixed file formats {sorted(suffixes)}; use one format for all splits")
-    builder = "parquet" if suffixes == {".parquet"} else "json"
-    dsd = load_dataset(builder, data_files={k: str(v) for k, v in files.items()})
-    return normalize(dsd, tokens_column, tags_column, scheme, source=str(path))
+    formats = {file_format(f) for f in files.values()}
+    if len(formats) > 1:
+        raise DataError(f"{path}: mixed file formats {sorted({f.suffix or '(none)' for f in files.values()})}; "
+                        f"use one format for all splits")
+    report.format = formats.pop()
+    report.files = {split: str(f) for split, f in files.items()}
+    if report.format == "column files":
+        if (tokens_column, tags_column) != (TOKENS, TAGS):
+            raise DataError(f"{path}: data.tokens_column / data.tags_column name columns of tabular data; "
+                            f"column files have the token first and the tag last")
+        parsed = {split: read_column_file(f, skip_malformed=skip_malformed, encoding=encoding)
+                  for split, f in files.items()}
+        report.skipped_lines = {str(p.path): p.skipped for p in parsed.values() if p.skipped}
+        dsd = DatasetDict({split: _column_dataset(p) for split, p in parsed.items()})
+        where: Locator = ColumnLocator(str(path), parsed)
+    else:
+        read = {split: _read_tabular(f, report.format, encoding) for split, f in files.items()}
+        dsd = DatasetDict({split: ds for split, (ds, _) in read.items()})
+        where = TabularLocator(str(path), files, {split: line_of for split, (_, line_of) in read.items()})
+    return normalize(dsd, tokens_column, tags_column, scheme, source=str(path), label_names=label_names,
+                     where=where, label_where=label_where, report=report)
+
+
+def read_labels_file(path: str | Path, encoding: str = "utf-8") -> tuple[list[str], Callable[[int], str]]:
+    """The label names of a labels file (one per line, in id order; blank lines ignored) and a function
+    naming the line of label ``i``."""
+    path = Path(path).expanduser()
+    names, lines = [], []
+    for lineno, line in enumerate(split_lines(read_text(path, encoding)), start=1):
+        if line.strip():
+            names.append(line.strip())
+            lines.append(lineno)
+    if not names:
+        raise DataError(f"{path}: no label name (the labels file names one label per line, in id order)")
+    return names, lambda i: f"{path}:{lines[i]}"
+
+
+# ---------------------------------------------------------------------------------------------- the Hub
 
 
 def load_hub(dataset_id: str, *, name: str | None = None, revision: str | None = None,
              tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
-             filters: Mapping[str, object] | None = None, label_names: Sequence[str] | None = None) -> DatasetDict:
+             filters: Mapping[str, object] | None = None, label_names: Sequence[str] | None = None,
+             label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
     """Load a Hub dataset (``datasets.load_dataset`` with config and revision) and normalize it."""
-    dsd = load_dataset(dataset_id, name, revision=revision)
+    from datasets.exceptions import DatasetNotFoundError
+
+    try:
+        dsd = load_dataset(dataset_id, name, revision=revision)
+    except (DatasetNotFoundError, FileNotFoundError, ConnectionError) as err:
+        raise DataError(f"data.source {dataset_id!r}: cannot load from the Hub: {' '.join(str(err).split())}") \
+            from None
+    if report is not None:
+        report.format = "Hub"
     if filters:
         dsd = filter_rows(dsd, filters, source=dataset_id)
-    return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id, label_names=label_names)
+    return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id, label_names=label_names,
+                     label_where=label_where, report=report)
 
 
 def filter_rows(dsd: DatasetDict, filters: Mapping[str, object], source: str = "dataset") -> DatasetDict:
@@ -172,71 +396,185 @@ def filter_rows(dsd: DatasetDict, filters: Mapping[str, object], source: str = "
     return DatasetDict(out)
 
 
-def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
-              source: str = "dataset", label_names: Sequence[str] | None = None) -> DatasetDict:
-    """Rename columns to ``tokens``/``ner_tags``, make tags an IOB2 ClassLabel sequence, drop other columns.
+# ---------------------------------------------------------------------------------------------- normalize
 
-    ``label_names`` names integer tag ids of a source without a ClassLabel (``Babelscape/multinerd``)."""
-    out = {}
+
+@dataclass
+class _Split:
+    ds: Dataset
+    tokens: pa.Array
+    tags: pa.Array
+    kind: str  # "string" or "int"
+    classlabel: list[str] | None
+
+
+def _first_use(splits: Mapping[str, _Split], where: Locator, tags_column: str,
+               mask_of: Callable[[pa.Array], np.ndarray]) -> tuple[str, int] | None:
+    """``(location, flat position's value index)`` of the first token whose tag ``mask_of`` marks."""
+    for split, part in splits.items():
+        values, offsets = flat_values(part.tags)
+        mask = mask_of(values)
+        if mask.any():
+            pos = int(np.flatnonzero(mask)[0])
+            row = int(np.searchsorted(offsets, pos, side="right") - 1)
+            return where.token(split, row, pos - int(offsets[row]), tags_column), values[pos].as_py()
+    return None
+
+
+def _check_label_set(splits: Mapping[str, _Split], names: list[str], kind: str, scheme: str, where: Locator,
+                     tags_column: str, label_where: Callable[[int], str] | None) -> None:
+    """DataError at the first use of an invalid tag (or at its definition when no token uses it)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            place = label_where(i) if label_where else f"{where.split(next(iter(splits)))}: field {tags_column!r}"
+            raise DataError(f"{place}: label name {name!r} given twice (ids {seen[name]} and {i})")
+        seen[name] = i
+    bad = invalid_tags(names, scheme)
+    if not bad:
+        return
+    if kind == "string":
+        bad_values = pa.array(list(bad), pa.string())
+        found = _first_use(splits, where, tags_column,
+                           lambda v: pc.is_in(v, value_set=bad_values).to_numpy(zero_copy_only=False))
+        location, tag = found
+        raise DataError(f"{location}: tag {tag!r}: {bad[tag]}")
+    bad_ids = np.array([i for i, n in enumerate(names) if n in bad])
+    found = _first_use(splits, where, tags_column,
+                       lambda v: np.isin(v.to_numpy(zero_copy_only=False), bad_ids))
+    if found is not None:
+        location, i = found
+        raise DataError(f"{location}: tag {names[i]!r} (label id {i}): {bad[names[i]]}")
+    i = int(bad_ids[0])
+    place = label_where(i) if label_where else f"{where.split(next(iter(splits)))}: field {tags_column!r} ClassLabel"
+    raise DataError(f"{place}: label name {names[i]!r} (id {i}): {bad[names[i]]}")
+
+
+def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
+              source: str = "dataset", label_names: Sequence[str] | None = None, *, where: Locator | None = None,
+              label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
+    """Check every split, then rename columns to ``tokens``/``ner_tags``, make tags an IOB2 ClassLabel
+    sequence and drop other columns (see the module docstring for the order of checks).
+
+    ``label_names`` names integer tag ids of a source without a ClassLabel (``Babelscape/multinerd``; for a
+    source with one, they must equal its names); ``where`` names files and lines in messages;
+    ``report.scheme`` receives the source scheme.
+    """
+    if scheme != "auto" and scheme not in SCHEMES:
+        raise DataError(f"{source}: unknown tagging scheme {scheme!r}; expected auto or one of {SCHEMES}")
+    where = where or Locator(source)
+    label_names = list(label_names) if label_names else None
+    splits: dict[str, _Split] = {}
     for split, ds in dsd.items():
         for column in (tokens_column, tags_column):
             if column not in ds.column_names:
-                raise DataError(f"{source} split {split!r}: missing column {column!r}; "
-                                f"columns are {ds.column_names}")
-        ds = ds.select_columns([tokens_column, tags_column])
-        if tokens_column != TOKENS:
-            ds = ds.rename_column(tokens_column, TOKENS)
-        if tags_column != TAGS:
-            ds = ds.rename_column(tags_column, TAGS)
-        inner = getattr(ds.features[TAGS], "feature", None)
-        if label_names and isinstance(inner, Value) and inner.dtype.startswith(("int", "uint")):
-            ds = ds.cast_column(TAGS, SequenceFeature(ClassLabel(names=list(label_names))))
-            inner = ds.features[TAGS].feature
-        if isinstance(inner, ClassLabel):
-            ds = _classlabel_to_iob2(ds, scheme, source=f"{source} split {split!r}")
-        elif isinstance(inner, Value) and inner.dtype == "string":
-            ds = dataset_from_string_tags(ds[TOKENS], ds[TAGS], scheme, source=f"{source} split {split!r}")
+                raise DataError(f"{where.split(split)}: missing column {column!r}; columns are {ds.column_names}")
+        inner = getattr(ds.features[tags_column], "feature", None)
+        classlabel = list(inner.names) if isinstance(inner, ClassLabel) else None
+        if classlabel is not None and label_names is not None and classlabel != label_names:
+            raise DataError(f"{where.split(split)}: field {tags_column!r} is a ClassLabel with names "
+                            f"{classlabel[:6]}{'...' if len(classlabel) > 6 else ''}, which data.label_names "
+                            f"contradicts ({label_names[:6]}{'...' if len(label_names) > 6 else ''})")
+        names = classlabel or label_names
+        table = arrow_table(ds.select_columns(list(dict.fromkeys([tokens_column, tags_column]))))
+        tokens = table.column(tokens_column).combine_chunks()
+        tags = table.column(tags_column).combine_chunks()
+        kind = check_source_split(tokens, tags, split, where, (tokens_column, tags_column),
+                                  num_labels=len(names) if names else None)
+        if kind == "int" and names is None:
+            raise DataError(f"{where.split(split)}: field {tags_column!r} holds integer tag ids but nothing names "
+                            f"them: set data.label_names=[O, B-PER, I-PER, ...] or data.labels_file=FILE (one "
+                            f"name per line, in id order)")
+        if kind == "string" and label_names is not None:
+            raise DataError(f"{where.split(split)}: field {tags_column!r} holds tag names; data.label_names "
+                            f"(or data.labels_file) is for integer tag ids: remove it")
+        splits[split] = _Split(ds, tokens, tags, kind, classlabel)
+    if not splits:
+        raise DataError(f"{source}: no split")
+    kinds = {part.kind for part in splits.values()}
+    if len(kinds) > 1:
+        raise DataError(f"{source}: field {tags_column!r} holds tag names in some splits and integer ids in "
+                        f"others ({ {s: p.kind for s, p in splits.items()} })")
+    kind = kinds.pop()
+    if kind == "int":
+        lists = {s: p.classlabel or label_names for s, p in splits.items()}
+        names = next(iter(lists.values()))
+        for split, other in lists.items():
+            if other != names:
+                raise DataError(f"{where.split(split)}: field {tags_column!r} has labels {other}, other splits "
+                                f"{names}")
+        values = {s: flat_values(p.tags) for s, p in splits.items()}
+        values = {s: (v.to_numpy(zero_copy_only=False).astype(np.int64), o) for s, (v, o) in values.items()}
+    else:
+        found = pa.chunked_array([pc.unique(flat_values(p.tags)[0]) for p in splits.values()])
+        names = sorted(pc.unique(found).to_pylist())
+        value_set = pa.array(names, pa.string())
+        values = {}
+        for split, part in splits.items():
+            flat, offsets = flat_values(part.tags)
+            values[split] = (pc.index_in(flat, value_set=value_set).to_numpy(zero_copy_only=False)
+                             .astype(np.int64), offsets)
+    _check_label_set(splits, names, kind, scheme, where, tags_column, label_where)
+    if scheme == "auto":
+        detected = {detect_scheme_ids(names, v, o) for v, o in values.values()}
+        used = next(s for s in _SCHEME_ORDER if s in detected)
+    else:
+        used = scheme
+    if report is not None:
+        report.scheme, report.scheme_given = used, scheme != "auto"
+    types = sorted({split_tag(n)[1] for n in names} - {None}) if kind == "string" else None
+    out = {}
+    for split, part in splits.items():
+        if part.classlabel is not None and used == "IOB2":  # already IOB2 ids: keep the source's ClassLabel
+            ds = part.ds.select_columns(list(dict.fromkeys([tokens_column, tags_column])))
+            ds = ds.rename_columns({c: n for c, n in ((tokens_column, TOKENS), (tags_column, TAGS)) if c != n})
+            out[split] = ds
+            continue
+        flat, offsets = values[split]
+        if kind == "int" and used == "IOB2":
+            new, new_names = flat, list(names)
         else:
-            raise DataError(f"{source} split {split!r}: field {tags_column!r} must hold tag names or a "
-                            f"ClassLabel sequence, found {ds.features[TAGS]!r}")
-        out[split] = ds
+            new, new_names = to_iob2_ids(names, flat, offsets, used, types)
+        out[split] = _normalized(part, new, offsets, new_names,
+                                 [part.ds._fingerprint, "normalize", used, tokens_column, tags_column, names])
     return DatasetDict(out)
+
+
+def _normalized(part: _Split, values: np.ndarray, offsets: np.ndarray, names: list[str], key: list) -> Dataset:
+    features = Features({TOKENS: SequenceFeature(Value("string")), TAGS: SequenceFeature(ClassLabel(names=names))})
+    offset_type = pa.int32() if offsets[-1] < 2**31 else pa.int64()
+    list_type = pa.ListArray if offset_type == pa.int32() else pa.LargeListArray
+    tags = list_type.from_arrays(pa.array(offsets, offset_type), pa.array(values, pa.int64()))
+    table = pa.table({TOKENS: part.tokens, TAGS: tags}).cast(features.arrow_schema)
+    return Dataset(table, info=DatasetInfo(features=features), fingerprint=Hasher.hash(key))
+
+
+def dataset_from_string_tags(tokens: list[list[str]], tags: list[list[str]], scheme: str = "auto",
+                             label_names: Sequence[str] | None = None, source: str = "data") -> Dataset:
+    """A normalized Dataset from Python lists of tokens and string tags (checked, converted to IOB2).
+
+    ``label_names`` fixes the IOB2 ClassLabel (it must cover every converted tag)."""
+    features = Features({TOKENS: SequenceFeature(Value("string")), TAGS: SequenceFeature(Value("string"))})
+    raw = Dataset.from_dict({TOKENS: tokens, TAGS: tags}, features=features)
+    ds = normalize(DatasetDict({"data": raw}), scheme=scheme, source=source)["data"]
+    if label_names is None:
+        return ds
+    current = ds.features[TAGS].feature.names
+    missing = sorted(set(current) - set(label_names))
+    if missing:
+        raise DataError(f"{source}: field 'ner_tags' has tag(s) {missing}, not among the labels {list(label_names)}")
+    index = np.array([list(label_names).index(n) for n in current], dtype=np.int64)
+    table = arrow_table(ds)
+    values, offsets = flat_values(table.column(TAGS).combine_chunks())
+    part = _Split(ds, table.column(TOKENS).combine_chunks(), table.column(TAGS).combine_chunks(), "int", None)
+    return _normalized(part, index[values.to_numpy(zero_copy_only=False)], offsets, list(label_names),
+                       [ds._fingerprint, "label_names", list(label_names)])
 
 
 def detect_classlabel_scheme(ds: Dataset) -> str:
     """Detect the scheme of a ClassLabel tag column, vectorized over the flattened Arrow tags."""
-    names = label_names_of(ds)
-    if any(split_tag(n)[0] in {"E", "S", "L", "U"} for n in names):
-        return "BIOES"
-    if all(not n.startswith("B-") for n in names):
-        return "IO"
-    tags = tags_as_arrow(ds)
-    flat = pc.list_flatten(tags).to_numpy(zero_copy_only=False)
-    if flat.size == 0:
-        return "IOB2"
-    types = types_of(names)
-    type_of = np.array([types.index(split_tag(n)[1]) + 1 if n != "O" else 0 for n in names])
-    is_inside = np.array([split_tag(n)[0] == "I" for n in names])
-    starts = np.zeros(flat.size, dtype=bool)
-    offsets = tags.offsets.to_numpy()
-    starts[offsets[:-1][offsets[:-1] < flat.size]] = True
-    prev_type = np.concatenate([[0], type_of[flat[:-1]]])
-    prev_type[starts] = 0
-    iob1_start = is_inside[flat] & (type_of[flat] != prev_type)
-    return "IOB1" if iob1_start.any() else "IOB2"
-
-
-def _classlabel_to_iob2(ds: Dataset, scheme: str, source: str) -> Dataset:
-    names = label_names_of(ds)
-    scheme = detect_classlabel_scheme(ds) if scheme == "auto" else scheme
-    if scheme == "IOB2":
-        return ds
-    new_names = iob2_label_names(types_of(names))
-    index = {n: i for i, n in enumerate(new_names)}
-
-    def convert(batch: dict) -> dict:
-        return {TAGS: [[index[t] for t in to_iob2([names[i] for i in seq], scheme)] for seq in batch[TAGS]]}
-
-    features = ds.features.copy()
-    features[TAGS] = SequenceFeature(ClassLabel(names=new_names))
-    return ds.map(convert, batched=True, features=features, desc=f"{scheme} -> IOB2 ({source})")
+    inner = getattr(ds.features.get(TAGS), "feature", None)
+    if not isinstance(inner, ClassLabel):
+        raise DataError(f"column {TAGS!r} must be a sequence of ClassLabel, found {ds.features.get(TAGS)!r}")
+    values, offsets = flat_values(arrow_table(ds).column(TAGS).combine_chunks())
+    return detect_scheme_ids(list(inner.names), values.to_numpy(zero_copy_only=False).astype(np.int64), offsets)

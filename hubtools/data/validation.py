@@ -1,4 +1,13 @@
-"""Schema checks for token-classification datasets, run before anything is trained or written."""
+"""Schema checks for token-classification datasets, run before anything is trained or written.
+
+Two stages, both vectorized over the Arrow columns (a few numpy passes however many rows):
+
+* :func:`check_source_split` checks a source split as it was read, before any conversion: list columns,
+  null rows, empty sentences, equal lengths, null tokens and tags, tag value types and integer ids inside
+  the label list. Messages say where through a :class:`Locator` (file and line for column files, split,
+  row and field for tabular data).
+* :func:`validate_dataset` checks the normalized result (``tokens`` + IOB2 ``ner_tags`` ClassLabel).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +35,97 @@ def label_names_of(ds: Dataset, column: str = TAGS) -> list[str]:
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+class Locator:
+    """Names where a row or token of a source split is: ``SOURCE split 'train', row 3``; subclasses name
+    files and lines (column files, JSON lines)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def split(self, split: str) -> str:
+        return f"{self.source} split {split!r}"
+
+    def row(self, split: str, row: int) -> str:
+        return f"{self.split(split)}, row {row}"
+
+    def token(self, split: str, row: int, position: int, field: str) -> str:
+        return f"{self.row(split, row)}: field {field!r} position {position}"
+
+
+def list_lengths(lists: pa.Array) -> np.ndarray:
+    """Length of every list of an Arrow list array, -1 for a null list."""
+    return pc.fill_null(pc.list_value_length(lists), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def flat_values(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The values of a list array (only those its rows cover) and its offsets rebased to 0."""
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    return pc.list_flatten(lists), offsets - offsets[0]
+
+
+def _is_list(type_: pa.DataType) -> bool:
+    return pa.types.is_list(type_) or pa.types.is_large_list(type_)
+
+
+def _is_string(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
+def check_source_split(tokens: pa.Array, tags: pa.Array, split: str, where: Locator,
+                       fields: tuple[str, str] = (TOKENS, TAGS), num_labels: int | None = None) -> str:
+    """Check one split as read, before any conversion; return the tag kind, ``"string"`` or ``"int"``.
+
+    ``tokens``/``tags`` are the source columns (combined Arrow arrays) named ``fields`` in the source;
+    ``num_labels`` bounds integer ids (a ClassLabel or ``data.label_names``). Raises DataError at the first
+    problem: a column that is not a list, an empty split, a null row, an empty sentence, unequal lengths,
+    a null or non-string token, a null tag, tags that are neither names nor integers, an id out of range.
+    """
+    tok_field, tag_field = fields
+    for name, column in ((tok_field, tokens), (tag_field, tags)):
+        if not _is_list(column.type):
+            raise DataError(f"{where.split(split)}: field {name!r} must be a list per row, found {column.type}")
+    if len(tokens) == 0:
+        raise DataError(f"{where.split(split)}: the split is empty (no rows)")
+    n_tok, n_tag = list_lengths(tokens), list_lengths(tags)
+    for name, lengths in ((tok_field, n_tok), (tag_field, n_tag)):
+        if (lengths < 0).any():
+            raise DataError(f"{where.row(split, _first(lengths < 0))}: field {name!r} is null")
+    if (n_tok == 0).any():
+        raise DataError(f"{where.row(split, _first(n_tok == 0))}: empty sentence (field {tok_field!r} has no token)")
+    if (n_tok != n_tag).any():
+        row = _first(n_tok != n_tag)
+        raise DataError(f"{where.row(split, row)}: {tok_field!r} has {n_tok[row]} items but {tag_field!r} has "
+                        f"{n_tag[row]}")
+    kind = None
+    for name, column in ((tok_field, tokens), (tag_field, tags)):
+        values, offsets = flat_values(column)
+        if values.null_count:
+            pos = _first(values.is_null().to_numpy(zero_copy_only=False))
+            row = int(np.searchsorted(offsets, pos, side="right") - 1)
+            what = "token" if name == tok_field else "tag"
+            raise DataError(f"{where.token(split, row, pos - int(offsets[row]), name)}: null {what}")
+        if name == tok_field and not _is_string(values.type):
+            raise DataError(f"{where.split(split)}: field {name!r} must hold strings, found {values.type}")
+        if name == tag_field:
+            if _is_string(values.type):
+                kind = "string"
+            elif pa.types.is_integer(values.type):
+                kind = "int"
+            else:
+                raise DataError(f"{where.split(split)}: field {name!r} must hold tag names or integer ids, "
+                                f"found {values.type}")
+    if kind == "int" and num_labels is not None:
+        values, offsets = flat_values(tags)
+        ids = values.to_numpy(zero_copy_only=False)
+        bad = (ids < 0) | (ids >= num_labels)
+        if bad.any():
+            pos = _first(bad)
+            row = int(np.searchsorted(offsets, pos, side="right") - 1)
+            raise DataError(f"{where.token(split, row, pos - int(offsets[row]), tag_field)}: label id {ids[pos]} "
+                            f"is outside the {num_labels} label names")
+    return kind
 
 
 def validate_split(ds: Dataset, split: str, source: str = "dataset") -> None:

@@ -20,6 +20,7 @@ from accelerate import PartialState
 
 from hubtools import plots
 from hubtools.config import RecipeConfig
+from hubtools.errors import run_reporting_errors
 from hubtools.recipe.base import Recipe
 from hubtools.run import read_results, write_comparison
 
@@ -79,6 +80,8 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--preset", help="preset merged over the configuration, e.g. 'tiny' (offline, minutes)")
     parser.add_argument("--output-dir", help="run folder to write (default: from the configuration)")
     parser.add_argument("--no-export", action="store_true", help="skip the ONNX export stage")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error in the input or "
+                        "configuration (or HUBTOOLS_DEBUG=1); without it such errors print one line, exit status 2")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.num_train_epochs=2")
     return parser
 
@@ -149,11 +152,15 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
     args = parser.parse_args()
     args.shortcut_overrides = [o for shortcut in shortcuts for o in shortcut.override(args)]
     values = variants.selected(parser, args) if variants else [None]
-    configs = variant_configs(recipe, args, default_config, variants, values)
-    runs = {name: recipe(cfg).run() for name, cfg in configs.items()}
-    if PartialState().is_main_process:
-        if len(runs) > 1:
-            print(f"comparison: {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
-        for out in runs.values():
-            print(f"run folder: {out}")
-    return runs
+
+    def main() -> dict[str, Path]:
+        configs = variant_configs(recipe, args, default_config, variants, values)
+        runs = {name: recipe(cfg).run() for name, cfg in configs.items()}
+        if PartialState().is_main_process:
+            if len(runs) > 1:
+                print(f"comparison: {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
+            for out in runs.values():
+                print(f"run folder: {out}")
+        return runs
+
+    return run_reporting_errors(parser.prog, main, args.debug)
