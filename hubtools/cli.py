@@ -20,8 +20,15 @@ def _card(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from hubtools.cards import check_cards
+    from hubtools.push import plan_files, publish_problems
+    from hubtools.run import read_results
 
-    problems = check_cards(args.run_dir)
+    publish = read_results(args.run_dir).publish
+    repo_id = args.repo_id or publish.model_repo_id or PLACEHOLDER_REPO
+    dataset_repo_id = args.dataset_repo_id or publish.dataset_repo_id or PLACEHOLDER_DATASET
+    problems = check_cards(args.run_dir) + [
+        problem for rid, rtype, files in plan_files(args.run_dir, repo_id, dataset_repo_id)
+        for problem in publish_problems(rid, rtype, files)]
     for problem in problems:
         print(f"- {problem}")
     print("cards OK" if not problems else f"{len(problems)} problem(s) found")
@@ -76,6 +83,9 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hubtools``."""
     parser = argparse.ArgumentParser(prog="hubtools", description=__doc__)
@@ -90,8 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "the same name (default: the run's publish.templates)")
     card.set_defaults(func=_card)
 
-    check = sub.add_parser("check", help="validate the cards of a run folder locally")
+    check = sub.add_parser("check", help="validate the cards of a run folder and what a push would publish "
+                           "(the Hub's metadata rules, no machine path), offline")
     check.add_argument("run_dir", type=Path)
+    check.add_argument("--repo-id", help="model repo to check the published card for (default: publish.model_repo_id)")
+    check.add_argument("--dataset-repo-id", help="dataset repo (default: publish.dataset_repo_id)")
     check.set_defaults(func=_check)
 
     export = sub.add_parser("export", help="export, quantize, verify and benchmark a run's model with ONNX "
@@ -112,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     push = sub.add_parser("push", help="publish a run folder (model, ONNX, dataset, cards) to the Hub")
     push.add_argument("run_dir", type=Path)
-    push.add_argument("--repo-id", required=True, help="model repo, as namespace/name")
-    push.add_argument("--dataset-repo-id", help="dataset repo, as namespace/name")
+    push.add_argument("--repo-id", help="model repo, as namespace/name (default: publish.model_repo_id)")
+    push.add_argument("--dataset-repo-id", help="dataset repo, as namespace/name (default: publish.dataset_repo_id)")
     push.add_argument("--private", action="store_true")
     push.add_argument("--revision", help="branch to commit to (created if missing)")
     push.add_argument("--commit-message")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from hubtools.errors import ConfigError
+from hubtools.paths import looks_like_path
 
 if TYPE_CHECKING:  # imported when a configuration is built: reading results needs no torch
     from hubtools.training.arguments import NerTrainingArguments
@@ -57,7 +58,8 @@ class DataConfig:
             (``skipped_lines``) and the dataset card.
         encoding: text encoding of local files (column files, JSON lines, brat, labels files): ``utf-8``
             (a byte-order mark is dropped), ``latin-1``, ``cp1252``, ``utf-16``... (any Python codec).
-        license / language: metadata inherited by the dataset card.
+        license / license_name / license_link / language: metadata inherited by the dataset card (a Hub
+            license identifier, or ``other`` with its name).
         seed: seed of the split.
     """
 
@@ -82,7 +84,9 @@ class DataConfig:
     generate: dict[str, Any] = field(default_factory=dict)
     skip_malformed: bool = False
     encoding: str = "utf-8"
-    license: str = "other"
+    license: str = "unknown"
+    license_name: str | None = None
+    license_link: str | None = None
     language: list[str] = field(default_factory=lambda: ["en"])
     seed: int = 42
 
@@ -118,6 +122,8 @@ class ModelConfig:
 
     Attributes:
         name_or_path: Hub model id or local folder (weights and tokenizer).
+        hub_id: the Hub id of the weights when ``name_or_path`` is a local folder (the card's ``base_model``;
+            without it a model fine-tuned from a folder names no base model).
         from_scratch: when set, build an untrained model of ``architecture`` with these config values and
             train a WordPiece tokenizer on the training split (the tiny presets).
         architecture: model type for ``from_scratch`` (``distilbert``, ``bert``).
@@ -129,6 +135,7 @@ class ModelConfig:
     """
 
     name_or_path: str = ""
+    hub_id: str | None = None
     from_scratch: dict[str, Any] | None = None
     architecture: str = "distilbert"
     vocab_size: int = 2000
@@ -144,6 +151,17 @@ class ModelConfig:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:
             raise ConfigError(f"model.stride must be in [0, max_length/2), got {self.stride}")
+
+    @property
+    def base_model_id(self) -> str | None:
+        """The Hub id of the weights fine-tuned: ``hub_id``, else ``name_or_path`` unless it is a local folder;
+        None for a model built from scratch."""
+        if self.from_scratch is not None:
+            return None
+        if self.hub_id:
+            return self.hub_id
+        return None if looks_like_path(self.name_or_path) or Path(self.name_or_path).exists() else \
+            self.name_or_path or None
 
 
 @dataclass
@@ -206,7 +224,8 @@ class PublishConfig:
 
     Attributes:
         model_repo_id / dataset_repo_id: default Hub repos of ``hubtools push``.
-        license: the model's license (the dataset card states ``data.license``).
+        license: the model's license, a Hub license identifier or ``other`` with ``license_name`` (and
+            ``license_link``); the dataset card states ``data.license``.
         tags / widget / description: card metadata, widget sentences and the opening paragraph.
         templates: a folder of card templates that replace the shipped ones of the same name (``cards/``).
     """
@@ -214,6 +233,8 @@ class PublishConfig:
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
     license: str = "apache-2.0"
+    license_name: str | None = None
+    license_link: str | None = None
     tags: list[str] = field(default_factory=list)
     widget: list[str] = field(default_factory=list)
     description: str = ""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -104,16 +105,26 @@ def entity_distribution(entity_counts: Mapping[str, Mapping[str, int]], path: st
 
 
 def benchmark_bars(rows: Sequence[BenchmarkRow], path: str | Path, title: str = "") -> Path:
-    """Latency (p50, batch 1) and throughput (words/s, batch 32) per variant and thread setting."""
-    labels = [f"{r.variant}\n{r.threads} thr" for r in rows]
-    fig, (ax_lat, ax_tp) = plt.subplots(1, 2, figsize=(11, 3.8))
-    ax_lat.bar(labels, [r.latency_p50_ms for r in rows], color="tab:orange")
-    ax_lat.set_ylabel("latency p50, batch 1 (ms)")
-    ax_tp.bar(labels, [r.throughput_words_s for r in rows], color="tab:green")
-    ax_tp.set_ylabel("throughput, batch 32 (words/s)")
-    for ax in (ax_lat, ax_tp):
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="y", alpha=0.3)
+    """Latency (p50, batch 1) and throughput (words/s) per variant and thread setting, as horizontal bars
+    sharing one label column (long variant names never overlap)."""
+    labels = [f"{r.variant} ({r.threads} thread{'s' if r.threads != 1 else ''})" for r in rows]
+    y = np.arange(len(rows))
+    fig, (ax_lat, ax_tp) = plt.subplots(1, 2, sharey=True, figsize=(11, 1.2 + 0.42 * len(rows)),
+                                        layout="constrained")
+    colors = [f"C{sorted({r.variant for r in rows}, key=[r.variant for r in rows].index).index(r.variant)}"
+              for r in rows]
+    for ax, values, label, fmt in (
+            (ax_lat, [r.latency_p50_ms for r in rows], "latency p50 at batch 1 (ms, lower is better)", "{:.2f}"),
+            (ax_tp, [r.throughput_words_s for r in rows], "throughput (words/s, higher is better)", "{:,.0f}")):
+        bars = ax.barh(y, values, color=colors)
+        ax.bar_label(bars, [fmt.format(v) for v in values], padding=3, fontsize=8)
+        ax.set_xlabel(label)
+        ax.margins(x=0.18)
+        ax.grid(axis="x", alpha=0.3)
+    ax_tp.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+    ax_tp.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
+    ax_lat.set_yticks(y, labels)
+    ax_lat.invert_yaxis()
     fig.suptitle(title or "Inference benchmark")
     return _save(fig, path)
 

@@ -1,7 +1,11 @@
-"""Publish a run folder: one Hub commit per repo, holding only what changed.
+"""Publish a run folder: one Hub commit per repo, holding only what changed, checked before the first upload.
 
 The model repo gets ``RUN/model/*`` at its root, ``RUN/onnx/`` as ``onnx/``, ``RUN/plots/`` as ``plots/`` and
 ``RUN/results.json``; the dataset repo gets ``RUN/dataset/*`` at its root. ``checkpoints/`` is never pushed.
+Both cards are rendered again for the repos they go to (every snippet loads from the repo ids, the model card
+links the pushed dataset repo), and everything is checked before anything is uploaded
+(:func:`publish_problems`): the Hub's metadata rules (:mod:`hubtools.cards.rules`) and no machine path in any
+text file (:mod:`hubtools.paths`).
 A SpanMarker ``config.json`` that names its own folder as the encoder's place is uploaded naming the repo
 instead (:mod:`hubtools.spanmarker.reference`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from the Hub.
 Local files are compared with the remote tree (git blob sha1 for regular files, sha256 for LFS files), so an
@@ -17,7 +21,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal, TypeVar
 
 import requests
@@ -26,7 +30,12 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, Revi
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_token
 
+from hubtools.cards import card_texts
+from hubtools.cards.rules import readme_problems
 from hubtools.errors import PushError
+from hubtools.paths import machine_paths
+from hubtools.results import RunResults
+from hubtools.run import read_results
 from hubtools.spanmarker.reference import config_for_repo
 
 logger = logging.getLogger(__name__)
@@ -36,6 +45,7 @@ RETRY_BASE_S = 1.0
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 MODEL_FOLDERS = {"onnx": "onnx", "plots": "plots"}
 LOGIN_HINT = "set HF_TOKEN or run `huggingface-cli login`"
+TEXT_SUFFIXES = (".md", ".json", ".txt", ".py", ".yaml", ".yml", ".csv", ".jinja")
 Status = Literal["new", "changed", "unchanged", "deleted"]
 T = TypeVar("T")
 
@@ -100,9 +110,38 @@ class LocalFile:
     data: bytes | None = None
 
 
+def plan_files(run_dir: str | Path, repo_id: str, dataset_repo_id: str | None = None,
+               results: RunResults | None = None) -> list[tuple[str, str, dict[str, LocalFile]]]:
+    """``(repo_id, repo_type, {repo path: file})`` of each repo a push publishes to: the model repo and, with
+    ``dataset_repo_id``, the dataset repo; the cards rendered for those repos."""
+    run_dir = Path(run_dir)
+    results = results or read_results(run_dir)
+    model_card, dataset_card = card_texts(run_dir, results, model_repo_id=repo_id, dataset_repo_id=dataset_repo_id)
+    targets = [(repo_id, "model", {**model_files(run_dir, repo_id),
+                                   "README.md": _hash_data(run_dir / "model" / "README.md", model_card.encode())})]
+    if dataset_repo_id is not None:
+        files = {**dataset_files(run_dir),
+                 "README.md": _hash_data(run_dir / "dataset" / "README.md", dataset_card.encode())}
+        targets.append((dataset_repo_id, "dataset", files))
+    return targets
+
+
+def publish_problems(repo_id: str, repo_type: str, files: dict[str, LocalFile]) -> list[str]:
+    """What must not be published: card metadata the Hub refuses, machine paths in text files."""
+    problems = []
+    for path, local in sorted(files.items()):
+        if PurePosixPath(path).suffix not in TEXT_SUFFIXES:
+            continue
+        text = (local.data if local.data is not None else local.path.read_bytes()).decode("utf-8", "replace")
+        if path == "README.md":
+            problems += [f"{repo_id} README.md: {p}" for p in readme_problems(text, repo_type)]
+        problems += [f"{repo_id} {path}: machine path {found!r}" for found in machine_paths(text)]
+    return problems
+
+
 def push_run(
     run_dir: str | Path,
-    repo_id: str,
+    repo_id: str | None = None,
     *,
     dataset_repo_id: str | None = None,
     private: bool = False,
@@ -114,14 +153,26 @@ def push_run(
 ) -> PushReport:
     """Push the model (and, with ``dataset_repo_id``, the dataset) of a run folder to the Hub.
 
-    Creates missing repos (``private``) and a missing ``revision`` branch, then makes at most one commit per
-    repo. ``dry_run`` only reads from the Hub. Raises :class:`PushError` with a one-line message.
+    Repo ids default to the run's ``publish.model_repo_id`` / ``publish.dataset_repo_id``. Checks what would be
+    published first (:func:`publish_problems`), then creates missing repos (``private``) and a missing
+    ``revision`` branch, and makes at most one commit per repo. ``dry_run`` only reads from the Hub. Raises
+    :class:`PushError` with a one-line message.
     """
     run_dir = Path(run_dir)
-    targets = [(_check_repo_id(repo_id, "--repo-id"), "model", model_files(run_dir, repo_id))]
+    if not (run_dir / "model").is_dir():
+        raise PushError(f"{run_dir}: no model/ folder; pass a finished run folder (see docs/architecture.md)")
+    results = read_results(run_dir)
+    if not (repo_id or results.publish.model_repo_id):
+        raise PushError("no model repo to push to: pass --repo-id NAMESPACE/NAME or set publish.model_repo_id")
+    repo_id = _check_repo_id(repo_id or results.publish.model_repo_id, "--repo-id")
+    dataset_repo_id = dataset_repo_id or results.publish.dataset_repo_id
     if dataset_repo_id is not None:
-        dataset_id = _check_repo_id(dataset_repo_id, "--dataset-repo-id")
-        targets.append((dataset_id, "dataset", dataset_files(run_dir)))
+        _check_repo_id(dataset_repo_id, "--dataset-repo-id")
+    targets = plan_files(run_dir, repo_id, dataset_repo_id, results)
+    problems = [p for rid, rtype, files in targets for p in publish_problems(rid, rtype, files)]
+    if problems:
+        raise PushError(f"nothing pushed: {len(problems)} problem(s) in what would be published: "
+                        + "; ".join(problems) + " (see `hubtools check`)")
     api = HfApi(endpoint=endpoint, token=token)
     secret = token or get_token()
     if not dry_run and not secret:
@@ -150,7 +201,7 @@ def _check_write_token(api: HfApi) -> None:
 
 
 def model_files(run_dir: Path, repo_id: str) -> dict[str, LocalFile]:
-    """Repo path -> local file for the model repo ``repo_id`` of a run folder."""
+    """Repo path -> local file for the model repo ``repo_id`` of a run folder (the card as it lies there)."""
     if not (run_dir / "model").is_dir():
         raise PushError(f"{run_dir}: no model/ folder; pass a finished run folder (see docs/architecture.md)")
     files = _tree(run_dir / "model", "")
@@ -159,10 +210,11 @@ def model_files(run_dir: Path, repo_id: str) -> dict[str, LocalFile]:
             files.update(_tree(run_dir / folder, prefix + "/"))
     if (run_dir / "results.json").is_file():
         files["results.json"] = _hash(run_dir / "results.json")
-    config = run_dir / "model" / "config.json"
-    text = config_for_repo(config.read_text(encoding="utf-8"), repo_id) if config.is_file() else None
-    if text is not None:
-        files["config.json"] = _hash_data(config, text.encode("utf-8"))
+    for name in ("config.json", "onnx/config.json"):  # a SpanMarker model refers to itself: name the repo
+        config = run_dir / ("model/" + name if name == "config.json" else name)
+        text = config_for_repo(config.read_text(encoding="utf-8"), repo_id) if config.is_file() else None
+        if text is not None:
+            files[name] = _hash_data(config, text.encode("utf-8"))
     return files
 
 
@@ -303,6 +355,10 @@ def _commit(api: HfApi, repo_id: str, repo_type: str, branch: str, local: dict[s
                 parent_commit=head,
             )
             return info.oid
+        except ValueError as exc:  # the Hub's validate-yaml refused a card: its message lists the problems
+            if "Invalid metadata in README.md" not in str(exc):
+                raise
+            raise PushError(f"the Hub refused the card of {repo_id}: {' '.join(str(exc).split())}") from None
         except (HfHubHTTPError, requests.RequestException, RuntimeError) as exc:
             err = _hub_error(exc)
             if err is None or not (_transient(err) or _status(err) == 412) or attempt == RETRY_ATTEMPTS - 1:

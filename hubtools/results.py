@@ -58,6 +58,8 @@ class DatasetResult:
     build: BuildRecord
     source_config: str | None = None
     revision: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
 
 
 @dataclass

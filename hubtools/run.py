@@ -127,12 +127,15 @@ class RunFolder:
 
     def save_dataset(self, dsd: DatasetDict) -> dict[str, str]:
         """Write each split as ``dataset/<split>.parquet`` (ClassLabel names kept in the schema)."""
+        from hubtools.console import quiet
+
         self.dataset_dir.mkdir(parents=True, exist_ok=True)
         files = {}
         for split, ds in dsd.items():
             target = self.dataset_dir / f"{split}.parquet"
             tmp = target.with_name(f".{target.name}.tmp")
-            ds.to_parquet(str(tmp))
+            with quiet():
+                ds.to_parquet(str(tmp))
             os.replace(tmp, target)
             files[split] = target.name
         return files

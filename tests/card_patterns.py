@@ -229,7 +229,7 @@ Measured on «line» (ONNX Runtime sessions with the options shown under How to 
 ## Reproduce
 
 ```bash
-«line»
+python recipes/finer.py --preset tiny --output-dir PATH/run --no-export training.num_train_epochs=4 training.per_device_train_batch_size=16
 ```
 
 """ + VERSIONS)
@@ -347,7 +347,7 @@ cc-by-sa-4.0, inherited from the source dataset.
 ## Reproduce
 
 ```bash
-«line»
+python recipes/finer.py --preset tiny --output-dir PATH/run --no-export training.num_train_epochs=4 training.per_device_train_batch_size=16
 ```
 
 """ + VERSIONS)

@@ -27,7 +27,8 @@ def tiny_tokenizer(vocab_size: int = 60, architecture: str = "distilbert"):
 
 
 def run_results(family: str = "token-classification", f1: float = 0.0, max_length: int = 64, stride: int = 8,
-                label_names: list[str] | None = None, export: dict | None = None, **model):
+                label_names: list[str] | None = None, export: dict | None = None,
+                splits: dict[str, int] | None = None, **model):
     """A complete, typed results.json for a run folder a test assembles by hand (the scores it needs, the
     rest plain placeholders)."""
     from hubtools.config import PublishConfig
@@ -36,26 +37,33 @@ def run_results(family: str = "token-classification", f1: float = 0.0, max_lengt
         Confusion,
         DatasetResult,
         Environment,
+        EpochScores,
         ModelResult,
         RunResults,
         TestScores,
         Timings,
         TrainingResult,
+        TypeScores,
     )
 
     names = label_names or LABELS
     types = sorted({n[2:] for n in names if n != "O"})
+    splits = splits or {"train": 1, "validation": 1, "test": 1}
     return RunResults(
         recipe="test", command="pytest", created="2026-01-01T00:00:00+00:00",
         config={"export": export or {}, "output_dir": "runs/test"}, publish=PublishConfig(),
-        dataset=DatasetResult(name="test-data", source="generate:test", license="other", language=["en"],
-                              fingerprint="0", label_names=names, entity_types=types, splits={"test": 1},
-                              entity_counts={"test": {}}, build=BuildRecord(steps=[], split_method="given")),
+        dataset=DatasetResult(name="test-data", source="generate:test", license="mit", language=["en"],
+                              fingerprint="0", label_names=names, entity_types=types, splits=splits,
+                              entity_counts={s: {t: 0 for t in types} for s in splits},
+                              build=BuildRecord(steps=["made by a test"], split_method="given by the test")),
         model=ModelResult(family=family, architecture="Test", model_type="test", num_parameters=1,
                           max_length=max_length, stride=stride, **model),
-        training=TrainingResult(hyperparameters={}, history=[]),
-        test=TestScores(precision=f1, recall=f1, f1=f1, accuracy=1.0, num_sentences=1, num_words=1, per_type={},
+        training=TrainingResult(hyperparameters={"learning_rate": 0.001},
+                                history=[EpochScores(epoch=1.0, step=1, training_loss=1.0, validation_loss=1.0,
+                                                     precision=f1, recall=f1, f1=f1, accuracy=1.0)]),
+        test=TestScores(precision=f1, recall=f1, f1=f1, accuracy=1.0, num_sentences=1, num_words=1,
+                        per_type={t: TypeScores(precision=f1, recall=f1, f1=f1, support=1) for t in types},
                         confusion=Confusion(labels=["O"], matrix=[[1]])),
         timings=Timings(dataset_s=0.0, train_s=0.0, evaluate_s=0.0),
         environment=Environment(device="cpu", num_processes=1, fp16=False, bf16=False, machine="test"),
-        versions={})
+        versions={"hubtools": "test"})

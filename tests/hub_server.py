@@ -1,10 +1,12 @@
-"""A Hugging Face Hub-compatible HTTP server for tests (standard library only).
+"""A Hugging Face Hub-compatible HTTP server for tests (standard library, plus hubtools for the metadata rules).
 
 Run as ``python tests/hub_server.py --port 0 --root DIR --user alice:TOKEN:write:nerhub-org``; the first
 stdout line is ``PORT <n>``. It answers the routes that the unmodified ``huggingface_hub``, ``transformers``
 and ``datasets`` clients use (see docs in /work/shared/notes/hub-api.md). Storage under ``--root``:
 ``blobs/`` (content addressed by sha256), ``commits/`` (immutable JSON objects: parent + tree), ``repos/``
-(one JSON file per repo: visibility, branches, tags). A commit becomes visible by one atomic ref update.
+(one JSON file per repo: visibility, branches, tags). A commit becomes visible by one atomic ref update. A
+commit that adds or changes a README.md whose metadata breaks the Hub's rules is refused with 400 and the
+Hub's "Invalid metadata in README.md." message (the rules of :mod:`hubtools.cards.rules`).
 
 Test-only routes: ``GET /_test/unknown-routes``, ``GET /_test/requests``, ``POST /_test/faults``
 (``{"drop": "lfs_upload"|"commit", "count": 1}``: the next matching requests read part of their body and
@@ -32,6 +34,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from hubtools.cards.rules import front_matter, readme_problems, refusal  # the Hub's rules, as push and check use
 
 LFS_SUFFIXES = (".safetensors", ".onnx", ".parquet", ".png", ".bin", ".pt", ".arrow", ".h5", ".msgpack")
 LFS_MIN_SIZE = 10 * 1024 * 1024
@@ -87,67 +91,12 @@ def wants_lfs(path: str, size: int, sample: bytes) -> bool:
 
 
 def parse_front_matter(text: str) -> dict:
-    """The YAML front matter of a card, for the subset cards use (block mappings, lists, scalars)."""
-    if not text.startswith("---"):
+    """The YAML front matter of a card (empty when there is none or it is not a mapping)."""
+    try:
+        meta = front_matter(text)
+    except ValueError:
         return {}
-    end = text.find("\n---", 3)
-    if end < 0:
-        return {}
-    lines = [ln for ln in text[3:end].splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    value, _ = _parse_block(lines, 0, 0)
-    return value if isinstance(value, dict) else {}
-
-
-def _scalar(text: str):
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    if text.startswith("[") and text.endswith("]"):
-        return [_scalar(t) for t in text[1:-1].split(",") if t.strip()]
-    lowered = {"true": True, "false": False, "null": None, "~": None}
-    if text.lower() in lowered:
-        return lowered[text.lower()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _parse_block(lines: list[str], i: int, indent: int):
-    """Parse lines[i:] at `indent`; returns (value, next index)."""
-    if i < len(lines) and lines[i].lstrip().startswith("- "):
-        items = []
-        while i < len(lines) and _indent(lines[i]) == indent and lines[i].lstrip().startswith("- "):
-            rest = lines[i].lstrip()[2:]
-            if ":" in rest and not rest.strip().startswith(("'", '"')):
-                sub = [" " * (indent + 2) + rest] + lines[i + 1 :]
-                value, used = _parse_block(sub, 0, indent + 2)
-                items.append(value)
-                i += used
-            else:
-                items.append(_scalar(rest))
-                i += 1
-        return items, i
-    mapping: dict = {}
-    while i < len(lines) and _indent(lines[i]) == indent:
-        key, _, rest = lines[i].strip().partition(":")
-        key = _scalar(key)
-        i += 1
-        if rest.strip():
-            mapping[str(key)] = _scalar(rest)
-        elif i < len(lines) and (
-            _indent(lines[i]) > indent or (_indent(lines[i]) == indent and lines[i].lstrip().startswith("- "))
-        ):
-            mapping[str(key)], i = _parse_block(lines, i, _indent(lines[i]))
-        else:
-            mapping[str(key)] = None
-    return mapping, i
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
+    return meta if isinstance(meta, dict) else {}
 
 
 class Store:
@@ -499,14 +448,10 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def route_validate_yaml(self) -> None:
-        content = self.json_body().get("content", "")
-        meta = parse_front_matter(content)
-        errors, warnings = [], []
-        if not meta:
-            warnings = [{"message": "empty or missing yaml metadata in repo card"}]
-        for key in ("tags", "language"):
-            if key in meta and not isinstance(meta[key], list | str):
-                errors.append({"message": f'"{key}" must be a string or a list of strings'})
+        body = self.json_body()
+        content, repo_type = body.get("content", ""), body.get("repoType") or "model"
+        errors = [{"message": problem} for problem in readme_problems(content, repo_type)]
+        warnings = [] if parse_front_matter(content) else [{"message": "empty or missing yaml metadata in repo card"}]
         self.send_json({"errors": errors, "warnings": warnings}, 400 if errors else 200)
 
     def route_create(self) -> None:
@@ -868,6 +813,12 @@ class Handler(BaseHTTPRequestHandler):
                         del tree[p]
                 else:
                     raise HubError(400, f"unknown commit operation {key!r}")
+            readme = tree.get("README.md")
+            if readme and readme != self.tree(head).get("README.md"):
+                text = store.blob_path(readme["sha256"]).read_text("utf-8", errors="replace")
+                problems = readme_problems(text, rtype)
+                if problems:
+                    raise HubError(400, refusal(problems))
             commit = self.commit_object(
                 rtype, repo_id, head, tree, header.get("summary") or "Update", header.get("description") or ""
             )

@@ -69,9 +69,10 @@ def test_cards_without_repo_ids_or_export(finer_run: Path, tmp_path: Path) -> No
     text, dataset_text = rendered(run)
     data = ModelCard(text).data
     assert data.datasets is None and "onnx" not in data.tags
-    assert data.eval_results[0].dataset_type == "generate:finer-139"
-    output_dir = read_results(run).config["output_dir"]
-    assert f'model="{output_dir}/model"' in text and f'"{output_dir}/dataset/train.parquet"' in dataset_text
+    assert data.eval_results[0].dataset_type == "finer-selected-4-labels"  # no Hub id: the name, never a source path
+    # the run folder's own cards load from the folder they are run from
+    assert 'model="model"' in text and '"train": "dataset/train.parquet"' in dataset_text
+    assert "run them from inside it" in text and "From the run folder this card belongs to" in dataset_text
     assert "ONNX" not in text and "ORTModel" not in text
 
 

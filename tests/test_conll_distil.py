@@ -109,7 +109,11 @@ def test_distilled_student_learns_and_results_compare_three_models(distilled, tm
     assert (out / "model" / "config.json").is_file() and (out / "dataset" / "test.parquet").is_file()
     assert not (out / "checkpoints").exists()
     dist = results.distillation
-    assert dist.teacher.trained_by_recipe and Path(dist.teacher.run, "results.json").is_file()
+    # sibling runs are recorded relative to the folder that holds the run: no machine path in results.json
+    assert dist.teacher.run == f"{out.name}-teacher" and dist.student_alone.run == f"{out.name}-student-alone"
+    assert dist.teacher.trained_by_recipe and (out.parent / dist.teacher.run / "results.json").is_file()
+    assert [row.name_or_path for row in dist.comparison] == [f"{out.name}-teacher/model", out.name,
+                                                             f"{out.name}-student-alone"]
     rows = {row.model: row for row in dist.comparison}
     assert set(rows) == {"teacher", "student (distilled)", "student (alone)"}
     for row in rows.values():
@@ -156,7 +160,7 @@ def test_search_table_respects_the_budget(distilled):
 @pytest.mark.slow
 def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path):
     first_out, first = distilled
-    teacher_dir = Path(first.distillation.teacher.model)
+    teacher_dir = first_out.parent / first.distillation.teacher.model
     teacher = AutoModelForTokenClassification.from_pretrained(teacher_dir)
     names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
     order = [0, 7, 8, 1, 2, 3, 4, 5, 6]  # dslim/bert-base-NER's order: O, MISC, PER, ORG, LOC

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from conftest import client_env, run_client
+from helpers import run_results
 from huggingface_hub import HfApi
 from tiny_ner import ner_dataset, save_tiny_model
 
 from hubtools import push
+from hubtools.cards import render_cards
 from hubtools.push import PushError, format_report, push_run
+from hubtools.run import read_results, write_results
 
 SENTENCE = "Alice Smith moved from Paris to Berlin"
 
@@ -28,11 +31,12 @@ def run_template(tmp_path_factory) -> Path:
     (run / "onnx" / "model.onnx").write_bytes(b"\x08\x07onnx-bytes\x00" * 8)
     (run / "plots").mkdir()
     (run / "plots" / "training_curves.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
-    (run / "results.json").write_text(json.dumps({"recipe": "test", "test": {"f1": 0.5}}))
     (run / "dataset").mkdir()
-    for split, ds in ner_dataset().items():
+    dataset = ner_dataset()
+    for split, ds in dataset.items():
         ds.to_parquet(str(run / "dataset" / f"{split}.parquet"))
-    (run / "dataset" / "README.md").write_text("---\nlicense: mit\nlanguage: [en]\n---\n# tiny dataset\n")
+    write_results(run, run_results(f1=0.5, splits={split: len(ds) for split, ds in dataset.items()}))
+    render_cards(run)
     (run / "checkpoints" / "checkpoint-1").mkdir(parents=True)
     (run / "checkpoints" / "checkpoint-1" / "optimizer.pt").write_bytes(b"secret-ish state")
     return run
@@ -61,6 +65,13 @@ def ids(hub_server) -> tuple[str, str]:
 def do_push(hub_server, run, model_id, dataset_id=None, **kw):
     kw.setdefault("token", hub_server.write_token)
     return push_run(run, model_id, dataset_repo_id=dataset_id, endpoint=hub_server.endpoint, **kw)
+
+
+def touch_results(run: Path) -> None:
+    """Change results.json where no card shows it (the run's total time)."""
+    results = read_results(run)
+    results.timings.total_s = (results.timings.total_s or 0) + 1.0
+    write_results(run, results)
 
 
 def commits(api, repo_id, repo_type="model", revision="main") -> list[str]:
@@ -121,7 +132,7 @@ def test_changed_file_only_is_uploaded_and_stale_files_deleted(hub, run):
     server, api = hub
     model_id, _ = ids(server)
     do_push(server, run, model_id)
-    (run / "results.json").write_text(json.dumps({"recipe": "test", "test": {"f1": 0.9}}))
+    touch_results(run)
     (run / "onnx" / "model.onnx").unlink()
     before = len(server.requests())
     report = do_push(server, run, model_id).repos[0]
@@ -209,11 +220,14 @@ def test_revision_creates_branch(hub, run):
     model_id, dataset_id = ids(server)
     do_push(server, run, model_id)
     main_head = commits(api, model_id)[0]
-    (run / "results.json").write_text("{}")
+    touch_results(run)
     report = do_push(server, run, model_id, dataset_id, revision="experiment")
     model, data = report.repos
-    assert [f.path for f in model.changed] == ["results.json"] and model.url.endswith("/tree/experiment")
+    # the model card links the dataset repo pushed with it this time
+    assert [f.path for f in model.changed] == ["README.md", "results.json"] and model.url.endswith("/tree/experiment")
+    card = open(api.hf_hub_download(model_id, "README.md", revision="experiment")).read()
+    assert f"datasets:\n- {dataset_id}\n" in card
     assert commits(api, model_id, revision="experiment")[:2] == [model.commit, main_head]
     assert commits(api, model_id)[0] == main_head
     assert data.commit in commits(api, dataset_id, "dataset", revision="experiment")
-    assert do_push(server, run, model_id, revision="experiment").repos[0].commit is None
+    assert [r.commit for r in do_push(server, run, model_id, dataset_id, revision="experiment").repos] == [None, None]

@@ -24,10 +24,10 @@ DATASET_TEMPLATE = "dataset_card.md.j2"
 
 def card_texts(run_dir: str | Path, results: RunResults, *, model_repo_id: str | None = None,
                dataset_repo_id: str | None = None, templates: str | Path | None = None) -> tuple[str, str]:
-    """The model and dataset card texts of a run (rendered, not written)."""
+    """The model and dataset card texts of a run (rendered, not written): for the repos they are published to
+    when repo ids are given, else for the run folder itself (its snippets load the folder they run from)."""
     run_dir = Path(run_dir)
-    output_dir = results.config.get("output_dir") or run_dir.name
-    context = CardContext.build(results, output_dir, model_repo_id, dataset_repo_id,
+    context = CardContext.build(results, model_repo_id, dataset_repo_id,
                                 benchmark_plot=(run_dir / "plots" / "benchmark.png").is_file())
     values = {"results": results, **{k: v for k, v in dataclasses.asdict(context).items() if v is not None}}
     dirs = template_dirs(templates or results.publish.templates)
@@ -37,7 +37,8 @@ def card_texts(run_dir: str | Path, results: RunResults, *, model_repo_id: str |
 def render_cards(run_dir: str | Path, results: RunResults | None = None, *, model_repo_id: str | None = None,
                  dataset_repo_id: str | None = None, templates: str | Path | None = None) -> tuple[Path, Path]:
     """Write RUN/model/README.md and RUN/dataset/README.md (both or neither); ``results`` default to the run
-    folder's results.json, ``templates`` to ``publish.templates``."""
+    folder's results.json, ``templates`` to ``publish.templates``; without repo ids the cards describe the run
+    folder (``hubtools push`` renders them again for the repos it publishes to)."""
     run_dir = Path(run_dir)
     results = results or read_results(run_dir)
     model_card, dataset_card = card_texts(run_dir, results, model_repo_id=model_repo_id,

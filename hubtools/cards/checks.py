@@ -15,6 +15,7 @@ from huggingface_hub import DatasetCard, ModelCard, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from hubtools.cards.data import TASK, TEST_METRICS
+from hubtools.cards.rules import readme_problems
 from hubtools.results import RunResults
 
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
@@ -98,6 +99,7 @@ def check_model_card(run_dir: Path, results: RunResults) -> list[str]:
         metadata = metadata_load(path) or {}
     except (ValueError, yaml.YAMLError) as err:
         return [f"{path}: metadata does not parse: {err}"]
+    problems += readme_problems(text, "model")
     if data.pipeline_tag != TASK:
         problems.append(f"pipeline_tag is {data.pipeline_tag!r}, expected {TASK!r}")
     problems += [f"metadata has no {key!r}" for key in ("language", "license", "library_name", "model-index")
@@ -122,7 +124,7 @@ def check_dataset_card(run_dir: Path, results: RunResults) -> list[str]:
         metadata = metadata_load(path) or {}
     except (ValueError, yaml.YAMLError) as err:
         return [f"{path}: metadata does not parse: {err}"]
-    problems = []
+    problems = readme_problems(text, "dataset")
     if TASK not in (data.task_categories or []):
         problems.append(f"task_categories {data.task_categories!r} lacks {TASK!r}")
     expected_license = results.dataset.license

@@ -30,8 +30,14 @@ def hub_dataset_id(source: str) -> str | None:
 
 
 def base_model(results: RunResults) -> str | None:
-    """The pretrained model a run was fine-tuned from; None when it was trained from scratch."""
+    """The Hub id of the pretrained model a run was fine-tuned from; None when it was trained from scratch or
+    fine-tuned from a local folder without a Hub id (``model.hub_id``)."""
     return None if results.model.from_scratch else results.model.base_model
+
+
+def dataset_id(results: RunResults, dataset_repo_id: str | None) -> str:
+    """How model-index names the dataset: the pushed dataset repo, else the source's Hub id, else its name."""
+    return dataset_repo_id or hub_dataset_id(results.dataset.source) or results.dataset.name
 
 
 def model_name(results: RunResults, model_repo_id: str | None) -> str:
@@ -50,7 +56,9 @@ class NerModelCardData(ModelCardData):
         publish, export = results.publish, results.export
         tags = [TASK, "ner", *publish.tags] + (["onnx"] if export and export.passed else [])
         widget = [{"text": text} for text in publish.widget]
-        return cls(language=results.dataset.language, license=publish.license,
+        license_info = {"license_name": publish.license_name, "license_link": publish.license_link} \
+            if publish.license == "other" else {}
+        return cls(language=results.dataset.language, license=publish.license, **license_info,
                    library_name=results.model.library_name, pipeline_tag=TASK, tags=tags,
                    datasets=[dataset_repo_id] if dataset_repo_id else None, base_model=base_model(results),
                    metrics=list(TEST_METRICS), widget=widget or None, model_name=model_name(results, model_repo_id),
@@ -60,12 +68,10 @@ class NerModelCardData(ModelCardData):
 def eval_results(results: RunResults, dataset_repo_id: str | None) -> list[EvalResult]:
     """model-index entries: the test split's entity-level scores, on the published dataset when there is one."""
     dataset = results.dataset
-    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": "test"}
-    if dataset_repo_id:
-        where["dataset_type"] = dataset_repo_id
-    else:
-        where.update(dataset_type=dataset.source, dataset_config=dataset.source_config,
-                     dataset_revision=dataset.revision)
+    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": "test",
+                             "dataset_type": dataset_id(results, dataset_repo_id)}
+    if not dataset_repo_id and hub_dataset_id(dataset.source):
+        where.update(dataset_config=dataset.source_config, dataset_revision=dataset.revision)
     return [EvalResult(task_type=TASK, task_name="Named Entity Recognition", metric_type=metric,
                        metric_value=getattr(results.test, metric), metric_name=f"Test {label}", **where)
             for metric, label in TEST_METRICS.items()]
@@ -90,10 +96,15 @@ class NerDatasetCardData(DatasetCardData):
         dataset = results.dataset
         source = hub_dataset_id(dataset.source)
         files = [{"split": split, "path": path} for split, path in data_files(results).items()]
-        return cls(language=dataset.language, license=dataset.license, task_categories=[TASK],
+        license_info = {"license_name": dataset.license_name, "license_link": dataset.license_link} \
+            if dataset.license == "other" else {}
+        return cls(language=dataset.language, license=dataset.license, **license_info, task_categories=[TASK],
                    task_ids=["named-entity-recognition"], pretty_name=dataset.name,
                    size_categories=[size_category(results)], source_datasets=[source] if source else None,
                    tags=results.publish.tags or None, configs=[{"config_name": "default", "data_files": files}])
+
+
+LOCAL_MODEL, LOCAL_RUN = "model", "."  # the run folder's own cards load from the folder they are run from
 
 
 @dataclass
@@ -105,7 +116,6 @@ class CardContext:
     model_name: str
     model_ref: str
     onnx_ref: str
-    run_ref: str
     data_files: dict[str, str]
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
@@ -118,20 +128,17 @@ class CardContext:
     benchmark_plot: bool | None = None
 
     @classmethod
-    def build(cls, results: RunResults, output_dir: str, model_repo_id: str | None = None,
-              dataset_repo_id: str | None = None, benchmark_plot: bool = False) -> CardContext:
-        """The context for ``results``; repo ids default to ``publish``; without them the usage snippets
-        load from ``output_dir``."""
-        model_repo_id = model_repo_id or results.publish.model_repo_id
-        dataset_repo_id = dataset_repo_id or results.publish.dataset_repo_id
+    def build(cls, results: RunResults, model_repo_id: str | None = None, dataset_repo_id: str | None = None,
+              benchmark_plot: bool = False) -> CardContext:
+        """The context for cards published to ``model_repo_id`` / ``dataset_repo_id`` (every snippet loads from
+        the repos); without repo ids the snippets load the run folder they are run from."""
         export = results.export
         smallest = export.smallest_passed if export else None
         return cls(
             model_metadata=NerModelCardData.from_results(results, model_repo_id, dataset_repo_id).to_yaml(),
             dataset_metadata=NerDatasetCardData.from_results(results).to_yaml(),
-            model_name=model_name(results, model_repo_id), model_ref=model_repo_id or f"{output_dir}/model",
-            onnx_ref=model_repo_id or output_dir, run_ref=output_dir, data_files=data_files(results),
-            model_repo_id=model_repo_id,
+            model_name=model_name(results, model_repo_id), model_ref=model_repo_id or LOCAL_MODEL,
+            onnx_ref=model_repo_id or LOCAL_RUN, data_files=data_files(results), model_repo_id=model_repo_id,
             dataset_repo_id=dataset_repo_id, base_model=base_model(results),
             source_repo_id=hub_dataset_id(results.dataset.source),
             example=results.publish.widget[0] if results.publish.widget else None,

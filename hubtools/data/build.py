@@ -34,6 +34,7 @@ from hubtools.data.schemes import SCHEMES, types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import ConfigError, DataError
+from hubtools.paths import portable
 from hubtools.results import BuildRecord, DatasetResult
 
 if TYPE_CHECKING:  # the configuration is passed in; data never imports it at run time
@@ -108,7 +109,7 @@ def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[Da
     """
     report = report if report is not None else LoadReport()
     dsd = load_validated(cfg, report)
-    loaded = f"loaded {cfg.source}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
+    loaded = f"loaded {portable(cfg.source)}" + (f" ({cfg.config_name})" if cfg.config_name else "") + ": " + \
         ", ".join(f"{s} {len(d)}" for s, d in dsd.items()) + " sentences"
     filtered = [f"kept rows where {cfg.filters}"] if cfg.filters else []
     if report.num_skipped:
@@ -139,8 +140,9 @@ def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[Da
     record = BuildRecord(**{k: v for k, v in build.items() if k in known}, filters=cfg.filters or None,
                          skipped_lines=report.num_skipped)
     return parts, DatasetResult(
-        name=cfg.name or Path(cfg.source).name, source=cfg.source, source_config=cfg.config_name,
-        revision=cfg.revision, license=cfg.license, language=list(cfg.language), fingerprint=fingerprint(parts),
+        name=cfg.name or Path(cfg.source).name, source=portable(cfg.source), source_config=cfg.config_name,
+        revision=cfg.revision, license=cfg.license, license_name=cfg.license_name, license_link=cfg.license_link,
+        language=list(cfg.language), fingerprint=fingerprint(parts),
         label_names=label_names, entity_types=types_of(label_names), splits={s: len(d) for s, d in parts.items()},
         entity_counts={s: label_statistics(d).entity_counts for s, d in parts.items()}, build=record)
 

@@ -46,6 +46,7 @@ from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.modeling import effective_max_length, permute_classifier
+from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData
 from hubtools.results import (
     ComparisonRow,
@@ -216,7 +217,7 @@ class DistillationRecipe(StudentRecipe):
             if self.options.student_from_teacher else {}
         alone = StudentRecipe(stage_config(self.cfg, "student-alone", model=model_section), self.command,
                               self.teacher).run()
-        self.alone = StudentAloneReport(run=str(alone), validation_f1=validation_f1(alone),
+        self.alone = StudentAloneReport(run=self.sibling(alone), validation_f1=validation_f1(alone),
                                         test=self.score(*load_model(alone / "model")))
 
         def trial(alpha: float, temperature: float) -> float:
@@ -248,7 +249,7 @@ class DistillationRecipe(StudentRecipe):
         path, run = self.teacher_checkpoint()
         teacher, tokenizer = load_model(path)
         reading = TeacherReading(path, TeacherReport(
-            model=path, trained_by_recipe=run is not None, run=str(run) if run else None,
+            model=self.sibling(path), trained_by_recipe=run is not None, run=self.sibling(run) if run else None,
             label_permutation=label_permutation(teacher.config.id2label, self.label_names),
             test=self.score(teacher, tokenizer)),
             train_logits=word_logits(teacher, tokenizer, self.dataset["train"]["tokens"], self.label_names, self.cfg))
@@ -261,6 +262,11 @@ class DistillationRecipe(StudentRecipe):
             reading.transfer = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=schema)
         return reading
 
+    def sibling(self, path: str | Path) -> str:
+        """A checkpoint or run as results.json records it: a Hub id as is, a local folder relative to the folder
+        that holds this run (``conll_distil-teacher/model``), never a machine path."""
+        return portable(str(path), base=self.folder.final.parent)
+
     def score(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> ModelScore | None:
         """:func:`score_words` on the test split (main process; None in the others)."""
         if not self.state.is_main_process:
@@ -270,8 +276,8 @@ class DistillationRecipe(StudentRecipe):
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
         """The distillation report: chosen pair, search, teacher, lone student, comparison, transfer set."""
         teacher = self.teacher.report
-        rows = (("teacher", self.teacher.path, teacher.test),
-                ("student (distilled)", str(self.folder.final), self.score(trainer.model, trainer.processing_class)),
+        rows = (("teacher", teacher.model, teacher.test),
+                ("student (distilled)", self.folder.final.name, self.score(trainer.model, trainer.processing_class)),
                 ("student (alone)", self.alone.run, self.alone.test))
         transfer = self.teacher.transfer
         return {"card_sections": ["distillation"], "distillation": DistillationReport(

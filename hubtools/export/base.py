@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from hubtools.config import ExportConfig
+from hubtools.console import quiet
 from hubtools.errors import ConfigError
 from hubtools.families import exporter_for
 from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
@@ -122,14 +123,18 @@ class Exporter(ABC):
 
     def run(self) -> ExportResult:
         """Build, verify, judge and publish the variants into ``RUN/onnx``, then benchmark the published ones."""
-        self.check()
-        reference = self.reference()
+        with quiet():
+            self.check()
+            reference = self.reference()
         staging = self.run_dir / f".onnx.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         reports = []
         try:
-            for name, path in self.build_variants(staging).items():
-                reports.append(self.judge(name, path, reference))
+            with quiet():
+                variants = self.build_variants(staging)
+            for name, path in variants.items():
+                with quiet():
+                    reports.append(self.judge(name, path, reference))
             old = self.run_dir / f".onnx.old-{os.getpid()}"
             if self.onnx_dir.exists():
                 os.replace(self.onnx_dir, old)

@@ -36,6 +36,7 @@ from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
 from hubtools.families import exporter_for
+from hubtools.paths import portable, portable_command
 from hubtools.results import (
     DatasetResult,
     Environment,
@@ -84,10 +85,22 @@ class Trained:
 
 
 def command_line() -> str:
-    """The command that started this process, as a user would type it."""
-    launched = PartialState().num_processes > 1 or "ACCELERATE_MIXED_PRECISION" in os.environ
+    """The command that started this process, as a user would type it, without machine paths: the recipe as
+    ``recipes/NAME.py``, other paths relative to the working directory or as ``PATH/NAME``."""
+    launched = PartialState().num_processes > 1 or "ACCELERATE_DYNAMO_BACKEND" in os.environ  # set by the launcher
     launcher = "accelerate launch" if launched else "python"
-    return f"{launcher} {shlex.join(sys.argv)}"
+    script = Path(sys.argv[0])
+    script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(sys.argv[0])
+    return f"{launcher} {shlex.join([script, *portable_command(sys.argv[1:])])}"
+
+
+def portable_values(value: Any) -> Any:
+    """A configuration snapshot with every local path made portable (:func:`hubtools.paths.portable`)."""
+    if isinstance(value, dict):
+        return {k: portable_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable_values(v) for v in value]
+    return portable(value) if isinstance(value, str) else value
 
 
 def trained_words(features: Dataset) -> int:
@@ -129,12 +142,18 @@ class Recipe:
     def run(self) -> Path:
         """Every stage; returns the finished run folder."""
         data = self.load_data()
+        self.say(f"data {data.section.name}: " + ", ".join(f"{s} {n:,}" for s, n in data.section.splits.items())
+                 + f" sentences, {len(data.section.entity_types)} entity types")
         built = self.build_model(data)
+        self.say(f"model {type(built.model).__name__}, {sum(p.numel() for p in built.model.parameters()):,} "
+                 f"parameters, windows of {built.max_length} sub-tokens")
         self.create_folder()
         features = self.featurize(data, built)
         trained = self.train(self.build_trainer(built, features, data))
         evaluation = self.evaluate(trained.trainer, data, features)
         if self.state.is_main_process:
+            self.say(f"test F1 {evaluation.scores.f1:.4f} on {evaluation.scores.num_words:,} words "
+                     f"(trained in {trained.seconds:.0f} s)")
             self.save(trained.trainer, built)
             results = self.results(data, built, trained, features, evaluation)
             self.write_run(results, data)
@@ -142,9 +161,15 @@ class Recipe:
             if results.export is not None:
                 self.folder.write_results(results)
             render_cards(self.folder.path, results)
+            self.say("cards model/README.md, dataset/README.md")
             self.folder.finalize(results)
         self.state.wait_for_everyone()
         return self.folder.final
+
+    def say(self, message: str) -> None:
+        """One stage line of this run (main process)."""
+        if self.state.is_main_process:
+            logger.info("%s: %s", self.cfg.recipe, message)
 
     def create_folder(self) -> None:
         """Create the staging folder (main process; the others wait), keeping a crashed run's checkpoints."""
@@ -234,7 +259,8 @@ class Recipe:
         trainer = trained.trainer
         return RunResults(
             recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=self.cfg.to_dict(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            config=portable_values(self.cfg.to_dict()),
             publish=self.cfg.publish, dataset=data.section, model=self.model_result(built),
             training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history)),
             test=evaluation.scores,

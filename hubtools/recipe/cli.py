@@ -12,7 +12,6 @@ and write ``comparison.json`` and ``comparison.png`` beside them.
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from accelerate import PartialState
 
 from hubtools import plots
 from hubtools.config import RecipeConfig
+from hubtools.console import setup_logging, summary
 from hubtools.errors import run_reporting_errors
 from hubtools.recipe.base import Recipe
 from hubtools.run import read_results, write_comparison
@@ -143,7 +143,7 @@ def compare_runs(runs: dict[str, Path], recipe: str) -> Path:
 def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: Variants | None = None,
                 shortcuts: tuple[Shortcut, ...] = ()) -> dict[str, Path]:
     """Parse the shared command line, run the recipe (once per selected variant) and print the run folders."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     parser = recipe_parser(doc.strip().splitlines()[0])
     if variants:
         variants.add_arguments(parser)
@@ -157,10 +157,10 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
         configs = variant_configs(recipe, args, default_config, variants, values)
         runs = {name: recipe(cfg).run() for name, cfg in configs.items()}
         if PartialState().is_main_process:
-            if len(runs) > 1:
-                print(f"comparison: {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
             for out in runs.values():
-                print(f"run folder: {out}")
+                print(f"\n{summary(out, read_results(out))}", flush=True)
+            if len(runs) > 1:
+                print(f"comparison  {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
         return runs
 
     return run_reporting_errors(parser.prog, main, args.debug)

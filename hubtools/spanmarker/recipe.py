@@ -14,6 +14,7 @@ from span_marker import SpanMarkerModel
 from transformers import Trainer
 
 from hubtools.evaluation import Evaluation
+from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
 from hubtools.results import ModelResult, SpanLengthReport
 from hubtools.spanmarker.evaluation import evaluate_predictions, length_report
@@ -44,7 +45,8 @@ class SpanMarkerRecipe(Recipe):
         encoder = self.encoder(data)
         self.seed()
         model = load_spanmarker(self.cfg.model, self.options, data.label_names, encoder)
-        self.encoder_name = encoder if self.cfg.model.from_scratch is None else "tiny BERT (model.from_scratch)"
+        self.encoder_name = portable(encoder) if self.cfg.model.from_scratch is None else \
+            "tiny BERT (model.from_scratch)"
         return BuiltModel(model, model.tokenizer, self.cfg.model.max_length)
 
     def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
@@ -72,7 +74,7 @@ class SpanMarkerRecipe(Recipe):
         return ModelResult(
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
             model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
-            max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.name_or_path or None,
+            max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
             from_scratch=self.cfg.model.from_scratch, encoder=self.encoder_name,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],
             marker_max_length=limits["marker_max_length"])
