@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with the verified stack (pyproject.toml) and nerhub installed in editable mode.
 #   scripts/setup.sh          runtime dependencies
-#   scripts/setup.sh --dev    plus pytest and ruff
+#   scripts/setup.sh --dev    plus pytest and ruff, and Transformers.js in tests/js/node_modules (npm, Node >= 18)
 # TORCH_SPEC overrides the torch requirement (default: the CPU build torch==2.13.0; on a GPU machine use
 # e.g. TORCH_SPEC="torch==2.13.0" with PyTorch's CUDA index, or an already installed CUDA build).
 set -euo pipefail
@@ -21,3 +21,19 @@ if [[ ! -f "$accelerate_config" ]]; then
   echo "wrote accelerate's default configuration: $accelerate_config"
 fi
 .venv/bin/python -c "import hubtools, transformers, optimum.onnxruntime, span_marker; print('nerhub ready:', transformers.__version__)"
+
+# --dev: Transformers.js for tests/test_transformers_js.py and scripts/check_browser.py, pinned by
+# tests/js/package-lock.json, from the npm registry only. --ignore-scripts: onnxruntime-node's install script
+# would fetch GPU binaries from outside the registry; its CPU binaries ship in the package.
+if [[ "${1:-}" == "--dev" ]]; then
+  if { ! command -v npm || ! command -v node; } >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get install -y -qq nodejs npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+  fi
+  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+    echo "setup.sh: --dev needs Node.js >= 18 and npm (tests/test_transformers_js.py runs Transformers.js)" >&2
+    exit 1
+  fi
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --prefix tests/js
+  (cd tests/js && node --input-type=module \
+    -e "import { env } from '@huggingface/transformers'; console.log('transformers.js ready:', env.version)")
+fi

@@ -144,6 +144,36 @@ ner = pipeline("token-classification", model=model, tokenizer=tokenizer, aggrega
 `model_quantized_embeddings.onnx` computes attention with the standard ONNX `Attention` op (opset 23): it needs
 onnxruntime 1.23 or newer.
 
+### Transformers.js
+
+The ONNX files run in JavaScript, in browsers (ONNX Runtime Web, WebAssembly) and in Node.js (ONNX Runtime Node),
+with [Transformers.js](https://huggingface.co/docs/transformers.js) 4.0 or newer (`npm install @huggingface/transformers`):
+
+```js
+import { pipeline } from "@huggingface/transformers";
+
+const ner = await pipeline("token-classification", "acme/finer-tiny-ner");
+const tokens = await ner("The Company recorded amortization expense of $ 12.3 million for the year ended December 31 , 2019 .");
+// one { entity, score, index, word } per sub-token; { ignore_labels: [] } keeps the "O" ones too
+```
+
+Without options the pipeline loads `onnx/model_quantized.onnx` (int8, `dtype: "q8"`) in browsers (device `wasm`)
+and `onnx/model.onnx` (fp32, `dtype: "fp32"`) in Node.js (device `cpu`).
+The third argument of `pipeline` chooses the file:
+
+| File | Options |
+|---|---|
+| `onnx/model.onnx` | `{ dtype: "fp32" }` |
+| `onnx/model_quantized.onnx` | `{ dtype: "q8" }` |
+| `onnx/model_quantized_embeddings.onnx` | `{ dtype: "fp32", model_file_name: "model_quantized_embeddings" }` |
+
+e.g. `pipeline("token-classification", "acme/finer-tiny-ner", { dtype: "fp32", model_file_name: "model_quantized_embeddings" })`
+for the smallest file, `onnx/model_quantized_embeddings.onnx`. The model was trained with the label on the first sub-token of each word:
+read a word's label from its first sub-token (`index` is the token's position, `word` the sub-token).
+The int8 files compute attention with the standard ONNX `Attention` op (opset 23), which needs ONNX Runtime 1.23 or
+newer: Transformers.js 4 brings it (onnxruntime-node and onnxruntime-web); Transformers.js 3 (ONNX Runtime 1.21/1.22)
+can load only `onnx/model.onnx`.
+
 ## Training data
 
 [finer-selected-4-labels](https://huggingface.co/datasets/acme/finer-data): «n» training, «n» validation and

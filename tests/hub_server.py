@@ -8,6 +8,10 @@ and ``datasets`` clients use (see docs in /work/shared/notes/hub-api.md). Storag
 commit that adds or changes a README.md whose metadata breaks the Hub's rules is refused with 400 and the
 Hub's "Invalid metadata in README.md." message (the rules of :mod:`hubtools.cards.rules`).
 
+CORS: every answer allows any origin and exposes the headers the clients read; ``OPTIONS`` on any path answers a
+browser's preflight (no authentication), so a page on another 127.0.0.1 port (Transformers.js in a browser) loads
+from the server.
+
 Test-only routes: ``GET /_test/unknown-routes``, ``GET /_test/requests``, ``POST /_test/faults``
 (``{"drop": "lfs_upload"|"commit", "count": 1}``: the next matching requests read part of their body and
 then lose their connection without an answer).
@@ -41,6 +45,19 @@ LFS_SUFFIXES = (".safetensors", ".onnx", ".parquet", ".png", ".bin", ".pt", ".ar
 LFS_MIN_SIZE = 10 * 1024 * 1024
 GITATTRIBUTES = "".join(f"*{s} filter=lfs diff=lfs merge=lfs -text\n" for s in LFS_SUFFIXES).encode()
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+# CORS: browsers (Transformers.js / onnxruntime-web pages) may read every answer and the headers the clients use.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag, X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code, "
+    "X-Error-Message, Content-Range, Content-Length, Accept-Ranges, Location",
+}
+CORS_PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Range, If-None-Match, If-Match, User-Agent, "
+    "X-Requested-With",
+    "Access-Control-Max-Age": "600",
+}
 
 
 class HubError(Exception):
@@ -203,6 +220,19 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
+    def do_OPTIONS(self) -> None:
+        """A browser's CORS preflight, on any path: 204 with the allowed methods and headers (logged)."""
+        if self.headers.get("Content-Length"):
+            self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        for key, value in {**CORS_HEADERS, **CORS_PREFLIGHT_HEADERS}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        path = urlsplit(self.path).path
+        if not path.startswith("/_test/"):
+            with self.state.lock:
+                self.state.requests.append({"method": "OPTIONS", "path": path, "status": 204, "user": None})
+
     def dispatch(self) -> None:
         url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -279,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
             self.body()  # keep the connection usable: consume what the client sent
         self.status_sent = status
         self.send_response(status)
-        for key, value in (headers or {}).items():
+        for key, value in {**CORS_HEADERS, **(headers or {})}.items():
             self.send_header(key, str(value))
         self.send_header("Content-Length", str(len(data) if length is None else length))
         self.end_headers()
