@@ -110,7 +110,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
 
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
         """The original notebook's per-sentence per-class mean, for comparison only."""
-        gold = [[data.label_names[i] for i in row] for row in data.splits["test"]["ner_tags"]]
+        gold = [[data.label_names[i] for i in row] for row in data.scored["ner_tags"]]
         legacy = MetricSet(definition="hubtools.rnn.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
         return {"extra_scores": {"legacy": legacy}}
