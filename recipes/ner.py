@@ -16,8 +16,10 @@ from pathlib import Path
 from hubtools.recipe.cli import Shortcut, recipe_main
 from hubtools.token_classification import TokenClassificationRecipe
 
-SHORTCUTS = (Shortcut("--data", "data.source", "the dataset: a Hub id, a local file or folder, or generate:NAME"),
-             Shortcut("--model", "model.name_or_path", "the pretrained encoder: a Hub id or a local folder"))
+SHORTCUTS = (Shortcut("--data", "data.source", "the dataset: a Hub id, a local file or folder, or generate:NAME",
+                      "SRC"),
+             Shortcut("--model", "model.name_or_path", "the pretrained encoder: a Hub id or a local folder",
+                      "ID_OR_PATH"))
 
 if __name__ == "__main__":
     recipe_main(TokenClassificationRecipe, __doc__, Path(__file__).parent / "configs" / "ner.yaml",

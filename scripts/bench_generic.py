@@ -12,6 +12,8 @@ test split with seqeval on words; with ``--ood`` every model is also scored on t
 ``hubtools evaluate``. Training time counts the validation passes (the Trainer's ``train()``; ours:
 ``timings.train_s``); CPU seconds (user + system of the run) are printed beside wall seconds because they move
 less when other work shares the machine. Each run is one process, one after the other, with the same threads.
+A finished run's row is kept beside its folder (``NAME-sSEED.json``, with the machine it ran on): running the
+command again skips it and only adds out-of-domain scores that are missing.
 """
 
 from __future__ import annotations
@@ -181,8 +183,9 @@ def main() -> None:
     for spec in args.variant:
         name, _, overrides = spec.partition(":")
         variants[name.strip()] = overrides.split()
-    print(f"{cpu_model()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
-          f"{time.strftime('%Y-%m-%d')}", flush=True)
+    machine = (f"{cpu_model()}, {len(os.sched_getaffinity(0))} of {os.cpu_count()} CPUs, "
+               f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; {time.strftime('%Y-%m-%d')}")
+    print(machine, flush=True)
     rows: dict[str, list[dict]] = {}
     for seed in seeds:
         runs = [] if args.no_stock else [("stock", lambda out, s=seed: run_stock_child(args.data, args.model, out, s))]
@@ -190,11 +193,16 @@ def main() -> None:
                  for name, overrides in variants.items()]
         for name, fn in runs:
             out = args.output_dir / f"{slug(name)}-s{seed}"
-            row, cpu = timed(fn, out)
-            row.update(cpu_s=cpu, seed=seed)
-            if args.ood:
+            saved = out.parent / f"{out.name}.json"
+            if saved.is_file():  # finished before: kept, only its missing out-of-domain score is added
+                row = json.loads(saved.read_text())
+            else:
+                row, cpu = timed(fn, out)
+                row.update(cpu_s=cpu, seed=seed, machine=machine)
+            if args.ood and row.get("ood_f1") is None:
                 row["ood_f1"] = ood_f1(out if (out / "results.json").is_file() else out / "model", args.ood,
                                        args.ood_option)
+            saved.write_text(json.dumps(row))
             rows.setdefault(name, []).append(row)
             print(f"  {name} seed {seed}: {json.dumps(row)}", flush=True)
     stock_s = statistics.mean(r["train_s"] for r in rows["stock"]) if "stock" in rows else None
