@@ -267,6 +267,36 @@ def test_crf_model_logits_argmax_is_viterbi_and_loss_backpropagates():
     assert torch.equal(logits.amax(-1), torch.full((2, 4), 1e4))
 
 
+def test_crf_gaps_repeat_the_previous_tag_and_empty_rows_decode():
+    torch.manual_seed(5)
+    crf = LinearChainCrf(4)
+    emissions = torch.randn(3, 6, 4) * 3
+    mask = torch.tensor([[0, 1, 0, 0, 1, 0], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0]], dtype=torch.bool)
+    tags = torch.tensor([[-100, 2, -100, -100, 1, -100], [0, 1, 2, 3, 0, 1], [-100] * 6])
+    with torch.no_grad():
+        path = crf.decode(emissions, mask)
+        log_z = crf.log_partition(emissions, mask)
+        score = crf.path_score(emissions, tags.clamp(min=0), mask)
+    assert path[0].tolist() == [path[0, 1]] * 4 + [path[0, 4]] * 2  # before the first: the first; gaps: previous
+    assert path[2].tolist() == [crf.end.argmax().item()] * 6 and log_z[2] == 0 and score[2] == 0
+    best, expected_log_z, scores = _brute_force(crf, emissions[0], [1, 4])
+    assert (path[0, 1].item(), path[0, 4].item()) == best
+    torch.testing.assert_close(log_z[0], expected_log_z)
+    torch.testing.assert_close(score[0], scores[(2, 1)])
+    empty = crf.neg_log_likelihood(emissions.requires_grad_(), tags, torch.zeros_like(mask))
+    empty.backward()  # a batch without a labelled position still backpropagates (zero loss)
+    assert empty.item() == 0
+
+
+def test_crf_model_skips_decoding_in_training():
+    model = make_model(30, use_crf=True).train()
+    ids = torch.tensor([[5, 9, 3, 7]])
+    torch.manual_seed(0)
+    out = model(input_ids=ids, labels=torch.tensor([[3, 4, 0, 1]]))
+    torch.manual_seed(0)
+    torch.testing.assert_close(out.logits, model.emissions(ids))  # the scores, not a decoded one-hot path
+
+
 # --- training, remote-code reload and pipeline -----------------------------------------------------
 
 

@@ -25,7 +25,9 @@ _RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 class LinearChainCrf(nn.Module):
     """Linear-chain CRF over ``num_tags`` with start, end and transition scores.
 
-    Masks may have gaps: masked positions are skipped, transitions link consecutive unmasked positions.
+    Masks may have gaps: masked positions are skipped, transitions link consecutive unmasked positions (the
+    unmasked positions are first gathered to the left, so the recursions run over the longest row's count of
+    unmasked positions, not over the padded length).
     """
 
     def __init__(self, num_tags: int):
@@ -39,33 +41,44 @@ class LinearChainCrf(nn.Module):
         for param in (self.start, self.end, self.transitions):
             nn.init.uniform_(param, -0.1, 0.1)
 
+    @staticmethod
+    def _compact(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(order, compact_mask, counts)``: ``order[b, k]`` is the position of the k-th unmasked step of row
+        ``b`` (rows padded with masked positions), ``compact_mask`` is a prefix mask of ``counts``."""
+        counts = mask.sum(dim=1)
+        width = int(counts.max()) if counts.numel() else 0
+        order = torch.argsort((~mask).to(torch.int64), dim=1, stable=True)[:, :width]
+        compact = torch.arange(width, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)
+        return order, compact, counts
+
+    @staticmethod
+    def _gather(emissions: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        return emissions.gather(1, order.unsqueeze(2).expand(-1, -1, emissions.shape[2]))
+
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """log Z per sequence (batch,) by the forward algorithm; 0 for sequences without positions."""
-        batch, length, _ = emissions.shape
-        alpha = torch.zeros_like(emissions[:, 0])
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
-        for t in range(length):
-            step, emit = mask[:, t], emissions[:, t]
-            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
-            cont = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emit
-            alpha = cont.where((step & seen).unsqueeze(1), first)
-            seen = seen | step
-        return torch.logsumexp(alpha + self.end, dim=1).where(seen, torch.zeros_like(alpha[:, 0]))
+        order, compact, counts = self._compact(mask)
+        if not order.shape[1]:
+            return emissions[:, :0].sum(dim=(1, 2))  # zeros that keep the graph
+        emissions = self._gather(emissions, order)
+        alpha = self.start + emissions[:, 0]
+        for t in range(1, order.shape[1]):
+            cont = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emissions[:, t]
+            alpha = cont.where(compact[:, t].unsqueeze(1), alpha)
+        return torch.logsumexp(alpha + self.end, dim=1).where(counts > 0, torch.zeros_like(alpha[:, 0]))
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unnormalized score of ``tags`` (batch, length) at the unmasked positions, per sequence."""
-        batch, length, _ = emissions.shape
-        score = torch.zeros_like(emissions[:, 0, 0])
-        prev = torch.zeros(batch, dtype=torch.long, device=emissions.device)
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
-        for t in range(length):
-            step, tag = mask[:, t], tags[:, t]
-            emit = emissions[:, t].gather(1, tag.unsqueeze(1)).squeeze(1)
-            link = torch.where(seen, self.transitions[prev, tag], self.start[tag])
-            score = score + torch.where(step, link + emit, torch.zeros_like(emit))
-            prev = torch.where(step, tag, prev)
-            seen = seen | step
-        return score + torch.where(seen, self.end[prev], torch.zeros_like(score))
+        order, compact, counts = self._compact(mask)
+        if not order.shape[1]:
+            return emissions[:, :0].sum(dim=(1, 2))  # zeros that keep the graph
+        tags = tags.gather(1, order).masked_fill(~compact, 0)
+        emitted = self._gather(emissions, order).gather(2, tags.unsqueeze(2)).squeeze(2)
+        score = emitted.masked_fill(~compact, 0.0).sum(dim=1)
+        linked = self.transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~compact[:, 1:], 0.0).sum(dim=1)
+        last = tags.gather(1, (counts - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        ends = self.start[tags[:, 0]] + self.end[last]
+        return (score + linked + ends).where(counts > 0, torch.zeros_like(score))
 
     def neg_log_likelihood(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
@@ -76,27 +89,29 @@ class LinearChainCrf(nn.Module):
         return nll.sum() / mask.any(dim=1).sum().clamp(min=1)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Viterbi path (batch, length); masked positions repeat the tag of the next unmasked one
-        (or of the last one, after the end)."""
+        """Viterbi path (batch, length); a masked position repeats the tag of the last unmasked one before it
+        (of the first one, before the first)."""
         batch, length, num_tags = emissions.shape
+        order, compact, counts = self._compact(mask)
+        width = order.shape[1]
+        if not width:
+            return self.end.argmax().expand(batch, length).clone()
+        emissions = self._gather(emissions, order)
         identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
-        alpha = torch.zeros_like(emissions[:, 0])
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
+        alpha = (self.start + emissions[:, 0]).where((counts > 0).unsqueeze(1), torch.zeros_like(emissions[:, 0]))
         pointers = []
-        for t in range(length):
-            step, emit = mask[:, t], emissions[:, t]
-            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
+        for t in range(1, width):
             best, arg = (alpha.unsqueeze(2) + self.transitions).max(dim=1)
-            cont = (step & seen).unsqueeze(1)
-            alpha = (best + emit).where(cont, first)
+            cont = compact[:, t].unsqueeze(1)
+            alpha = (best + emissions[:, t]).where(cont, alpha)
             pointers.append(arg.where(cont, identity))
-            seen = seen | step
         tag = (alpha + self.end).argmax(dim=1)
         path = [tag]
-        for t in range(length - 1, 0, -1):
-            tag = pointers[t].gather(1, tag.unsqueeze(1)).squeeze(1)
+        for arg in reversed(pointers):
+            tag = arg.gather(1, tag.unsqueeze(1)).squeeze(1)
             path.append(tag)
-        return torch.stack(path[::-1], dim=1)
+        path = torch.stack(path[::-1], dim=1)  # batch, width
+        return path.gather(1, (mask.cumsum(dim=1) - 1).clamp(min=0))
 
 
 class CharEncoder(nn.Module):
@@ -202,7 +217,9 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
         **kwargs,
     ) -> TokenClassifierOutput | tuple:
         """Logits (batch, length, num_labels) and, with ``labels`` (-100 = ignored), the loss: cross
-        entropy, or the CRF negative log-likelihood over the positions that are attended and labelled."""
+        entropy, or the CRF negative log-likelihood over the positions that are attended and labelled.
+
+        In training with ``labels`` a CRF model skips the Viterbi decoding: its logits are the emissions."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         emissions = self.emissions(input_ids, attention_mask)
@@ -214,10 +231,13 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
                     logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=-100
                 )
         else:
-            path = self.crf.decode(emissions, attention_mask.bool())
-            logits = nn.functional.one_hot(path, self.num_labels).to(emissions.dtype) * CRF_LOGIT_SCALE
             if labels is not None:
                 loss = self.crf.neg_log_likelihood(emissions, labels, attention_mask.bool() & labels.ne(-100))
+            if self.training and labels is not None:
+                logits = emissions
+            else:
+                path = self.crf.decode(emissions, attention_mask.bool())
+                logits = nn.functional.one_hot(path, self.num_labels).to(emissions.dtype) * CRF_LOGIT_SCALE
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)
