@@ -12,6 +12,7 @@ pipeline's scores are then not calibrated). ``emissions()`` returns the per-tag 
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
@@ -146,7 +147,14 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
     """Token embedding (+ :class:`CharEncoder` features) -> dropout -> packed (bi)RNN/GRU/LSTM -> dropout ->
     linear, optionally followed by a CRF.
 
-    In training, ``config.token_dropout`` of the attended input ids are replaced by ``config.unk_token_id``."""
+    In training, ``config.token_dropout`` of the attended input ids are replaced by ``config.unk_token_id``.
+
+    With ``config.word_starts`` the model knows which pieces start a word (the ``word_starts`` buffer, see
+    :meth:`set_word_starts`; a ``##`` piece continues one): the CRF runs over the word starts (training labels
+    only first pieces anyway) and the other pieces repeat their word's tag. With ``config.word_units`` the
+    recurrent layers also read words, not pieces: a word's input is the mean of its pieces' vectors
+    (embedding and character features), its per-tag scores are given to each of its pieces, and its label is
+    the label of its first piece."""
 
     config_class = RnnTaggerConfig
     base_model_prefix = "rnn_tagger"
@@ -160,6 +168,8 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
             config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id
         )
         self.chars = CharEncoder(config) if config.char_embedding_dim else None
+        if config.word_starts:
+            self.register_buffer("word_starts", torch.ones(config.vocab_size, dtype=torch.long))
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = _RNN_CLASSES[config.cell](
             config.embedding_dim + (config.char_filters if self.chars is not None else 0),
@@ -190,23 +200,62 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings = value
 
-    def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-tag scores (batch, length, num_labels) from the linear layer (before any CRF)."""
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        lengths = attention_mask.sum(dim=1).clamp(min=1).cpu()
+    def set_word_starts(self, flags: list[int]) -> None:
+        """``flags[token_id]``: 1 if that vocabulary entry starts a word, 0 for a ``##`` continuation piece
+        (``config.word_starts`` only)."""
+        table = torch.tensor(flags, dtype=torch.long)
+        if table.shape != self.word_starts.shape:
+            raise ValueError(f"{len(flags)} word-start flags, the vocabulary has {self.word_starts.shape[0]}")
+        self.word_starts.copy_(table)
+
+    def starts_word(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The attended pieces that start a word (batch, length), by the ``word_starts`` buffer; the first
+        attended piece of a row always does."""
+        attended = attention_mask.bool()
+        first = torch.zeros_like(attended)
+        first[:, 0] = True
+        return (self.word_starts[input_ids].bool() | first) & attended
+
+    def word_index(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The word of every piece (batch, length): 0, 1, ... along each row (``config.word_starts``); -1 on
+        padding."""
+        starts = self.starts_word(input_ids, attention_mask)
+        return (starts.long().cumsum(dim=1) - 1).masked_fill(~attention_mask.bool(), -1)
+
+    def _read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              words: torch.Tensor | None) -> torch.Tensor:
+        """Embedding (+ characters) -> dropout -> RNN -> dropout -> linear: scores per piece, or per word
+        (left-aligned, ``length`` slots) when ``words`` gives the word of every piece."""
         if self.training and self.config.token_dropout:
             drop = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
             input_ids = input_ids.masked_fill(drop & attention_mask.bool(), self.config.unk_token_id)
         embedded = self.embeddings(input_ids)
         if self.chars is not None:
             embedded = torch.cat([embedded, self.chars(input_ids)], dim=-1)
+        if words is None:
+            lengths = attention_mask.sum(dim=1)
+        else:  # mean of the pieces of each word: (batch, word slot, piece) membership
+            slots = torch.arange(input_ids.shape[1], device=input_ids.device)
+            member = (words.unsqueeze(1) == slots.view(1, -1, 1)).to(embedded.dtype)
+            embedded = member @ embedded / member.sum(dim=2, keepdim=True).clamp(min=1.0)
+            lengths = words.max(dim=1).values + 1
         packed = pack_padded_sequence(
-            self.embedding_dropout(embedded), lengths, batch_first=True, enforce_sorted=False
+            self.embedding_dropout(embedded), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
         )
         output, _ = self.rnn(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
         return self.classifier(self.dropout(output))
+
+    def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-tag scores (batch, length, num_labels) from the linear layer (before any CRF); with
+        ``config.word_units`` every piece has the scores of its word."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if not self.config.word_units:
+            return self._read(input_ids, attention_mask, None)
+        words = self.word_index(input_ids, attention_mask)
+        per_word = self._read(input_ids, attention_mask, words)
+        return per_word.gather(1, words.clamp(min=0).unsqueeze(2).expand(-1, -1, per_word.shape[2]))
 
     def forward(
         self,
@@ -222,22 +271,37 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
         In training with ``labels`` a CRF model skips the Viterbi decoding: its logits are the emissions."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        emissions = self.emissions(input_ids, attention_mask)
+        attended = attention_mask.bool()
+        if self.config.word_units:
+            words = self.word_index(input_ids, attention_mask)
+            scores = self._read(input_ids, attention_mask, words)  # per word slot
+            slots = torch.arange(input_ids.shape[1], device=input_ids.device)
+            scored = slots.unsqueeze(0) <= words.max(dim=1, keepdim=True).values
+            if labels is not None:  # a word's label is its first piece's label
+                first = attended & (words != F.pad(words, (1, 0), value=-1)[:, :-1])
+                target = torch.full((labels.shape[0], labels.shape[1] + 1), -100, dtype=labels.dtype,
+                                    device=labels.device)
+                labels = target.scatter(1, words.masked_fill(~first, labels.shape[1]), labels)[:, :-1]
+        else:
+            words, scores = None, self._read(input_ids, attention_mask, None)
+            scored = self.starts_word(input_ids, attention_mask) if self.config.word_starts else attended
         loss = None
         if self.crf is None:
-            logits = emissions
+            logits = scores
             if labels is not None:
                 loss = nn.functional.cross_entropy(
                     logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=-100
                 )
         else:
             if labels is not None:
-                loss = self.crf.neg_log_likelihood(emissions, labels, attention_mask.bool() & labels.ne(-100))
+                loss = self.crf.neg_log_likelihood(scores, labels, scored & labels.ne(-100))
             if self.training and labels is not None:
-                logits = emissions
+                logits = scores
             else:
-                path = self.crf.decode(emissions, attention_mask.bool())
-                logits = nn.functional.one_hot(path, self.num_labels).to(emissions.dtype) * CRF_LOGIT_SCALE
+                path = self.crf.decode(scores, scored)
+                logits = nn.functional.one_hot(path, self.num_labels).to(scores.dtype) * CRF_LOGIT_SCALE
+        if words is not None:
+            logits = logits.gather(1, words.clamp(min=0).unsqueeze(2).expand(-1, -1, logits.shape[2]))
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)

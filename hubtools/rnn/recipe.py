@@ -25,7 +25,12 @@ from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
 from hubtools.rnn.options import RnnOptions
 from hubtools.rnn.schedulers import build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer, piece_characters
+from hubtools.rnn.tokenizer import (
+    build_word_tokenizer,
+    build_wordpiece_tokenizer,
+    piece_characters,
+    word_start_flags,
+)
 from hubtools.token_classification.recipe import TokenClassificationRecipe
 
 
@@ -77,6 +82,8 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         model = RnnTaggerForTokenClassification(config)
         if token_chars is not None:
             model.chars.set_token_characters(token_chars)
+        if config.word_starts:
+            model.set_word_starts(word_start_flags(tokenizer))
         return model, tokenizer
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
