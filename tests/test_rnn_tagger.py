@@ -302,6 +302,49 @@ def test_crf_gaps_repeat_the_previous_tag_and_empty_rows_decode():
     assert empty.item() == 0
 
 
+def _per_step_reference(crf: LinearChainCrf, emissions: torch.Tensor, mask: torch.Tensor):
+    """log Z and the Viterbi path by a loop over every position, masked positions skipped (the CRF's
+    recursions before the unmasked positions were gathered)."""
+    batch, length, num_tags = emissions.shape
+    alpha = torch.zeros_like(emissions[:, 0])
+    best = torch.zeros_like(emissions[:, 0])
+    seen = torch.zeros(batch, dtype=torch.bool)
+    identity = torch.arange(num_tags).expand(batch, num_tags)
+    pointers = []
+    for t in range(length):
+        step, emit = mask[:, t], emissions[:, t]
+        first, cont = (step & ~seen).unsqueeze(1), (step & seen).unsqueeze(1)
+        alpha = (torch.logsumexp(alpha.unsqueeze(2) + crf.transitions, dim=1) + emit).where(
+            cont, (crf.start + emit).where(first, alpha))
+        top, arg = (best.unsqueeze(2) + crf.transitions).max(dim=1)
+        best = (top + emit).where(cont, (crf.start + emit).where(first, best))
+        pointers.append(arg.where(cont, identity))
+        seen = seen | step
+    log_z = torch.logsumexp(alpha + crf.end, dim=1).where(seen, torch.zeros_like(alpha[:, 0]))
+    tag = (best + crf.end).argmax(dim=1)
+    path = [tag]
+    for t in range(length - 1, 0, -1):
+        tag = pointers[t].gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    return log_z, torch.stack(path[::-1], dim=1)
+
+
+def test_crf_matches_the_per_step_reference_on_random_masks():
+    torch.manual_seed(11)
+    for _ in range(50):
+        num_tags, batch, length = (int(torch.randint(2, 9, ())), int(torch.randint(1, 6, ())),
+                                   int(torch.randint(1, 14, ())))
+        crf = LinearChainCrf(num_tags)
+        with torch.no_grad():
+            for param in crf.parameters():
+                param.copy_(torch.randn_like(param))
+            emissions = torch.randn(batch, length, num_tags)
+            mask = torch.rand(batch, length) < torch.rand(batch, 1)
+            log_z, path = _per_step_reference(crf, emissions, mask)
+            torch.testing.assert_close(crf.log_partition(emissions, mask), log_z)
+            assert torch.equal(crf.decode(emissions, mask), path)
+
+
 def test_crf_model_skips_decoding_in_training():
     model = make_model(30, use_crf=True).train()
     ids = torch.tensor([[5, 9, 3, 7]])
