@@ -120,6 +120,24 @@ def test_comparison_report(compared):
     assert (out / "comparison.png").stat().st_size > 10_000
 
 
+def test_weight_averaging_run(tmp_path):
+    """The weights of the last two epochs averaged: results.json ``averaging`` (kept when validation agrees), the
+    test F1 of the weights not kept, and the card section."""
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, str(ROOT / "recipes" / "ner_uk.py"), "--preset", "tiny", "--cell", "gru",
+                    "--output-dir", str(out), "--no-export", "options.average_last=2"],
+                   env={**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}, check=True, capture_output=True, cwd=ROOT)
+    results = read_results(out)
+    averaging = results.averaging
+    assert averaging.epochs == [2, 3] and averaging.metric == "f1" and results.card_sections == ["averaging"]
+    assert averaging.kept == (averaging.averaged_validation >= averaging.best_checkpoint_validation)
+    assert averaging.best_checkpoint_validation == pytest.approx(
+        max(h.f1 for h in results.training.history if h.f1 is not None))
+    assert 0 <= averaging.test_f1_not_kept <= 1
+    card = (out / "model" / "README.md").read_text()
+    assert "## Weight averaging" in card and f"| best checkpoint | {averaging.best_checkpoint_validation:.4f} |" in card
+
+
 # --- configuration -----------------------------------------------------------------------------------
 
 
@@ -150,6 +168,7 @@ def test_cell_and_compare_arguments():
     ("model.from_scratch.cell=gru", "the cell is set by system"),
     ("options.scheduler=warmup", "options.scheduler must be one of"),
     ("options.min_frequncy=2", "unknown key\\(s\\) in options"),
+    ("options.average_last=-1", "options.average_last must be 0"),
 ])
 def test_bad_configuration_is_refused(override, message):
     with pytest.raises(ConfigError, match=message):

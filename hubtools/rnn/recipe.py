@@ -2,7 +2,8 @@
 
 The token-classification sequence with its own model (a word or WordPiece tokenizer built from the training
 split only, an untrained tagger saved with its code so that ``trust_remote_code=True`` loads it), Adam with a
-chosen scheduler, and the original ner-uk notebook's metric beside entity F1. The cell is the recipe's
+chosen scheduler, optionally the mean of the last epochs' weights (:mod:`hubtools.rnn.averaging`), and the
+original ner-uk notebook's metric beside entity F1. The cell is the recipe's
 ``system``; ``model.from_scratch`` holds the :class:`RnnTaggerConfig` values; the ``options`` section is
 :class:`~hubtools.rnn.options.RnnOptions`.
 """
@@ -20,6 +21,7 @@ from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
 from hubtools.recipe.base import BuiltModel, LoadedData
 from hubtools.results import MetricSet
+from hubtools.rnn.averaging import AveragingTrainer
 from hubtools.rnn.configuration_rnn_tagger import CELLS, RnnTaggerConfig
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
@@ -39,6 +41,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
 
     family = "rnn-tagger"
     options_class = RnnOptions
+    trainer_class = AveragingTrainer
 
     def __init__(self, cfg, command: str | None = None) -> None:
         if cfg.system not in CELLS:
@@ -87,8 +90,10 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         return model, tokenizer
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
-        """Adam and the configured scheduler, sized to the Trainer's optimizer steps."""
-        return {"optimizers": self.optimizers(built.model, len(features["train"]))}
+        """Adam and the configured scheduler, sized to the Trainer's optimizer steps, and the epochs whose
+        weights are averaged."""
+        return {"optimizers": self.optimizers(built.model, len(features["train"])),
+                "average_last": self.options.average_last}
 
     def optimizers(self, model: torch.nn.Module, num_rows: int) -> tuple:
         """(Adam, scheduler) for ``num_rows`` training rows per epoch."""
@@ -115,9 +120,31 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             values["subword_vocab_size"] = options.subword_vocab_size
         return values
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
-        """The original notebook's per-sentence per-class mean, for comparison only."""
+    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
+        """The test scores of the model, and the test F1 of the weights the averaging did not keep."""
+        evaluation = super().evaluate(trainer, data, features)
+        if trainer.averaging is not None:
+            trainer.averaging.test_f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
+        return evaluation
+
+    def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
+                   features: dict[str, Dataset]) -> float:
+        """Test entity F1 of ``weights`` loaded into the trainer's model (its own weights are put back)."""
+        model = trainer.model
+        own = {name: value.detach().clone() for name, value in model.state_dict().items()}
+        model.load_state_dict(weights)
+        try:
+            return super().evaluate(trainer, data, features).scores.f1
+        finally:
+            model.load_state_dict(own)
+
+    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: AveragingTrainer) -> dict:
+        """The original notebook's per-sentence per-class mean, for comparison only, and the weight averaging
+        (with its card section) when it ran."""
         gold = [[data.label_names[i] for i in row] for row in data.splits["test"]["ner_tags"]]
         legacy = MetricSet(definition="hubtools.rnn.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
-        return {"extra_scores": {"legacy": legacy}}
+        sections: dict = {"extra_scores": {"legacy": legacy}}
+        if trainer.averaging is not None:
+            sections.update(averaging=trainer.averaging, card_sections=["averaging"])
+        return sections
