@@ -81,6 +81,7 @@ class ModelResult:
     encoder_model_type: str | None = None
     entity_max_length: int | None = None
     marker_max_length: int | None = None
+    document_context: int = 0
 
 
 @dataclass
@@ -103,7 +104,10 @@ class Confusion:
 
 @dataclass
 class TestScores:
-    """Entity-level micro scores of the test split (seqeval on words), per type and the type confusion."""
+    """Entity-level micro scores of the scored split (seqeval on words), per type and the type confusion.
+
+    ``split`` is the split scored: ``test``, or ``validation`` for a dataset without a test split.
+    """
 
     precision: float
     recall: float
@@ -113,6 +117,7 @@ class TestScores:
     num_words: int
     per_type: dict[str, TypeScores]
     confusion: Confusion
+    split: str = "test"
 
 
 @dataclass
@@ -401,6 +406,12 @@ class RunResults:
     averaging: WeightAveraging | None = None
     card_sections: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.publish.license is None:  # the model is published under the data's license unless it has its own
+            self.publish = dataclasses.replace(self.publish, license=self.dataset.license,
+                                               license_name=self.dataset.license_name,
+                                               license_link=self.dataset.license_link)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

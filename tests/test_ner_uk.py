@@ -207,7 +207,8 @@ def test_brat_folder_with_split_file_is_a_source(tmp_path):
     dsd, info = build_dataset(DataConfig(source=str(tmp_path), split_ratios=None))
     assert info.label_names == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
     assert info.splits == {"train": 9, "validation": 1, "test": 1}  # validation carved from train
-    assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0]}
+    assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0],
+                              "document_id": "test/b.tok", "sentence_id": 0}  # brat documents are kept
 
 
 def test_v2_iob_file_names_map_to_splits(tmp_path):

@@ -69,17 +69,18 @@ def _equal(a: object, b: object) -> bool:
 
 
 def check_model_index(metadata: dict, results: RunResults) -> list[str]:
-    """model-index parses back into EvalResults equal to the run's test scores."""
+    """model-index parses back into EvalResults equal to the run's scores (its dataset, the scored split)."""
     try:
         _, evals = model_index_to_eval_results(metadata["model-index"])
     except (KeyError, TypeError, IndexError) as err:
         return [f"model-index malformed: {type(err).__name__} {err}"]
     problems = []
     for metric in TEST_METRICS:
-        found = [e for e in evals if e.metric_type == metric and e.dataset_split == "test"]
+        found = [e for e in evals if e.metric_type == metric and e.dataset_split == results.test.split
+                 and e.dataset_name == results.dataset.name]
         expected = getattr(results.test, metric)
         if len(found) != 1:
-            problems.append(f"model-index has {len(found)} test {metric!r} entries, expected 1")
+            problems.append(f"model-index has {len(found)} {results.test.split} {metric!r} entries, expected 1")
         elif found[0].task_type != TASK:
             problems.append(f"model-index task {found[0].task_type!r}, expected {TASK!r}")
         elif not _equal(found[0].metric_value, expected):
@@ -102,8 +103,9 @@ def check_model_card(run_dir: Path, results: RunResults) -> list[str]:
     problems += readme_problems(text, "model")
     if data.pipeline_tag != TASK:
         problems.append(f"pipeline_tag is {data.pipeline_tag!r}, expected {TASK!r}")
-    problems += [f"metadata has no {key!r}" for key in ("language", "license", "library_name", "model-index")
-                 if not metadata.get(key)]
+    required = ("language", "license", "library_name", "model-index") if results.dataset.language else \
+        ("license", "library_name", "model-index")
+    problems += [f"metadata has no {key!r}" for key in required if not metadata.get(key)]
     if metadata.get("model-index"):
         problems += check_model_index(metadata, results)
     problems += [f"link {link!r}: no {_model_repo_path(run_dir, link)}" for link in relative_links(text)

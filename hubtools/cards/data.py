@@ -58,7 +58,7 @@ class NerModelCardData(ModelCardData):
         widget = [{"text": text} for text in publish.widget]
         license_info = {"license_name": publish.license_name, "license_link": publish.license_link} \
             if publish.license == "other" else {}
-        return cls(language=results.dataset.language, license=publish.license, **license_info,
+        return cls(language=results.dataset.language or None, license=publish.license, **license_info,
                    library_name=results.model.library_name, pipeline_tag=TASK, tags=tags,
                    datasets=[dataset_repo_id] if dataset_repo_id else None, base_model=base_model(results),
                    metrics=list(TEST_METRICS), widget=widget or None, model_name=model_name(results, model_repo_id),
@@ -66,14 +66,15 @@ class NerModelCardData(ModelCardData):
 
 
 def eval_results(results: RunResults, dataset_repo_id: str | None) -> list[EvalResult]:
-    """model-index entries: the test split's entity-level scores, on the published dataset when there is one."""
+    """model-index entries: the scored split's entity-level scores, on the published dataset when there is one."""
     dataset = results.dataset
-    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": "test",
+    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": results.test.split,
                              "dataset_type": dataset_id(results, dataset_repo_id)}
     if not dataset_repo_id and hub_dataset_id(dataset.source):
         where.update(dataset_config=dataset.source_config, dataset_revision=dataset.revision)
+    split = results.test.split.capitalize()
     return [EvalResult(task_type=TASK, task_name="Named Entity Recognition", metric_type=metric,
-                       metric_value=getattr(results.test, metric), metric_name=f"Test {label}", **where)
+                       metric_value=getattr(results.test, metric), metric_name=f"{split} {label}", **where)
             for metric, label in TEST_METRICS.items()]
 
 
@@ -98,7 +99,7 @@ class NerDatasetCardData(DatasetCardData):
         files = [{"split": split, "path": path} for split, path in data_files(results).items()]
         license_info = {"license_name": dataset.license_name, "license_link": dataset.license_link} \
             if dataset.license == "other" else {}
-        return cls(language=dataset.language, license=dataset.license, **license_info, task_categories=[TASK],
+        return cls(language=dataset.language or None, license=dataset.license, **license_info, task_categories=[TASK],
                    task_ids=["named-entity-recognition"], pretty_name=dataset.name,
                    size_categories=[size_category(results)], source_datasets=[source] if source else None,
                    tags=results.publish.tags or None, configs=[{"config_name": "default", "data_files": files}])

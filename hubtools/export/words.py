@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
+from hubtools.context import tokenize_with_context
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
 from hubtools.export.base import VariantScores, megabytes
 from hubtools.export.inference import Forward, feature_logits
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import ReferenceModel, RunResults
-from hubtools.tokenization import merge_word_predictions, tokenize_dataset
+from hubtools.tokenization import merge_word_predictions
 
 # Largest difference (F1 points) between the recomputed PyTorch test F1 and results.json ``test.f1``.
 REPRODUCE_TOLERANCE = 0.2
@@ -43,11 +44,12 @@ def decoded_words(decode: Decode, logits: list[np.ndarray], rows: list[dict], fe
                                   features, lengths)
 
 
-def load_test_split(run_dir: Path) -> Dataset:
-    """``RUN/dataset/test.parquet`` with its ClassLabel names."""
-    path = run_dir / "dataset" / "test.parquet"
+def load_test_split(run_dir: Path, results: RunResults) -> Dataset:
+    """The run's scored split (``RUN/dataset/test.parquet``, or ``validation.parquet`` for a dataset without a
+    test split) with its ClassLabel names."""
+    path = run_dir / "dataset" / f"{results.test.split}.parquet"
     if not path.is_file():
-        raise ExportError(f"{path}: missing; verification needs the run's test split")
+        raise ExportError(f"{path}: missing; verification needs the run's {results.test.split} split")
     return Dataset.from_parquet(str(path))
 
 
@@ -71,13 +73,15 @@ class WordReference:
               input_names: list[str], decode: Decode = argmax) -> WordReference:
         """PyTorch outputs (``forward`` over padded batches of ``input_names``) on the test split; ExportError
         when the model's labels differ from the dataset's or its F1 does not reproduce the run's."""
-        test = load_test_split(run_dir)
+        test = load_test_split(run_dir, results)
         gold_names = label_names_of(test)
         if sorted(label_names) != sorted(gold_names):
             raise ExportError(f"{run_dir / 'model'}/config.json: id2label {label_names} does not have the test "
                               f"split's labels {gold_names}")
-        features = tokenize_dataset(test, tokenizer, results.model.max_length, results.model.stride or 0,
-                                    desc="tokenize test")
+        pool = [Dataset.from_parquet(str(p)) for p in sorted((run_dir / "dataset").glob("*.parquet"))
+                if p.stem != results.test.split] if results.model.document_context else []
+        features = tokenize_with_context(test, tokenizer, results.model.max_length, results.model.stride or 0,
+                                         results.model.document_context, desc="tokenize test", pool=pool)
         rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
         lengths = [len(t) for t in test["tokens"]]
         pad_id = tokenizer.pad_token_id or 0

@@ -121,7 +121,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         return values
 
     def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
-        """The test scores of the model, and the test F1 of the weights the averaging did not keep."""
+        """The scores of the scored split, and its F1 with the weights the averaging did not keep."""
         evaluation = super().evaluate(trainer, data, features)
         if trainer.averaging is not None:
             trainer.averaging.test_f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
@@ -129,7 +129,8 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
 
     def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
                    features: dict[str, Dataset]) -> float:
-        """Test entity F1 of ``weights`` loaded into the trainer's model (its own weights are put back)."""
+        """Entity F1 on the scored split of ``weights`` loaded into the trainer's model (its own weights are
+        put back)."""
         model = trainer.model
         own = {name: value.detach().clone() for name, value in model.state_dict().items()}
         model.load_state_dict(weights)
@@ -141,7 +142,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: AveragingTrainer) -> dict:
         """The original notebook's per-sentence per-class mean, for comparison only, and the weight averaging
         (with its card section) when it ran."""
-        gold = [[data.label_names[i] for i in row] for row in data.splits["test"]["ner_tags"]]
+        gold = [[data.label_names[i] for i in row] for row in data.scored["ner_tags"]]
         legacy = MetricSet(definition="hubtools.rnn.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
         sections: dict = {"extra_scores": {"legacy": legacy}}

@@ -16,6 +16,7 @@ from datasets import Dataset
 from torch.utils.data import DataLoader, SequentialSampler
 from transformers import (
     DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
@@ -108,8 +109,11 @@ def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ar
                   **trainer_kwargs) -> Trainer:
     """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
     metrics; token-budget batches when ``args.max_tokens_per_batch`` is set (or passed among
-    ``trainer_kwargs``)."""
+    ``trainer_kwargs``), early stopping when ``args.early_stopping_patience`` is."""
     apply_mixed_precision(args)
+    patience = getattr(args, "early_stopping_patience", None)
+    if patience and eval_features is not None:
+        callbacks = [*(callbacks or []), EarlyStoppingCallback(early_stopping_patience=patience)]
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
     budget = getattr(args, "max_tokens_per_batch", None)
     if budget and issubclass(trainer_cls, NerTrainer):
