@@ -3,9 +3,13 @@
 The token-classification sequence with its own model (a word or WordPiece tokenizer built from the training
 split only, an untrained tagger saved with its code so that ``trust_remote_code=True`` loads it), Adam with a
 chosen scheduler, optionally the mean of the last epochs' weights (:mod:`hubtools.rnn.averaging`), and the
-original ner-uk notebook's metric beside entity F1. The cell is the recipe's
-``system``; ``model.from_scratch`` holds the :class:`RnnTaggerConfig` values; the ``options`` section is
-:class:`~hubtools.rnn.options.RnnOptions`.
+original ner-uk notebook's metric beside entity F1. With ``model.document_context`` the sentences are read with
+their neighbours in the document exactly as in the token-classification family (:mod:`hubtools.context`:
+training rows are runs of consecutive sentences, a scored sentence is read with whole neighbouring sentences
+that are never labelled or scored) and the scored split is also scored sentence by sentence
+(``extra_scores.sentences_alone``). The cell is the recipe's ``system``; ``model.from_scratch`` holds the
+:class:`RnnTaggerConfig` values (word_starts: the CRF links words; word_units: the recurrent layers read words);
+the ``options`` section is :class:`~hubtools.rnn.options.RnnOptions`.
 """
 
 from __future__ import annotations
@@ -140,12 +144,13 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             model.load_state_dict(own)
 
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: AveragingTrainer) -> dict:
-        """The original notebook's per-sentence per-class mean, for comparison only, and the weight averaging
-        (with its card section) when it ran."""
+        """The original notebook's per-sentence per-class mean, for comparison only, the scores of sentences
+        read alone when the model reads document context (shared with the token-classification family), and
+        the weight averaging (with its card section) when it ran."""
         gold = [[data.label_names[i] for i in row] for row in data.scored["ner_tags"]]
         legacy = MetricSet(definition="hubtools.rnn.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
-        sections: dict = {"extra_scores": {"legacy": legacy}}
+        sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data)}}
         if trainer.averaging is not None:
             sections.update(averaging=trainer.averaging, card_sections=["averaging"])
         return sections
