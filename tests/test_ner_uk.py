@@ -312,3 +312,29 @@ def test_document_context_and_averaging_run(tmp_path):
     onnx = results.export.variant("onnx")  # the exporter reads the test split with the same context
     assert onnx.passed and onnx.f1 == pytest.approx(results.test.f1, abs=1e-6)
     assert "| sentences_alone |" in (out / "model" / "README.md").read_text()
+
+
+# --- scripts/bench_ner_uk.py --------------------------------------------------------------------------------
+
+
+def test_bench_script_runs_seeds_and_prints_the_table(tmp_path):
+    """Cells x seeds one after the other, the side-by-side table, finished runs read again, --report-only."""
+    out = tmp_path / "bench"
+    command = [sys.executable, str(ROOT / "scripts" / "bench_ner_uk.py"), "--data", "generate:ner-uk", "--preset",
+               "tiny", "--cells", "gru", "--seeds", "1,2", "--output-dir", str(out), "training.num_train_epochs=1"]
+    env = {**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    report = json.loads((out / "bench.json").read_text())
+    (group,) = report["groups"]
+    assert group["cell"] == "gru" and group["seeds"] == [1, 2] and len(group["test_f1"]["values"]) == 2
+    runs = {r["seed"]: read_results(Path(r["run"])) for r in group["runs"]}
+    assert runs[1].config["training"]["seed"] == 1 and runs[2].config["training"]["seed"] == 2
+    assert group["test_f1"]["mean"] == pytest.approx((runs[1].test.f1 + runs[2].test.f1) / 2, abs=1e-4)
+    assert group["test_sentences_alone_f1"] is None  # the tiny preset reads sentences alone
+    assert all(r["averaged_weights_kept"] is not None for r in group["runs"])  # ner_uk.yaml averages
+    assert "test F1" in done.stdout and report["cpu"] in done.stdout and "[bench]" in done.stdout
+    again = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    assert "[bench]" not in again.stdout  # finished runs are read, not trained again
+    only = subprocess.run([*command[:-2], str(tmp_path / "none"), "--report-only"], env=env, check=True,
+                          capture_output=True, text=True, cwd=ROOT)
+    assert "[bench]" not in only.stdout and json.loads((tmp_path / "none" / "bench.json").read_text())["groups"] == []
