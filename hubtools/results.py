@@ -366,6 +366,23 @@ class DistillationReport:
 
 
 @dataclass
+class WeightAveraging:
+    """The mean of the weights at the end of the last epochs against the best checkpoint (RNN taggers'
+    ``options.average_last``): both scored on validation, the one kept is the run's model.
+
+    ``kept`` is True when the averaged weights were kept (they scored at least as well as the best checkpoint
+    on ``metric``); ``test_f1_not_kept`` is the test F1 of the other weights, for comparison (None until the
+    recipe has scored them)."""
+
+    epochs: list[int]
+    metric: str
+    averaged_validation: float
+    best_checkpoint_validation: float
+    kept: bool
+    test_f1_not_kept: float | None = None
+
+
+@dataclass
 class RunResults:
     """Everything a run records: results.json."""
 
@@ -386,6 +403,7 @@ class RunResults:
     extra_scores: dict[str, MetricSet] = field(default_factory=dict)
     span_lengths: SpanLengthReport | None = None
     distillation: DistillationReport | None = None
+    averaging: WeightAveraging | None = None
     card_sections: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

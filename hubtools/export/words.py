@@ -5,12 +5,12 @@ stride) and predictions are merged to words (``merge_word_predictions``); tags a
 own ``id2label`` and scored against the gold ClassLabel names, so a label-order mistake lowers F1. The
 PyTorch model must reproduce the run's reported test F1, otherwise the saved model, its labels or its
 tokenizer are not the ones that were evaluated and nothing is exported. ``decode`` turns one row of model
-outputs into label ids: argmax for plain classifiers, Viterbi for a CRF's emissions.
+outputs (and the row's input ids) into label ids: argmax for plain classifiers, Viterbi for a CRF's emissions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +29,19 @@ from hubtools.tokenization import merge_word_predictions
 # Largest difference (F1 points) between the recomputed PyTorch test F1 and results.json ``test.f1``.
 REPRODUCE_TOLERANCE = 0.2
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-Decode = Callable[[np.ndarray], np.ndarray]
+Decode = Callable[[np.ndarray, Sequence[int]], np.ndarray]
 
 
-def argmax(row: np.ndarray) -> np.ndarray:
-    """Label ids of one row of logits (length x labels)."""
+def argmax(row: np.ndarray, input_ids: Sequence[int]) -> np.ndarray:
+    """Label ids of one row of logits (length x labels); the row's ``input_ids`` are not needed."""
     return row.argmax(-1)
+
+
+def decoded_words(decode: Decode, logits: list[np.ndarray], rows: list[dict], features: Dataset,
+                  lengths: list[int]) -> list[list[int]]:
+    """Label ids per word of every sentence: each feature row decoded, windows merged."""
+    return merge_word_predictions([decode(x, row["input_ids"]) for x, row in zip(logits, rows, strict=True)],
+                                  features, lengths)
 
 
 def load_test_split(run_dir: Path, results: RunResults) -> Dataset:
@@ -79,7 +86,7 @@ class WordReference:
         lengths = [len(t) for t in test["tokens"]]
         pad_id = tokenizer.pad_token_id or 0
         logits = feature_logits(forward, rows, input_names, pad_id)
-        words = merge_word_predictions([decode(x) for x in logits], features, lengths)
+        words = decoded_words(decode, logits, rows, features, lengths)
         gold_tags = ids_to_tags(test["ner_tags"], gold_names)
         f1 = entity_scores(gold_tags, ids_to_tags(words, label_names))["f1"]
         if abs(f1 - results.test.f1) * 100 > REPRODUCE_TOLERANCE:
@@ -94,7 +101,7 @@ class WordReference:
     def verify(self, forward: Forward, input_names: list[str]) -> VariantScores:
         """F1, word agreement with PyTorch and max abs output difference of another ``forward``."""
         logits = feature_logits(forward, self.rows, input_names, self.pad_id)
-        words = merge_word_predictions([self.decode(x) for x in logits], self.features, self.lengths)
+        words = decoded_words(self.decode, logits, self.rows, self.features, self.lengths)
         flat = np.concatenate([np.asarray(w) for w in words])
         agreement = float((flat == np.concatenate([np.asarray(w) for w in self.words])).mean())
         diff = max(float(np.abs(a - b).max()) for a, b in zip(logits, self.logits, strict=True))

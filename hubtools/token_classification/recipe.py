@@ -87,6 +87,13 @@ class TokenClassificationRecipe(Recipe):
     def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
         return evaluate_split(trainer, data.scored, features[data.scored_split], data.label_names)
 
+    def context_scores(self, trainer: Trainer, data: LoadedData) -> dict[str, MetricSet]:
+        """``sentences_alone`` when the model reads document context (nothing otherwise): the extra score every
+        family built on this one records beside its own."""
+        if self.context and has_documents(data.scored):
+            return {"sentences_alone": self.sentences_alone(trainer, data)}
+        return {}
+
     def sentences_alone(self, trainer: Trainer, data: LoadedData) -> MetricSet:
         """The scored split again with every sentence read alone: what a pipeline given one sentence gets."""
         features = self.tokenize(data.scored, self.built, "tokenize sentences alone", pool=None)
@@ -107,9 +114,7 @@ class TokenClassificationRecipe(Recipe):
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
         """The IO entity scores and the published reference of this system, when the options ask for them,
         and the scores of sentences read alone when the model reads document context."""
-        scores = {}
-        if self.context and has_documents(data.scored):
-            scores["sentences_alone"] = self.sentences_alone(trainer, data)
+        scores = self.context_scores(trainer, data)
         if self.options.io_scores:
             gold = ids_to_tags(data.scored["ner_tags"], data.label_names)
             scores["io"] = MetricSet(definition="entities as maximal runs of one type, prefixes ignored",
