@@ -13,7 +13,6 @@ from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
 
 from hubtools.context import has_documents, tokenize_with_context
-from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation, evaluate_split
 from hubtools.metrics import ids_to_tags, io_entity_scores
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
@@ -65,8 +64,8 @@ class TokenClassificationRecipe(Recipe):
 
     def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
         if self.cfg.model.document_context and not has_documents(data.splits["train"]):
-            raise ConfigError(f"model.document_context: {data.section.name} has no documents (column files with "
-                              f"-DOCSTART- lines, brat folders, or data.document_column); set it to 0")
+            self.say(f"{data.section.name} has no documents (-DOCSTART- lines, brat documents or "
+                     f"data.document_column): every sentence is read alone")
         self.built = built
         self.context = self.context_budget(built) if has_documents(data.splits["train"]) else 0
         with self.state.main_process_first():
