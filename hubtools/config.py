@@ -143,6 +143,8 @@ class ModelConfig:
         document_context: with a positive value and a dataset that has documents, sentences are read with
             their neighbours in the document, up to this many sub-tokens per row (``hubtools.context``); 0 reads
             every sentence alone.
+        freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
+            less work per step, and words rare in the training data keep their pretrained meaning.
     """
 
     name_or_path: str = ""
@@ -155,6 +157,7 @@ class ModelConfig:
     stride: int = 32
     reset_head: bool = False
     document_context: int = 0
+    freeze_embeddings: bool = False
 
     def __post_init__(self) -> None:
         if not self.name_or_path and self.from_scratch is None:

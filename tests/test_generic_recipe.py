@@ -115,3 +115,19 @@ def test_the_generic_recipe_configuration_names_no_seed_system():
     for name in ("ner.yaml", "ner-tiny.yaml"):
         text = (ROOT / "recipes" / "configs" / name).read_text()
         assert not SEED_WORDING.search(text)
+
+
+@pytest.mark.slow
+def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
+    from safetensors.torch import load_file
+
+    encoder = save_tiny_model(tmp_path / "encoder")
+    data = write_documents(tmp_path / "docs", {"train": 100, "test": 20})
+    run = tmp_path / "frozen"
+    run_recipe("ner", run, "--data", str(data), "--model", str(encoder), "--no-export", "model.from_scratch=null",
+               "model.reset_head=true", "model.freeze_embeddings=true", "training.num_train_epochs=1")
+    before, after = load_file(encoder / "model.safetensors"), load_file(run / "model" / "model.safetensors")
+    name = "distilbert.embeddings.word_embeddings.weight"
+    assert (before[name] == after[name]).all()
+    layer = "distilbert.transformer.layer.0.ffn.lin1.weight"
+    assert not (before[layer] == after[layer]).all()

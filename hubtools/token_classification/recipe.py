@@ -46,6 +46,8 @@ class TokenClassificationRecipe(Recipe):
             self.state.wait_for_everyone()
             model = AutoModelForTokenClassification.from_pretrained(init_dir)
             tokenizer = AutoTokenizer.from_pretrained(init_dir)
+        if self.cfg.model.freeze_embeddings:
+            model.get_input_embeddings().requires_grad_(False)
         return BuiltModel(model, tokenizer, effective_max_length(model, tokenizer, self.cfg.model.max_length))
 
     def tokenize(self, split: Dataset, built: BuiltModel, desc: str, training: bool = False,
