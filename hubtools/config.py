@@ -37,6 +37,10 @@ class DataConfig:
         revision: Hub revision (branch, tag or commit) to load.
         data_files: split name -> file name inside a local ``source`` folder whose files are not named by split.
         tokens_column / tags_column: source column names, renamed to ``tokens`` / ``ner_tags``.
+        document_column: the source column of document ids (tabular and Hub sources; column files use
+            ``-DOCSTART-`` lines, brat corpora their documents): kept as ``document_id``, with each sentence's
+            position in its document as ``sentence_id``, for ``model.document_context``.
+        strip_token_prefix: remove this prefix from every token that has it (WikiANN's ``en:``).
         label_names: names of the integer tag ids, for a source whose tags are plain integers (no ClassLabel):
             Hub datasets, JSON lines or parquet files. For a source with a ClassLabel they must equal its names;
             with tag names (strings) they are refused.
@@ -58,8 +62,10 @@ class DataConfig:
             (``skipped_lines``) and the dataset card.
         encoding: text encoding of local files (column files, JSON lines, brat, labels files): ``utf-8``
             (a byte-order mark is dropped), ``latin-1``, ``cp1252``, ``utf-16``... (any Python codec).
-        license / license_name / license_link / language: metadata inherited by the dataset card (a Hub
-            license identifier, or ``other`` with its name).
+        license / license_name / license_link / language: metadata of the dataset card (a Hub license
+            identifier, or ``other`` with its name; language codes). Unset, they come from the Hub dataset's
+            own card, and the language from the encoder's card (``hubtools.metadata``); else ``unknown`` /
+            not stated.
         seed: seed of the split.
     """
 
@@ -70,6 +76,8 @@ class DataConfig:
     data_files: dict[str, str] = field(default_factory=dict)
     tokens_column: str = "tokens"
     tags_column: str = "ner_tags"
+    document_column: str | None = None
+    strip_token_prefix: str | None = None
     label_names: list[str] | None = None
     labels_file: str | None = None
     scheme: str = "auto"
@@ -84,10 +92,10 @@ class DataConfig:
     generate: dict[str, Any] = field(default_factory=dict)
     skip_malformed: bool = False
     encoding: str = "utf-8"
-    license: str = "unknown"
+    license: str | None = None
     license_name: str | None = None
     license_link: str | None = None
-    language: list[str] = field(default_factory=lambda: ["en"])
+    language: list[str] = field(default_factory=list)
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -132,6 +140,9 @@ class ModelConfig:
         max_length: maximum sub-tokens per window (capped by the model's position embeddings).
         stride: sub-tokens of overlap between windows of a long sentence.
         reset_head: allow a checkpoint whose classifier has other labels (the head is re-initialized).
+        document_context: with a positive value and a dataset that has documents, sentences are read with
+            their neighbours in the document, up to this many sub-tokens per row (``hubtools.context``); 0 reads
+            every sentence alone.
     """
 
     name_or_path: str = ""
@@ -143,10 +154,14 @@ class ModelConfig:
     max_length: int = 512
     stride: int = 32
     reset_head: bool = False
+    document_context: int = 0
 
     def __post_init__(self) -> None:
         if not self.name_or_path and self.from_scratch is None:
             raise ConfigError("model.name_or_path is required unless model.from_scratch is set")
+        if self.document_context < 0:
+            raise ConfigError(f"model.document_context must be 0 (off) or a number of sub-tokens, got "
+                              f"{self.document_context}")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:
@@ -225,14 +240,15 @@ class PublishConfig:
     Attributes:
         model_repo_id / dataset_repo_id: default Hub repos of ``hubtools push``.
         license: the model's license, a Hub license identifier or ``other`` with ``license_name`` (and
-            ``license_link``); the dataset card states ``data.license``.
+            ``license_link``); unset, the data's license (and its name and link). The dataset card states
+            the data's.
         tags / widget / description: card metadata, widget sentences and the opening paragraph.
         templates: a folder of card templates that replace the shipped ones of the same name (``cards/``).
     """
 
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
-    license: str = "apache-2.0"
+    license: str | None = None
     license_name: str | None = None
     license_link: str | None = None
     tags: list[str] = field(default_factory=list)

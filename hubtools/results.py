@@ -81,6 +81,7 @@ class ModelResult:
     encoder_model_type: str | None = None
     entity_max_length: int | None = None
     marker_max_length: int | None = None
+    document_context: int = 0
 
 
 @dataclass
@@ -103,7 +104,10 @@ class Confusion:
 
 @dataclass
 class TestScores:
-    """Entity-level micro scores of the test split (seqeval on words), per type and the type confusion."""
+    """Entity-level micro scores of the scored split (seqeval on words), per type and the type confusion.
+
+    ``split`` is the split scored: ``test``, or ``validation`` for a dataset without a test split.
+    """
 
     precision: float
     recall: float
@@ -113,6 +117,7 @@ class TestScores:
     num_words: int
     per_type: dict[str, TypeScores]
     confusion: Confusion
+    split: str = "test"
 
 
 @dataclass
@@ -402,6 +407,23 @@ class DistillationReport:
 
 
 @dataclass
+class WeightAveraging:
+    """The mean of the weights at the end of the last epochs against the best checkpoint (RNN taggers'
+    ``options.average_last``): both scored on validation, the one kept is the run's model.
+
+    ``kept`` is True when the averaged weights were kept (they scored at least as well as the best checkpoint
+    on ``metric``); ``test_f1_not_kept`` is the test F1 of the other weights, for comparison (None until the
+    recipe has scored them)."""
+
+    epochs: list[int]
+    metric: str
+    averaged_validation: float
+    best_checkpoint_validation: float
+    kept: bool
+    test_f1_not_kept: float | None = None
+
+
+@dataclass
 class RunResults:
     """Everything a run records: results.json."""
 
@@ -422,9 +444,16 @@ class RunResults:
     extra_scores: dict[str, MetricSet] = field(default_factory=dict)
     span_lengths: SpanLengthReport | None = None
     distillation: DistillationReport | None = None
+    averaging: WeightAveraging | None = None
     card_sections: list[str] = field(default_factory=list)
     evaluations: list[DatasetEvaluation] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.publish.license is None:  # the model is published under the data's license unless it has its own
+            self.publish = dataclasses.replace(self.publish, license=self.dataset.license,
+                                               license_name=self.dataset.license_name,
+                                               license_link=self.dataset.license_link)
 
     def record_evaluation(self, evaluation: DatasetEvaluation) -> None:
         """Add ``evaluation``, replacing an earlier one of the same variant on the same dataset split."""

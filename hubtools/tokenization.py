@@ -1,7 +1,9 @@
 """Word / sub-token alignment, windows for long sentences, and merging window predictions back to words.
 
 A sentence is tokenized word by word (``is_split_into_words``); the first sub-token of each word carries the
-word's label and every other position gets -100, so training and scoring happen on words. A sentence whose
+word's label and every other position gets -100, so training and scoring happen on words. A row regrouped with
+document context (:mod:`hubtools.context`) names the sentence it scores (``example_index``) and how many of its
+words are context (``context_left`` / ``context_right``): those get -100 too and are never scored. A sentence whose
 sub-tokens do not fit the model is never cut: it is split at word boundaries into overlapping windows, each
 window becomes one feature row, and predictions are merged back so that every word is scored once, taken
 from the window where the word sits farthest from an edge.
@@ -56,19 +58,22 @@ def plan_windows(lengths: Sequence[int], budget: int, stride: int) -> list[tuple
     return windows
 
 
-def _row(enc, i: int, labels, offset: int, n_words: int, example_index: int) -> dict:
+def _row(enc, i: int, labels, offset: int, n_words: int, example_index: int, scored: range | None = None) -> dict:
+    """One feature row; ``scored``: the row's words that belong to the sentence (None: all), the others are
+    context, unlabelled, and the sentence's words are numbered from its first."""
     word_index, label_ids, prev = [], [], None
+    first = scored.start if scored is not None else 0
     for w in enc.word_ids(i):
-        if w is None or w == prev:
+        if w is None or w == prev or (scored is not None and w not in scored):
             word_index.append(IGNORE)
             label_ids.append(IGNORE)
         else:
-            word_index.append(offset + w)
+            word_index.append(offset + w - first)
             label_ids.append(labels[w] if labels is not None else 0)
         prev = w
     row = {k: list(v[i]) for k, v in enc.items()}
     row.update(labels=label_ids, word_index=word_index, example_index=example_index,
-               window_start=offset, window_end=offset + n_words)
+               window_start=offset, window_end=offset + (len(scored) if scored is not None else n_words))
     return row
 
 
@@ -77,20 +82,27 @@ def tokenize_and_align(batch: dict, indices: list[int], tokenizer: PreTrainedTok
     """Batched-map function: one or more feature rows per sentence (see module docstring).
 
     Output columns: the tokenizer's inputs, ``labels``, ``word_index`` (global word index on first
-    sub-tokens, -100 elsewhere), ``example_index`` (source row), ``window_start``/``window_end`` (words).
+    sub-tokens, -100 elsewhere), ``example_index`` (source row, or the batch's own ``example_index`` column),
+    ``window_start``/``window_end`` (words). A row with context words (``context_left`` / ``context_right``
+    columns) fits ``max_length`` by construction.
     """
     budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     out: dict[str, list] = {}
     enc = tokenizer(batch["tokens"], is_split_into_words=True)
+    examples = batch.get("example_index", indices)
     for i, words in enumerate(batch["tokens"]):
         labels = batch[label_column][i] if label_column else None
-        if len(enc["input_ids"][i]) <= max_length:
-            rows = [_row(enc, i, labels, 0, len(words), indices[i])]
+        left = batch["context_left"][i] if "context_left" in batch else 0
+        right = batch["context_right"][i] if "context_right" in batch else 0
+        if left or right:
+            rows = [_row(enc, i, labels, 0, len(words), examples[i], range(left, len(words) - right))]
+        elif len(enc["input_ids"][i]) <= max_length:
+            rows = [_row(enc, i, labels, 0, len(words), examples[i])]
         else:
             rows = []
             for a, b in plan_windows(_word_lengths(tokenizer, words), budget, stride):
                 win = tokenizer([words[a:b]], is_split_into_words=True, truncation=True, max_length=max_length)
-                rows.append(_row(win, 0, labels[a:b] if labels is not None else None, a, b - a, indices[i]))
+                rows.append(_row(win, 0, labels[a:b] if labels is not None else None, a, b - a, examples[i]))
         for row in rows:
             for k, v in row.items():
                 out.setdefault(k, []).append(v)

@@ -12,7 +12,7 @@ from pathlib import Path
 from hubtools.distillation.recipe import DistillationRecipe
 from hubtools.recipe.cli import Shortcut, recipe_main
 
-SEARCH_BUDGET = Shortcut("--search-budget", "distillation.search_budget", "at most N (alpha, temperature) pairs")
+SEARCH_BUDGET = Shortcut("--search-budget", "distillation.search_budget", "at most N (alpha, temperature) pairs", "N")
 
 if __name__ == "__main__":
     recipe_main(DistillationRecipe, __doc__, Path(__file__).parent / "configs" / "conll_distil.yaml",

@@ -8,13 +8,13 @@ import pytest
 import torch
 from accelerate.data_loader import BatchSamplerShard
 from helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
-from transformers import DistilBertConfig, DistilBertForTokenClassification
+from transformers import DataCollatorForTokenClassification, DistilBertConfig, DistilBertForTokenClassification, Trainer
 
 from hubtools.errors import ConfigError
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.arguments import NerTrainingArguments, cpu_has_native_bf16
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths, pack, padded
-from hubtools.training.trainer import build_trainer
+from hubtools.training.trainer import WordMetrics, build_trainer, length_order
 
 LENGTHS = [random.Random(0).choice([3, 5, 9, 17, 30, 64]) for _ in range(500)] + [300]
 
@@ -116,3 +116,27 @@ def test_tokenization_is_cached_by_fingerprint(tmp_path):
     other = tokenize_dataset(ds, tokenizer, max_length=12, cache_dir=tmp_path)
     assert other._fingerprint != first._fingerprint and len(list(tmp_path.iterdir())) == 2
     assert feature_lengths(first) == [len(ids) for ids in first["input_ids"]]
+
+
+def test_evaluation_reads_longest_first_and_answers_in_dataset_order(tmp_path):
+    tokenizer = tiny_tokenizer()
+    ds = tiny_dataset(SENTENCES * 3)
+    features = tokenize_dataset(ds, tokenizer, max_length=32, cache_dir=tmp_path / "cache")
+    lengths = feature_lengths(features)
+    order = length_order(features)
+    assert [lengths[i] for i in order] == sorted(lengths, reverse=True) and order != sorted(order)
+    torch.manual_seed(0)
+    model = DistilBertForTokenClassification(DistilBertConfig(
+        vocab_size=len(tokenizer), dim=32, n_layers=1, n_heads=2, hidden_dim=64, num_labels=len(LABELS)))
+    args = NerTrainingArguments.from_values(dict(output_dir=str(tmp_path / "out"), per_device_eval_batch_size=4,
+                                                 eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+                                                 disable_tqdm=True, report_to="none"))
+    metrics = WordMetrics(features, ds["ner_tags"], LABELS)
+    ours = build_trainer(model, tokenizer, args, features, features, metrics)
+    stock = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(tokenizer))
+    ours_out, stock_out = ours.predict(features), stock.predict(features)
+    assert (ours_out.label_ids == stock_out.label_ids).all()
+    scored = stock_out.label_ids != -100
+    assert (ours_out.predictions[scored] == stock_out.predictions.argmax(-1)[scored]).all()
+    expected = metrics(type("Pred", (), {"predictions": stock_out.predictions.argmax(-1)}))
+    assert ours.evaluate()["eval_f1"] == pytest.approx(expected["f1"])

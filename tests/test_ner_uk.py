@@ -120,6 +120,24 @@ def test_comparison_report(compared):
     assert (out / "comparison.png").stat().st_size > 10_000
 
 
+def test_weight_averaging_run(tmp_path):
+    """The weights of the last two epochs averaged: results.json ``averaging`` (kept when validation agrees), the
+    test F1 of the weights not kept, and the card section."""
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, str(ROOT / "recipes" / "ner_uk.py"), "--preset", "tiny", "--cell", "gru",
+                    "--output-dir", str(out), "--no-export", "options.average_last=2"],
+                   env={**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}, check=True, capture_output=True, cwd=ROOT)
+    results = read_results(out)
+    averaging = results.averaging
+    assert averaging.epochs == [2, 3] and averaging.metric == "f1" and results.card_sections == ["averaging"]
+    assert averaging.kept == (averaging.averaged_validation >= averaging.best_checkpoint_validation)
+    assert averaging.best_checkpoint_validation == pytest.approx(
+        max(h.f1 for h in results.training.history if h.f1 is not None))
+    assert 0 <= averaging.test_f1_not_kept <= 1
+    card = (out / "model" / "README.md").read_text()
+    assert "## Weight averaging" in card and f"| best checkpoint | {averaging.best_checkpoint_validation:.4f} |" in card
+
+
 # --- configuration -----------------------------------------------------------------------------------
 
 
@@ -150,6 +168,7 @@ def test_cell_and_compare_arguments():
     ("model.from_scratch.cell=gru", "the cell is set by system"),
     ("options.scheduler=warmup", "options.scheduler must be one of"),
     ("options.min_frequncy=2", "unknown key\\(s\\) in options"),
+    ("options.average_last=-1", "options.average_last must be 0"),
 ])
 def test_bad_configuration_is_refused(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -188,7 +207,8 @@ def test_brat_folder_with_split_file_is_a_source(tmp_path):
     dsd, info = build_dataset(DataConfig(source=str(tmp_path), split_ratios=None))
     assert info.label_names == ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
     assert info.splits == {"train": 9, "validation": 1, "test": 1}  # validation carved from train
-    assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0]}
+    assert dsd["test"][0] == {"tokens": ["Марія", "поїхала", "до", "Львова", "."], "ner_tags": [3, 0, 0, 1, 0],
+                              "document_id": "test/b.tok", "sentence_id": 0}  # brat documents are kept
 
 
 def test_v2_iob_file_names_map_to_splits(tmp_path):
@@ -214,3 +234,107 @@ def test_factory_spells_the_vocabulary_for_the_character_encoder():
     assert spelled[0] == 1 and spelled[1: len(piece) - 1].gt(1).all() and spelled[len(piece) - 1:].eq(0).all()
     off, _ = tagger("model.from_scratch.char_embedding_dim=0")
     assert off.chars is None and "chars.token_chars" not in off.state_dict()
+
+
+# --- document context ------------------------------------------------------------------------------------
+
+
+def _brat_documents(folder: Path) -> Path:
+    """Three small brat documents (two DEV, one TEST) whose sentences repeat names across lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    people = ["Тарас Шевченко", "Леся Українка", "Іван Франко", "Марко Вовчок"]
+    cities = ["Києві", "Львові", "Харкові", "Одесі"]
+    for d, name in enumerate(["a.tok", "b.tok", "c.tok"]):
+        lines, ann = [], []
+        offset = 0
+        for i in range(12):
+            person, city = people[(d + i) % 4], cities[(d * 3 + i) % 4]
+            line = f"{person} приїхав у {city} ." if i % 3 else f"Він писав про {city} ."
+            start = line.index(city)
+            ann.append(f"T{len(ann) + 1}\tLOC {offset + start} {offset + start + len(city)}\t{city}")
+            if i % 3:
+                ann.append(f"T{len(ann) + 1}\tPERS {offset} {offset + len(person)}\t{person}")
+            lines.append(line)
+            offset += len(line) + 1
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (folder / f"{name}.ann").write_text("\n".join(ann) + "\n", encoding="utf-8")
+    (folder / "dev-test-split.txt").write_text("DEV\na.tok\nb.tok\nTEST\nc.tok\n", encoding="utf-8")
+    return folder
+
+
+def test_document_context_feature_rows(tmp_path):
+    """model.document_context in the rnn recipe is the shared hubtools.context: training rows are runs of
+    consecutive sentences of one document within the budget, every word labelled once; a test sentence keeps its
+    own labels and words, its neighbours are read but never labelled."""
+    from hubtools.tokenization import IGNORE
+
+    source = _brat_documents(tmp_path)
+    recipe = RnnTaggerRecipe(RnnTaggerRecipe.load_config(CONFIG, "tiny", [f"data.source={source}",
+                                                                          "model.document_context=24"]))
+    data = recipe.load_data()
+    built = recipe.build_model(data)
+    features = recipe.featurize(data, built)
+    assert recipe.context == 24 and built.tokenizer.num_special_tokens_to_add(pair=False) == 0
+    alone = {split: recipe.tokenize(ds, built, split, pool=None) for split, ds in data.splits.items()}
+    train = features["train"]
+    assert len(train) < len(alone["train"]) and max(len(r) for r in train["input_ids"]) <= 24
+    assert max(len(r) for r in train["input_ids"]) > max(len(r) for r in alone["train"]["input_ids"])
+    assert [x for r in train["labels"] for x in r] == [x for r in alone["train"]["labels"] for x in r]
+    documents = data.splits["train"]["document_id"]
+    sentences = data.splits["train"]["sentence_id"]
+    starts = train["example_index"]
+    for first, following in zip(starts, [*starts[1:], len(documents)], strict=True):
+        assert len(set(documents[first:following])) == 1  # one document, its sentences in order
+        assert sentences[first:following] == sorted(sentences[first:following])
+    for before, after, position in zip(alone["test"], features["test"], data.splits["test"]["sentence_id"],
+                                       strict=True):
+        assert [x for x in after["labels"] if x != IGNORE] == [x for x in before["labels"] if x != IGNORE]
+        assert [x for x in after["word_index"] if x != IGNORE] == [x for x in before["word_index"] if x != IGNORE]
+        assert len(after["input_ids"]) <= 24 and after["example_index"] == before["example_index"]
+        if position:  # not the first sentence: the previous one is read before it
+            assert len(after["input_ids"]) > len(before["input_ids"]) and after["labels"][0] == IGNORE
+
+
+def test_document_context_and_averaging_run(tmp_path):
+    """A tiny run with document context (the test split also scored sentence by sentence, the export verified
+    with context) and the weights of the last two epochs averaged."""
+    source = _brat_documents(tmp_path / "data")
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, str(ROOT / "recipes" / "ner_uk.py"), "--preset", "tiny", "--cell", "gru",
+                    "--output-dir", str(out), f"data.source={source}", "model.document_context=40",
+                    "options.average_last=2", "model.from_scratch.word_units=true"],
+                   env={**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}, check=True, capture_output=True, cwd=ROOT)
+    results = read_results(out)
+    assert results.model.document_context == 40 and results.test.num_sentences == 12
+    alone = results.extra_scores["sentences_alone"]
+    assert set(alone.values) == {"precision", "recall", "f1"} and "without its document context" in alone.definition
+    assert results.averaging.epochs == [2, 3] and 0 <= results.averaging.test_f1_not_kept <= 1
+    onnx = results.export.variant("onnx")  # the exporter reads the test split with the same context
+    assert onnx.passed and onnx.f1 == pytest.approx(results.test.f1, abs=1e-6)
+    assert "| sentences_alone |" in (out / "model" / "README.md").read_text()
+
+
+# --- scripts/bench_ner_uk.py --------------------------------------------------------------------------------
+
+
+def test_bench_script_runs_seeds_and_prints_the_table(tmp_path):
+    """Cells x seeds one after the other, the side-by-side table, finished runs read again, --report-only."""
+    out = tmp_path / "bench"
+    command = [sys.executable, str(ROOT / "scripts" / "bench_ner_uk.py"), "--data", "generate:ner-uk", "--preset",
+               "tiny", "--cells", "gru", "--seeds", "1,2", "--output-dir", str(out), "training.num_train_epochs=1"]
+    env = {**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    report = json.loads((out / "bench.json").read_text())
+    (group,) = report["groups"]
+    assert group["cell"] == "gru" and group["seeds"] == [1, 2] and len(group["test_f1"]["values"]) == 2
+    runs = {r["seed"]: read_results(Path(r["run"])) for r in group["runs"]}
+    assert runs[1].config["training"]["seed"] == 1 and runs[2].config["training"]["seed"] == 2
+    assert group["test_f1"]["mean"] == pytest.approx((runs[1].test.f1 + runs[2].test.f1) / 2, abs=1e-4)
+    assert group["test_sentences_alone_f1"] is None  # the tiny preset reads sentences alone
+    assert all(r["averaged_weights_kept"] is not None for r in group["runs"])  # ner_uk.yaml averages
+    assert "test F1" in done.stdout and report["cpu"] in done.stdout and "[bench]" in done.stdout
+    again = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    assert "[bench]" not in again.stdout  # finished runs are read, not trained again
+    only = subprocess.run([*command[:-2], str(tmp_path / "none"), "--report-only"], env=env, check=True,
+                          capture_output=True, text=True, cwd=ROOT)
+    assert "[bench]" not in only.stdout and json.loads((tmp_path / "none" / "bench.json").read_text())["groups"] == []

@@ -18,7 +18,12 @@ from hubtools.rnn.export import decoder, emissions_forward, export_rnn_onnx
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
 from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer, piece_characters
+from hubtools.rnn.tokenizer import (
+    build_word_tokenizer,
+    build_wordpiece_tokenizer,
+    piece_characters,
+    word_start_flags,
+)
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
 FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]
@@ -61,11 +66,14 @@ def make_model(
 
 
 def make_char_model(tokenizer, cell: str = "lstm", use_crf: bool = False, **kwargs) -> RnnTaggerForTokenClassification:
-    """A tagger that also reads each token's characters (the tokenizer's vocabulary spelled out)."""
+    """A tagger that also reads each token's characters (the tokenizer's vocabulary spelled out); with
+    ``word_starts=True`` or ``word_units=True`` its word starts are taken from the tokenizer."""
     rows, num_chars = piece_characters(tokenizer)
     model = make_model(len(tokenizer), cell=cell, use_crf=use_crf, char_embedding_dim=4, char_filters=5,
                        char_vocab_size=num_chars, max_token_chars=len(rows[0]), **kwargs)
     model.chars.set_token_characters(rows)
+    if model.config.word_starts:
+        model.set_word_starts(word_start_flags(tokenizer))
     return model
 
 
@@ -167,19 +175,25 @@ def test_config_validation(bad, message):
 
 
 @pytest.mark.parametrize(
-    ("cell", "use_crf", "chars"),
-    [("rnn", False, False), ("gru", False, False), ("lstm", False, False), ("lstm", True, False),
-     ("gru", True, True)],
+    ("cell", "use_crf", "chars", "word_units"),
+    [("rnn", False, False, False), ("gru", False, False, False), ("lstm", False, False, False),
+     ("lstm", True, False, False), ("gru", True, True, False), ("gru", True, True, True),
+     ("lstm", False, True, True)],
 )
-def test_padding_does_not_change_a_sentence(cell, use_crf, chars):
+def test_padding_does_not_change_a_sentence(cell, use_crf, chars, word_units):
     if chars:
         tokenizer = build_wordpiece_tokenizer([tokens for tokens, _ in generate(30, seed=4)], vocab_size=100)
-        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf, num_layers=2)
+        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf, num_layers=2, word_units=word_units)
         assert model.chars.token_chars[5:18].count_nonzero() > 0
     else:
         model = make_model(30, cell=cell, use_crf=use_crf, num_layers=2)
     sentence = torch.tensor([[5, 9, 3, 17]])
     batch = torch.tensor([[5, 9, 3, 17, 0, 0, 0], [4, 4, 8, 2, 11, 12, 13]])
+    if word_units:  # "##" pieces continue the words: 2 words, 4 words
+        cont = int(model.word_starts.eq(0).nonzero()[1])
+        sentence = torch.tensor([[5, cont, 3, cont + 2]])
+        batch = torch.tensor([[5, cont, 3, cont + 2, 0, 0, 0], [4, cont + 1, 8, 2, cont, 12, 13]])
+        assert model.word_index(sentence, torch.ones_like(sentence)).tolist() == [[0, 0, 1, 1]]
     mask = (batch != 0).long()
     with torch.no_grad():
         alone = model(input_ids=sentence).logits[0]
@@ -265,6 +279,131 @@ def test_crf_model_logits_argmax_is_viterbi_and_loss_backpropagates():
         viterbi = model.crf.decode(model.emissions(ids, mask), mask.bool())
     assert torch.equal(logits.argmax(-1), viterbi)
     assert torch.equal(logits.amax(-1), torch.full((2, 4), 1e4))
+
+
+def test_crf_gaps_repeat_the_previous_tag_and_empty_rows_decode():
+    torch.manual_seed(5)
+    crf = LinearChainCrf(4)
+    emissions = torch.randn(3, 6, 4) * 3
+    mask = torch.tensor([[0, 1, 0, 0, 1, 0], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0]], dtype=torch.bool)
+    tags = torch.tensor([[-100, 2, -100, -100, 1, -100], [0, 1, 2, 3, 0, 1], [-100] * 6])
+    with torch.no_grad():
+        path = crf.decode(emissions, mask)
+        log_z = crf.log_partition(emissions, mask)
+        score = crf.path_score(emissions, tags.clamp(min=0), mask)
+    assert path[0].tolist() == [path[0, 1]] * 4 + [path[0, 4]] * 2  # before the first: the first; gaps: previous
+    assert path[2].tolist() == [crf.end.argmax().item()] * 6 and log_z[2] == 0 and score[2] == 0
+    best, expected_log_z, scores = _brute_force(crf, emissions[0], [1, 4])
+    assert (path[0, 1].item(), path[0, 4].item()) == best
+    torch.testing.assert_close(log_z[0], expected_log_z)
+    torch.testing.assert_close(score[0], scores[(2, 1)])
+    empty = crf.neg_log_likelihood(emissions.requires_grad_(), tags, torch.zeros_like(mask))
+    empty.backward()  # a batch without a labelled position still backpropagates (zero loss)
+    assert empty.item() == 0
+
+
+def _per_step_reference(crf: LinearChainCrf, emissions: torch.Tensor, mask: torch.Tensor):
+    """log Z and the Viterbi path by a loop over every position, masked positions skipped (the CRF's
+    recursions before the unmasked positions were gathered)."""
+    batch, length, num_tags = emissions.shape
+    alpha = torch.zeros_like(emissions[:, 0])
+    best = torch.zeros_like(emissions[:, 0])
+    seen = torch.zeros(batch, dtype=torch.bool)
+    identity = torch.arange(num_tags).expand(batch, num_tags)
+    pointers = []
+    for t in range(length):
+        step, emit = mask[:, t], emissions[:, t]
+        first, cont = (step & ~seen).unsqueeze(1), (step & seen).unsqueeze(1)
+        alpha = (torch.logsumexp(alpha.unsqueeze(2) + crf.transitions, dim=1) + emit).where(
+            cont, (crf.start + emit).where(first, alpha))
+        top, arg = (best.unsqueeze(2) + crf.transitions).max(dim=1)
+        best = (top + emit).where(cont, (crf.start + emit).where(first, best))
+        pointers.append(arg.where(cont, identity))
+        seen = seen | step
+    log_z = torch.logsumexp(alpha + crf.end, dim=1).where(seen, torch.zeros_like(alpha[:, 0]))
+    tag = (best + crf.end).argmax(dim=1)
+    path = [tag]
+    for t in range(length - 1, 0, -1):
+        tag = pointers[t].gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    return log_z, torch.stack(path[::-1], dim=1)
+
+
+def test_crf_matches_the_per_step_reference_on_random_masks():
+    torch.manual_seed(11)
+    for _ in range(50):
+        num_tags, batch, length = (int(torch.randint(2, 9, ())), int(torch.randint(1, 6, ())),
+                                   int(torch.randint(1, 14, ())))
+        crf = LinearChainCrf(num_tags)
+        with torch.no_grad():
+            for param in crf.parameters():
+                param.copy_(torch.randn_like(param))
+            emissions = torch.randn(batch, length, num_tags)
+            mask = torch.rand(batch, length) < torch.rand(batch, 1)
+            log_z, path = _per_step_reference(crf, emissions, mask)
+            torch.testing.assert_close(crf.log_partition(emissions, mask), log_z)
+            assert torch.equal(crf.decode(emissions, mask), path)
+
+
+def test_crf_model_skips_decoding_in_training():
+    model = make_model(30, use_crf=True).train()
+    ids = torch.tensor([[5, 9, 3, 7]])
+    torch.manual_seed(0)
+    out = model(input_ids=ids, labels=torch.tensor([[3, 4, 0, 1]]))
+    torch.manual_seed(0)
+    torch.testing.assert_close(out.logits, model.emissions(ids))  # the scores, not a decoded one-hot path
+
+
+def test_word_starts_crf_decodes_words_and_trains_as_before():
+    tokenizer = build_wordpiece_tokenizer([tokens for tokens, _ in generate(40, seed=1)], vocab_size=100)
+    model = make_char_model(tokenizer, cell="lstm", use_crf=True, word_starts=True)
+    pieces = make_char_model(tokenizer, cell="lstm", use_crf=True)  # same seed: same weights, every piece decoded
+    batch = tokenizer([["Тарас", "Ковальова", "до", "Житомира"], ["до", "Львова"]], is_split_into_words=True,
+                      padding=True, return_tensors="pt")
+    first = torch.tensor([[w is not None and (i == 0 or batch.word_ids(r)[i - 1] != w)
+                           for i, w in enumerate(batch.word_ids(r))] for r in range(2)])
+    labels = torch.full(first.shape, 0).masked_fill(~first, -100)
+    labels[0, 0] = 3
+    with torch.no_grad():
+        out = model(**batch, labels=labels)
+        torch.testing.assert_close(out.loss, pieces(**batch, labels=labels).loss)  # trained on first pieces
+        starts = model.starts_word(batch["input_ids"], batch["attention_mask"])
+        assert torch.equal(starts, first)  # here every corpus word is one word
+        emissions = model.emissions(batch["input_ids"], batch["attention_mask"])
+        tags = out.logits.argmax(-1)
+    assert torch.equal(tags, model.crf.decode(emissions, starts))
+    words = model.word_index(batch["input_ids"], batch["attention_mask"])
+    for row in range(2):
+        for i in range(1, int(batch["attention_mask"][row].sum())):
+            if not starts[row, i]:
+                assert words[row, i] == words[row, i - 1] and tags[row, i] == tags[row, i - 1]
+
+
+def test_word_units_read_words_and_train_on_first_pieces():
+    tokenizer = build_wordpiece_tokenizer([tokens for tokens, _ in generate(40, seed=1)], vocab_size=100)
+    model = make_char_model(tokenizer, cell="gru", use_crf=True, word_units=True)
+    batch = tokenizer([["Тарас", "Ковальова", "до", "Житомира"], ["до", "Львова"]], is_split_into_words=True,
+                      padding=True, return_tensors="pt")
+    words = model.word_index(batch["input_ids"], batch["attention_mask"])
+    for row in range(2):
+        expected = [w if w is not None else -1 for w in batch.word_ids(row)]
+        assert words[row].tolist() == expected  # one word per corpus word here, -1 on padding
+    labels = torch.tensor([[3 if w == 0 else 0 if w is not None else -100 for w in batch.word_ids(0)],
+                           [0 if w is not None else -100 for w in batch.word_ids(1)]])
+    first = torch.tensor([[w is not None and (i == 0 or batch.word_ids(r)[i - 1] != w)
+                           for i, w in enumerate(batch.word_ids(r))] for r in range(2)])
+    with torch.no_grad():
+        emissions = model.emissions(batch["input_ids"], batch["attention_mask"])
+        out = model(**batch, labels=labels.masked_fill(~first, -100))
+        relabelled = model(**batch, labels=labels.masked_fill(~first, 2))  # only the first piece counts
+    same_word = words[0, 1:] == words[0, :-1]
+    assert same_word.any() and torch.equal(emissions[0, 1:][same_word], emissions[0, :-1][same_word])
+    torch.testing.assert_close(out.loss, relabelled.loss)
+    tags = out.logits.argmax(-1)
+    assert torch.equal(tags[0, 1:][same_word], tags[0, :-1][same_word])  # every piece has its word's tag
+    model.train()
+    model(**batch, labels=labels).loss.backward()
+    assert model.word_starts.dtype == torch.long and model.embeddings.weight.grad.abs().sum() > 0
 
 
 # --- training, remote-code reload and pipeline -----------------------------------------------------
@@ -366,15 +505,18 @@ def test_pipeline_finds_entities_in_raw_ukrainian_text(trained):
 # --- ONNX --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cell", "use_crf", "wordpiece", "chars"),
-                         [("lstm", False, False, False), ("gru", True, False, False), ("lstm", True, True, False),
-                          ("lstm", True, True, True)])
-def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars):
+@pytest.mark.parametrize(("cell", "use_crf", "wordpiece", "chars", "word_units"),
+                         [("lstm", False, False, False, False), ("gru", True, False, False, False),
+                          ("lstm", True, True, False, False), ("lstm", True, True, True, False),
+                          ("lstm", True, True, True, "starts"), ("gru", True, True, True, True),
+                          ("rnn", False, True, True, True)])
+def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars, word_units):
     rows = generate(20, seed=2)
     train = [tokens for tokens, _ in rows]
     tokenizer = build_wordpiece_tokenizer(train, 100) if wordpiece else build_word_tokenizer(train)
     if chars:
-        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf)
+        model = make_char_model(tokenizer, cell=cell, use_crf=use_crf, word_units=word_units is True,
+                                word_starts=bool(word_units))
     else:
         model = make_model(len(tokenizer), cell=cell, use_crf=use_crf)
     save_with_code(model, tokenizer, tmp_path / "model")
@@ -383,13 +525,16 @@ def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars):
         assert torch.equal(reloaded.chars.token_chars, model.chars.token_chars)
     onnx_path = export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")
     assert (tmp_path / "onnx" / "crf.json").is_file() == use_crf
+    if use_crf:
+        assert ("word_starts" in json.loads((tmp_path / "onnx" / "crf.json").read_text())) == bool(word_units)
     sentences = [
         rows[0][0],
         ["Житомир"],
         rows[1][0] + rows[2][0],
         ["до", "Львова"],
     ]  # 4 x 12: not the dummy shape
-    torch_side, names = emissions_forward(RnnTaggerForTokenClassification.from_pretrained(tmp_path / "model"))
+    reloaded = RnnTaggerForTokenClassification.from_pretrained(tmp_path / "model").eval()
+    torch_side, names = emissions_forward(reloaded)
     onnx_side, onnx_names = ort_forward(ort_session(onnx_path))
     assert onnx_names == names
     crf = json.loads((tmp_path / "onnx" / "crf.json").read_text()) if use_crf else None
@@ -400,8 +545,11 @@ def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars):
         expected, got = torch_side(batch), onnx_side(batch)
         attended = batch["attention_mask"].astype(bool)
         assert abs(expected - got)[attended].max() < 1e-5
-        for row, length in enumerate(batch["attention_mask"].sum(1)):
-            assert (decode(got[row, :length]) == decode(expected[row, :length])).all()
+        with torch.no_grad():  # the tags of the PyTorch model itself (its own CRF decoding)
+            tags = reloaded(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.argmax(-1).numpy()
+        for row, ids in enumerate(rows):
+            length = len(ids["input_ids"])
+            assert (decode(got[row, :length], ids["input_ids"]) == tags[row, :length]).all()
 
 
 # --- schedulers --------------------------------------------------------------------------------------

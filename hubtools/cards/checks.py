@@ -69,13 +69,13 @@ def _equal(a: object, b: object) -> bool:
 
 
 def check_model_index(metadata: dict, results: RunResults) -> list[str]:
-    """model-index parses back into EvalResults equal to the run's test scores and to those of the evaluations
-    it lists (:func:`hubtools.cards.data.indexed_evaluations`)."""
+    """model-index parses back into EvalResults equal to the run's scores (its dataset, the scored split) and
+    to those of the evaluations it lists (:func:`hubtools.cards.data.indexed_evaluations`)."""
     try:
         _, evals = model_index_to_eval_results(metadata["model-index"])
     except (KeyError, TypeError, IndexError) as err:
         return [f"model-index malformed: {type(err).__name__} {err}"]
-    expected = [(results.dataset.name, None, "test", results.test)] + [
+    expected = [(results.dataset.name, None, results.test.split, results.test)] + [
         (e.dataset, e.source_config, e.split, e.scores) for e in indexed_evaluations(results)]
     problems = []
     for name, config, split, scores in expected:
@@ -83,7 +83,7 @@ def check_model_index(metadata: dict, results: RunResults) -> list[str]:
             found = [e for e in evals if e.metric_type == metric and e.dataset_name == name
                      and e.dataset_split == split and (config is None or e.dataset_config == config)]
             value = getattr(scores, metric)
-            where = f"{split} {metric!r} of {name}"
+            where = f"{split} {metric}" + ("" if name == results.dataset.name else f" of {name}")
             if len(found) != 1:
                 problems.append(f"model-index has {len(found)} {where} entries, expected 1")
             elif found[0].task_type != TASK:
@@ -108,8 +108,9 @@ def check_model_card(run_dir: Path, results: RunResults) -> list[str]:
     problems += readme_problems(text, "model")
     if data.pipeline_tag != TASK:
         problems.append(f"pipeline_tag is {data.pipeline_tag!r}, expected {TASK!r}")
-    problems += [f"metadata has no {key!r}" for key in ("language", "license", "library_name", "model-index")
-                 if not metadata.get(key)]
+    required = ("language", "license", "library_name", "model-index") if results.dataset.language else \
+        ("license", "library_name", "model-index")
+    problems += [f"metadata has no {key!r}" for key in required if not metadata.get(key)]
     if metadata.get("model-index"):
         problems += check_model_index(metadata, results)
     problems += [f"link {link!r}: no {_model_repo_path(run_dir, link)}" for link in relative_links(text)

@@ -58,7 +58,7 @@ class NerModelCardData(ModelCardData):
         widget = [{"text": text} for text in publish.widget]
         license_info = {"license_name": publish.license_name, "license_link": publish.license_link} \
             if publish.license == "other" else {}
-        return cls(language=results.dataset.language, license=publish.license, **license_info,
+        return cls(language=results.dataset.language or None, license=publish.license, **license_info,
                    library_name=results.model.library_name, pipeline_tag=TASK, tags=tags,
                    datasets=[dataset_repo_id] if dataset_repo_id else None, base_model=base_model(results),
                    metrics=list(TEST_METRICS), widget=widget or None, model_name=model_name(results, model_repo_id),
@@ -66,13 +66,13 @@ class NerModelCardData(ModelCardData):
 
 
 def eval_results(results: RunResults, dataset_repo_id: str | None) -> list[EvalResult]:
-    """model-index entries: the test split's entity-level scores, on the published dataset when there is one, then
+    """model-index entries: the scored split's entity-level scores, on the published dataset when there is one, then
     those of the cross-dataset evaluations (:func:`indexed_evaluations`), one further dataset each."""
     dataset = results.dataset
     where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_type": dataset_id(results, dataset_repo_id)}
     if not dataset_repo_id and hub_dataset_id(dataset.source):
         where.update(dataset_config=dataset.source_config, dataset_revision=dataset.revision)
-    return [*_metric_results(results.test, "test", where),
+    return [*_metric_results(results.test, results.test.split, where),
             *(result for evaluation in indexed_evaluations(results)
               for result in _metric_results(evaluation.scores, evaluation.split, evaluation_dataset(evaluation)))]
 
@@ -96,11 +96,11 @@ def evaluation_dataset(evaluation: DatasetEvaluation) -> dict[str, Any]:
 
 def indexed_evaluations(results: RunResults) -> list[DatasetEvaluation]:
     """The cross-dataset evaluations model-index lists: one per dataset, configuration and split (the ``pytorch``
-    variant's when it was scored, else the first recorded), leaving out the run's own test split."""
+    variant's when it was scored, else the first recorded), leaving out the run's own scored split."""
     chosen: dict[tuple, DatasetEvaluation] = {}
     for evaluation in results.evaluations:
         key = (evaluation.dataset, evaluation.source_config, evaluation.split)
-        if (evaluation.dataset, evaluation.split) == (results.dataset.name, "test"):
+        if (evaluation.dataset, evaluation.split) == (results.dataset.name, results.test.split):
             continue
         if key not in chosen or (evaluation.variant == "pytorch" and chosen[key].variant != "pytorch"):
             chosen[key] = evaluation
@@ -128,7 +128,7 @@ class NerDatasetCardData(DatasetCardData):
         files = [{"split": split, "path": path} for split, path in data_files(results).items()]
         license_info = {"license_name": dataset.license_name, "license_link": dataset.license_link} \
             if dataset.license == "other" else {}
-        return cls(language=dataset.language, license=dataset.license, **license_info, task_categories=[TASK],
+        return cls(language=dataset.language or None, license=dataset.license, **license_info, task_categories=[TASK],
                    task_ids=["named-entity-recognition"], pretty_name=dataset.name,
                    size_categories=[size_category(results)], source_datasets=[source] if source else None,
                    tags=results.publish.tags or None, configs=[{"config_name": "default", "data_files": files}])

@@ -21,12 +21,13 @@ from hubtools.errors import CardError
 
 
 def default_templates() -> Path:
-    """The shipped templates: the installed ``hubtools.cards.templates`` package, or ``cards/`` of a checkout
-    whose package is imported from the source tree without being installed."""
-    try:
-        return Path(str(importlib.resources.files("hubtools.cards.templates")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "cards"
+    """The shipped templates: ``cards/`` of the checkout the package is imported from (a worktree renders with
+    its own templates even where another checkout is installed in editable mode), else the installed
+    ``hubtools.cards.templates`` package."""
+    checkout = Path(__file__).resolve().parents[2] / "cards"
+    if (checkout / "model_card.md.j2").is_file():
+        return checkout
+    return Path(str(importlib.resources.files("hubtools.cards.templates")))
 
 
 def is_missing(obj: Any) -> bool:

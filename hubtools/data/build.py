@@ -29,7 +29,15 @@ from hubtools.data.labels import (
     remap_types,
     select_types,
 )
-from hubtools.data.loading import LoadReport, filter_rows, load_hub, load_local, normalize, read_labels_file
+from hubtools.data.loading import (
+    LoadReport,
+    filter_rows,
+    load_hub,
+    load_local,
+    normalize,
+    read_labels_file,
+    strip_token_prefix,
+)
 from hubtools.data.schemes import SCHEMES, types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset
@@ -69,16 +77,17 @@ def load_source(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDic
     if (path / BRAT_SPLIT_FILE).is_file():
         report.format = "brat"
         corpus = load_brat_corpus(path, path / BRAT_SPLIT_FILE, encoding=cfg.encoding)
-        return normalize(corpus, scheme="IOB2", source=cfg.source, report=report)
+        return normalize(corpus, scheme="IOB2", source=cfg.source, report=report, document_column="document")
     if path.exists():
         return load_local(path, cfg.scheme, cfg.tokens_column, cfg.tags_column, cfg.skip_malformed,
                           cfg.data_files or None, encoding=cfg.encoding, label_names=label_names,
-                          label_where=label_where, report=report)
+                          label_where=label_where, report=report, document_column=cfg.document_column)
     if cfg.source.startswith((".", "/", "~")) or cfg.source.count("/") > 1:
         raise DataError(f"data.source {cfg.source!r}: no such file or folder")
     return load_hub(cfg.source, name=cfg.config_name, revision=cfg.revision, tokens_column=cfg.tokens_column,
                     tags_column=cfg.tags_column, scheme=cfg.scheme, filters=cfg.filters,
-                    label_names=label_names, label_where=label_where, report=report)
+                    label_names=label_names, label_where=label_where, report=report,
+                    document_column=cfg.document_column)
 
 
 def load_validated(cfg: DataConfig, report: LoadReport | None = None) -> DatasetDict:
@@ -87,8 +96,20 @@ def load_validated(cfg: DataConfig, report: LoadReport | None = None) -> Dataset
     if cfg.scheme != "auto" and cfg.scheme not in SCHEMES:
         raise ConfigError(f"data.scheme must be auto or one of {SCHEMES}, got {cfg.scheme!r}")
     dsd = load_source(cfg, report)
+    if cfg.strip_token_prefix:
+        dsd = DatasetDict({split: strip_token_prefix(ds, cfg.strip_token_prefix, f"{cfg.source} split {split!r}")
+                           for split, ds in dsd.items()})
     validate_dataset(dsd, cfg.source)
     return dsd
+
+
+def default_name(source: str) -> str:
+    """The dataset's name when ``data.name`` is not given: ``NAME-generated`` for ``generate:NAME``, else the
+    last part of the Hub id or path (a file's name without its extension)."""
+    if source.startswith("generate:"):
+        return f"{source.split(':', 1)[1]}-generated"
+    path = Path(source.rstrip("/"))
+    return path.stem if path.suffix and Path(source).expanduser().is_file() else path.name
 
 
 def fingerprint(dsd: DatasetDict) -> str:
@@ -123,10 +144,10 @@ def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[Da
     else:
         parts, build = _keep_source_splits(dsd, cfg)
         build["steps"] = [loaded, *filtered, *build["steps"]]
-    missing = [s for s in SPLITS if s not in parts]
-    if missing:
-        raise DataError(f"{cfg.source}: missing split(s) {missing} (found {list(parts)})")
-    parts = DatasetDict({s: parts[s] for s in SPLITS})
+    if "train" not in parts:
+        raise DataError(f"{cfg.source}: no train split (found {list(parts)}); name the files train/dev/test or "
+                        f"set data.data_files")
+    parts = DatasetDict({s: parts[s] for s in SPLITS if s in parts})
     for split, cap in cfg.max_samples.items():
         if split not in parts:
             raise DataError(f"data.max_samples names unknown split {split!r}")
@@ -140,8 +161,9 @@ def build_dataset(cfg: DataConfig, report: LoadReport | None = None) -> tuple[Da
     record = BuildRecord(**{k: v for k, v in build.items() if k in known}, filters=cfg.filters or None,
                          skipped_lines=report.num_skipped)
     return parts, DatasetResult(
-        name=cfg.name or Path(cfg.source).name, source=portable(cfg.source), source_config=cfg.config_name,
-        revision=cfg.revision, license=cfg.license, license_name=cfg.license_name, license_link=cfg.license_link,
+        name=cfg.name or default_name(cfg.source), source=portable(cfg.source), source_config=cfg.config_name,
+        revision=cfg.revision, license=cfg.license or "unknown", license_name=cfg.license_name,
+        license_link=cfg.license_link,
         language=list(cfg.language), fingerprint=fingerprint(parts),
         label_names=label_names, entity_types=types_of(label_names), splits={s: len(d) for s, d in parts.items()},
         entity_counts={s: label_statistics(d).entity_counts for s, d in parts.items()}, build=record)
@@ -172,12 +194,12 @@ def _keep_source_splits(dsd: DatasetDict, cfg: DataConfig) -> tuple[DatasetDict,
             build["dropped_without_entities"] += n
         dsd = DatasetDict(kept)
         build["steps"].append(f"dropped {build['dropped_without_entities']} sentences without entities")
-    if "validation" in dsd:
-        build["split_method"] = "the source's splits"
-    elif "train" in dsd and "test" in dsd:
+    if "validation" in dsd or "train" not in dsd:
+        build["split_method"] = "the source's splits" + ("" if "test" in dsd else " (no test split)")
+    else:
         carved = stratified_split(dsd["train"], (0.9, 0.1), seed=cfg.seed, names=("train", "validation"))
-        dsd = DatasetDict({"train": carved["train"], "validation": carved["validation"], "test": dsd["test"]})
-        build["split_method"] = (f"the source's train/test; validation = 10% of train, stratified by type, "
-                                 f"seed {cfg.seed}")
+        dsd = DatasetDict({**carved, **({"test": dsd["test"]} if "test" in dsd else {})})
+        build["split_method"] = (f"the source's train{'/test' if 'test' in dsd else ' (no test split)'}; "
+                                 f"validation = 10% of train, stratified by type, seed {cfg.seed}")
         build["steps"].append("carved a validation split from train")
     return dsd, build

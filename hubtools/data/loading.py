@@ -17,6 +17,12 @@ whitespace; the token is the first column, the tag the last). In a folder, split
 (``train``, ``dev``, ``valid``, ``test``... with a column-file or tabular extension, or none at all).
 Decoding, byte-order marks, line ends and binary files: :mod:`hubtools.data.reading`.
 
+Documents: a split may also carry ``document_id`` (string) and ``sentence_id`` (the sentence's position in its
+document), SpanMarker's column names: column files whose ``-DOCSTART-`` lines open documents (numbered),
+brat corpora (the document's name) and, with ``data.document_column``, tabular and Hub sources (sentences of a
+document in row order). Ids are prefixed with the source split (``train/3``), so they stay unique when splits
+are pooled. Sources without documents have neither column.
+
 Integer tags need names: a ClassLabel (Hub, parquet written by ``datasets``), or ``data.label_names`` /
 ``data.labels_file`` for plain integers.
 
@@ -73,6 +79,8 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "dev": "validation", "va
                  "validation": "validation", "val": "validation", "test": "test", "testa": "validation",
                  "testb": "test"}
 _SCHEME_ORDER = ("BIOES", "IO", "IOB1", "IOB2")  # the first one any split shows wins
+DOCSTART = "-DOCSTART-"
+DOCUMENT, SENTENCE = "document_id", "sentence_id"
 
 
 @dataclass
@@ -120,6 +128,7 @@ class ColumnFile:
     columns: int
     skipped: list[int]
     digest: str
+    documents: list[int] | None = None  # document number of every sentence (None: no -DOCSTART- line)
 
 
 def _columns(line: str) -> list[str] | None:
@@ -127,7 +136,7 @@ def _columns(line: str) -> list[str] | None:
     if not line.strip():
         return None
     cols = line.split("\t") if "\t" in line else line.split()
-    return None if cols[0] == "-DOCSTART-" else cols
+    return None if cols[0] == DOCSTART else cols
 
 
 def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, skip_malformed: bool = False,
@@ -135,9 +144,10 @@ def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, sk
     """Read a CoNLL / IOB column file: one token per line, blank lines between sentences.
 
     Columns are split on tabs when the line has one, else on whitespace; ``-DOCSTART-`` lines separate
-    sentences like blank lines. The expected column count is the one most token lines have; a line with
-    another count or an empty token or tag raises DataError naming the file and line, unless
-    ``skip_malformed``, which skips it and records its number.
+    sentences like blank lines and open a document (sentences before the first one are document 0). The
+    expected column count is the one most token lines have; a line with another count or an empty token or
+    tag raises DataError naming the file and line, unless ``skip_malformed``, which skips it and records its
+    number.
     """
     path = Path(path)
     data = read_bytes(path)
@@ -160,6 +170,8 @@ def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, sk
     tags: list[list[str]] = []
     token_lines = array("q")
     skipped: list[int] = []
+    documents: list[int] = []
+    document, has_documents = 0, False
     cur_tok: list[str] = []
     cur_tag: list[str] = []
     for lineno, line in enumerate(lines, start=1):
@@ -168,7 +180,11 @@ def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, sk
             if cur_tok:
                 sentences.append(cur_tok)
                 tags.append(cur_tag)
+                documents.append(document)
                 cur_tok, cur_tag = [], []
+            if line.split(maxsplit=1)[:1] == [DOCSTART]:
+                document += has_documents or bool(sentences)
+                has_documents = True
             continue
         problem = None
         if len(cols) != expected:
@@ -188,10 +204,12 @@ def read_column_file(path: str | Path, token_col: int = 0, tag_col: int = -1, sk
     if cur_tok:
         sentences.append(cur_tok)
         tags.append(cur_tag)
+        documents.append(document)
     if not sentences:
         raise DataError(f"{path}: no sentence left after skipping {len(skipped)} malformed line(s)")
     digest = Hasher.hash([content_hash(data), token_col, tag_col, skip_malformed, encoding])
-    return ColumnFile(path, sentences, tags, token_lines, expected, skipped, digest)
+    return ColumnFile(path, sentences, tags, token_lines, expected, skipped, digest,
+                      documents if has_documents else None)
 
 
 def read_conll(path: str | Path, token_col: int = 0, tag_col: int = -1, skip_malformed: bool = False,
@@ -220,11 +238,17 @@ class ColumnLocator(Locator):
         return f"{file.path}:{file.token_lines[int(self.starts[split][row]) + position]}"
 
 
-def _column_dataset(parsed: ColumnFile) -> Dataset:
+def _column_dataset(parsed: ColumnFile, split: str, documents: bool) -> Dataset:
+    """The file's sentences; with ``documents``, their ``document_id`` (a file without ``-DOCSTART-`` among
+    files with it: one document per sentence)."""
     features = Features({TOKENS: SequenceFeature(Value("string")), TAGS: SequenceFeature(Value("string"))})
-    table = pa.table({TOKENS: pa.array(parsed.tokens, pa.list_(pa.string())),
-                      TAGS: pa.array(parsed.tags, pa.list_(pa.string()))})
-    return table_dataset(table, features, parsed.path, parsed.digest)
+    columns = {TOKENS: pa.array(parsed.tokens, pa.list_(pa.string())),
+               TAGS: pa.array(parsed.tags, pa.list_(pa.string()))}
+    if documents:
+        numbers = parsed.documents if parsed.documents is not None else range(len(parsed.tokens))
+        features[DOCUMENT] = Value("string")
+        columns[DOCUMENT] = pa.array([str(d) for d in numbers], pa.string())
+    return table_dataset(pa.table(columns), features, parsed.path, parsed.digest)
 
 
 # ---------------------------------------------------------------------------------------------- tabular files
@@ -301,13 +325,15 @@ def _in_split_order(files: Mapping[str, Path]) -> dict[str, Path]:
 def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKENS, tags_column: str = TAGS,
                skip_malformed: bool = False, data_files: dict[str, str] | None = None, *,
                encoding: str = "utf-8", label_names: Sequence[str] | None = None,
-               label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
+               label_where: Callable[[int], str] | None = None, report: LoadReport | None = None,
+               document_column: str | None = None) -> DatasetDict:
     """Load a local file or folder (parquet, JSON lines, CoNLL/IOB column files) as a normalized DatasetDict.
 
     Split files are found by name (train/dev/valid/test...); ``data_files`` maps split names to file names
     (relative to ``path``) for folders that name them otherwise (e.g. ``{"train": "FIN5.txt"}``).
     ``label_names`` names integer tags (``label_where(i)`` says where name ``i`` was given); ``report``
-    receives the format, files, scheme and skipped lines.
+    receives the format, files, scheme and skipped lines. Column files keep their ``-DOCSTART-`` documents;
+    ``document_column`` names the document column of tabular files.
     """
     path = Path(path)
     report = report if report is not None else LoadReport()
@@ -327,20 +353,23 @@ def load_local(path: str | Path, scheme: str = "auto", tokens_column: str = TOKE
     report.format = formats.pop()
     report.files = {split: str(f) for split, f in files.items()}
     if report.format == "column files":
-        if (tokens_column, tags_column) != (TOKENS, TAGS):
-            raise DataError(f"{path}: data.tokens_column / data.tags_column name columns of tabular data; "
-                            f"column files have the token first and the tag last")
+        if (tokens_column, tags_column) != (TOKENS, TAGS) or document_column:
+            raise DataError(f"{path}: data.tokens_column / data.tags_column / data.document_column name columns "
+                            f"of tabular data; column files have the token first and the tag last, and "
+                            f"-DOCSTART- lines for documents")
         parsed = {split: read_column_file(f, skip_malformed=skip_malformed, encoding=encoding)
                   for split, f in files.items()}
         report.skipped_lines = {str(p.path): p.skipped for p in parsed.values() if p.skipped}
-        dsd = DatasetDict({split: _column_dataset(p) for split, p in parsed.items()})
+        documents = any(p.documents is not None for p in parsed.values())
+        dsd = DatasetDict({split: _column_dataset(p, split, documents) for split, p in parsed.items()})
         where: Locator = ColumnLocator(str(path), parsed)
+        document_column = DOCUMENT if documents else None
     else:
         read = {split: _read_tabular(f, report.format, encoding) for split, f in files.items()}
         dsd = DatasetDict({split: ds for split, (ds, _) in read.items()})
         where = TabularLocator(str(path), files, {split: line_of for split, (_, line_of) in read.items()})
     return normalize(dsd, tokens_column, tags_column, scheme, source=str(path), label_names=label_names,
-                     where=where, label_where=label_where, report=report)
+                     where=where, label_where=label_where, report=report, document_column=document_column)
 
 
 def read_labels_file(path: str | Path, encoding: str = "utf-8") -> tuple[list[str], Callable[[int], str]]:
@@ -363,7 +392,8 @@ def read_labels_file(path: str | Path, encoding: str = "utf-8") -> tuple[list[st
 def load_hub(dataset_id: str, *, name: str | None = None, revision: str | None = None,
              tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
              filters: Mapping[str, object] | None = None, label_names: Sequence[str] | None = None,
-             label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
+             label_where: Callable[[int], str] | None = None, report: LoadReport | None = None,
+             document_column: str | None = None) -> DatasetDict:
     """Load a Hub dataset (``datasets.load_dataset`` with config and revision) and normalize it."""
     from datasets.exceptions import DatasetNotFoundError
 
@@ -377,7 +407,24 @@ def load_hub(dataset_id: str, *, name: str | None = None, revision: str | None =
     if filters:
         dsd = filter_rows(dsd, filters, source=dataset_id)
     return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id, label_names=label_names,
-                     label_where=label_where, report=report)
+                     label_where=label_where, report=report, document_column=document_column)
+
+
+def strip_token_prefix(ds: Dataset, prefix: str, where: str) -> Dataset:
+    """``ds`` with ``prefix`` removed from every token that starts with it (WikiANN's ``en:``); a token that
+    is nothing but the prefix is an error naming its row."""
+    tokens = arrow_table(ds.select_columns([TOKENS])).column(0).combine_chunks()
+    flat = pc.list_flatten(tokens)
+    if pc.any(pc.equal(flat, prefix)).as_py():
+        row = int(pc.list_parent_indices(tokens).to_numpy()[np.flatnonzero(
+            pc.equal(flat, prefix).to_numpy(zero_copy_only=False))[0]])
+        raise DataError(f"{where}, row {row}: field {TOKENS!r} holds a token that is only the prefix {prefix!r} "
+                        f"(data.strip_token_prefix)")
+    stripped = pc.if_else(pc.starts_with(flat, prefix), pc.utf8_slice_codeunits(flat, len(prefix)), flat)
+    column = pa.ListArray.from_arrays(pc.subtract(tokens.offsets, tokens.offsets[0]), stripped)
+    table = arrow_table(ds)
+    table = table.set_column(table.schema.get_field_index(TOKENS), TOKENS, column.cast(table.schema.field(TOKENS).type))
+    return Dataset(table, info=DatasetInfo(features=ds.features), fingerprint=Hasher.hash([ds._fingerprint, prefix]))
 
 
 def filter_rows(dsd: DatasetDict, filters: Mapping[str, object], source: str = "dataset") -> DatasetDict:
@@ -452,9 +499,11 @@ def _check_label_set(splits: Mapping[str, _Split], names: list[str], kind: str, 
 
 def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = TAGS, scheme: str = "auto",
               source: str = "dataset", label_names: Sequence[str] | None = None, *, where: Locator | None = None,
-              label_where: Callable[[int], str] | None = None, report: LoadReport | None = None) -> DatasetDict:
+              label_where: Callable[[int], str] | None = None, report: LoadReport | None = None,
+              document_column: str | None = None) -> DatasetDict:
     """Check every split, then rename columns to ``tokens``/``ner_tags``, make tags an IOB2 ClassLabel
-    sequence and drop other columns (see the module docstring for the order of checks).
+    sequence and drop other columns (see the module docstring for the order of checks); ``document_column``
+    becomes ``document_id`` (strings) with each sentence's position in its document as ``sentence_id``.
 
     ``label_names`` names integer tag ids of a source without a ClassLabel (``Babelscape/multinerd``; for a
     source with one, they must equal its names); ``where`` names files and lines in messages;
@@ -466,8 +515,8 @@ def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = 
     label_names = list(label_names) if label_names else None
     splits: dict[str, _Split] = {}
     for split, ds in dsd.items():
-        for column in (tokens_column, tags_column):
-            if column not in ds.column_names:
+        for column in (tokens_column, tags_column, document_column):
+            if column is not None and column not in ds.column_names:
                 raise DataError(f"{where.split(split)}: missing column {column!r}; columns are {ds.column_names}")
         inner = getattr(ds.features[tags_column], "feature", None)
         classlabel = list(inner.names) if isinstance(inner, ClassLabel) else None
@@ -528,16 +577,36 @@ def normalize(dsd: DatasetDict, tokens_column: str = TOKENS, tags_column: str = 
         if part.classlabel is not None and used == "IOB2":  # already IOB2 ids: keep the source's ClassLabel
             ds = part.ds.select_columns(list(dict.fromkeys([tokens_column, tags_column])))
             ds = ds.rename_columns({c: n for c, n in ((tokens_column, TOKENS), (tags_column, TAGS)) if c != n})
-            out[split] = ds
-            continue
-        flat, offsets = values[split]
-        if kind == "int" and used == "IOB2":
-            new, new_names = flat, list(names)
         else:
-            new, new_names = to_iob2_ids(names, flat, offsets, used, types)
-        out[split] = _normalized(part, new, offsets, new_names,
-                                 [part.ds._fingerprint, "normalize", used, tokens_column, tags_column, names])
+            flat, offsets = values[split]
+            if kind == "int" and used == "IOB2":
+                new, new_names = flat, list(names)
+            else:
+                new, new_names = to_iob2_ids(names, flat, offsets, used, types)
+            ds = _normalized(part, new, offsets, new_names,
+                             [part.ds._fingerprint, "normalize", used, tokens_column, tags_column, names])
+        out[split] = _with_documents(ds, part.ds, document_column, where, split) if document_column else ds
     return DatasetDict(out)
+
+
+def _with_documents(ds: Dataset, source: Dataset, column: str, where: Locator, split: str) -> Dataset:
+    """``ds`` with ``document_id`` (``SPLIT/`` and the source's ``column`` as a string) and ``sentence_id`` (the
+    row's position among the rows of its document, in row order)."""
+    ids = arrow_table(source.select_columns([column])).column(0).combine_chunks()
+    if ids.null_count:
+        row = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"{where.row(split, row)}: field {column!r} (the document id) is null")
+    ids = pc.binary_join_element_wise(f"{split}/", pc.cast(ids, pa.string()), "")
+    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
+    positions = np.empty(len(codes), dtype=np.int64)
+    positions[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    table = arrow_table(ds).append_column(DOCUMENT, ids).append_column(SENTENCE, pa.array(positions, pa.int32()))
+    features = ds.features.copy()
+    features[DOCUMENT], features[SENTENCE] = Value("string"), Value("int32")
+    return Dataset(table.cast(features.arrow_schema), info=DatasetInfo(features=features),
+                   fingerprint=Hasher.hash([ds._fingerprint, "documents", column]))
 
 
 def _normalized(part: _Split, values: np.ndarray, offsets: np.ndarray, names: list[str], key: list) -> Dataset:

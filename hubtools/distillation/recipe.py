@@ -181,6 +181,9 @@ class StudentRecipe(TokenClassificationRecipe):
         features = super().featurize(data, built)
         if not self.distilled:
             return features
+        if self.context:
+            raise ConfigError("model.document_context: distillation attaches the teacher's logits to sentences "
+                              "read alone; set it to 0")
         if len(data.splits["train"]) != len(self.teacher.train_logits):
             raise ConfigError(f"the student's training split has {len(data.splits['train'])} sentences, the "
                               f"teacher read {len(self.teacher.train_logits)}")

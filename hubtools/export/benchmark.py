@@ -101,7 +101,7 @@ def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) 
     from hubtools.export.words import load_test_split
     from hubtools.tokenization import tokenize_dataset
 
-    test = load_test_split(run_dir)
+    test = load_test_split(run_dir, results)
     if sentences:
         test = test.select(range(min(sentences, len(test))))
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")

@@ -5,42 +5,51 @@ stride) and predictions are merged to words (``merge_word_predictions``); tags a
 own ``id2label`` and scored against the gold ClassLabel names, so a label-order mistake lowers F1. The
 PyTorch model must reproduce the run's reported test F1, otherwise the saved model, its labels or its
 tokenizer are not the ones that were evaluated and nothing is exported. ``decode`` turns one row of model
-outputs into label ids: argmax for plain classifiers, Viterbi for a CRF's emissions.
+outputs (and the row's input ids) into label ids: argmax for plain classifiers, Viterbi for a CRF's emissions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
 
+from hubtools.context import tokenize_with_context
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
 from hubtools.export.base import VariantScores, megabytes
 from hubtools.export.inference import Forward, feature_logits
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import ReferenceModel, RunResults
-from hubtools.tokenization import merge_word_predictions, tokenize_dataset
+from hubtools.tokenization import merge_word_predictions
 
 # Largest difference (F1 points) between the recomputed PyTorch test F1 and results.json ``test.f1``.
 REPRODUCE_TOLERANCE = 0.2
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-Decode = Callable[[np.ndarray], np.ndarray]
+Decode = Callable[[np.ndarray, Sequence[int]], np.ndarray]
 
 
-def argmax(row: np.ndarray) -> np.ndarray:
-    """Label ids of one row of logits (length x labels)."""
+def argmax(row: np.ndarray, input_ids: Sequence[int]) -> np.ndarray:
+    """Label ids of one row of logits (length x labels); the row's ``input_ids`` are not needed."""
     return row.argmax(-1)
 
 
-def load_test_split(run_dir: Path) -> Dataset:
-    """``RUN/dataset/test.parquet`` with its ClassLabel names."""
-    path = run_dir / "dataset" / "test.parquet"
+def decoded_words(decode: Decode, logits: list[np.ndarray], rows: list[dict], features: Dataset,
+                  lengths: list[int]) -> list[list[int]]:
+    """Label ids per word of every sentence: each feature row decoded, windows merged."""
+    return merge_word_predictions([decode(x, row["input_ids"]) for x, row in zip(logits, rows, strict=True)],
+                                  features, lengths)
+
+
+def load_test_split(run_dir: Path, results: RunResults) -> Dataset:
+    """The run's scored split (``RUN/dataset/test.parquet``, or ``validation.parquet`` for a dataset without a
+    test split) with its ClassLabel names."""
+    path = run_dir / "dataset" / f"{results.test.split}.parquet"
     if not path.is_file():
-        raise ExportError(f"{path}: missing; verification needs the run's test split")
+        raise ExportError(f"{path}: missing; verification needs the run's {results.test.split} split")
     return Dataset.from_parquet(str(path))
 
 
@@ -64,18 +73,20 @@ class WordReference:
               input_names: list[str], decode: Decode = argmax) -> WordReference:
         """PyTorch outputs (``forward`` over padded batches of ``input_names``) on the test split; ExportError
         when the model's labels differ from the dataset's or its F1 does not reproduce the run's."""
-        test = load_test_split(run_dir)
+        test = load_test_split(run_dir, results)
         gold_names = label_names_of(test)
         if sorted(label_names) != sorted(gold_names):
             raise ExportError(f"{run_dir / 'model'}/config.json: id2label {label_names} does not have the test "
                               f"split's labels {gold_names}")
-        features = tokenize_dataset(test, tokenizer, results.model.max_length, results.model.stride or 0,
-                                    desc="tokenize test")
+        pool = [Dataset.from_parquet(str(p)) for p in sorted((run_dir / "dataset").glob("*.parquet"))
+                if p.stem != results.test.split] if results.model.document_context else []
+        features = tokenize_with_context(test, tokenizer, results.model.max_length, results.model.stride or 0,
+                                         results.model.document_context, desc="tokenize test", pool=pool)
         rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
         lengths = [len(t) for t in test["tokens"]]
         pad_id = tokenizer.pad_token_id or 0
         logits = feature_logits(forward, rows, input_names, pad_id)
-        words = merge_word_predictions([decode(x) for x in logits], features, lengths)
+        words = decoded_words(decode, logits, rows, features, lengths)
         gold_tags = ids_to_tags(test["ner_tags"], gold_names)
         f1 = entity_scores(gold_tags, ids_to_tags(words, label_names))["f1"]
         if abs(f1 - results.test.f1) * 100 > REPRODUCE_TOLERANCE:
@@ -90,7 +101,7 @@ class WordReference:
     def verify(self, forward: Forward, input_names: list[str]) -> VariantScores:
         """F1, word agreement with PyTorch and max abs output difference of another ``forward``."""
         logits = feature_logits(forward, self.rows, input_names, self.pad_id)
-        words = merge_word_predictions([self.decode(x) for x in logits], self.features, self.lengths)
+        words = decoded_words(self.decode, logits, self.rows, self.features, self.lengths)
         flat = np.concatenate([np.asarray(w) for w in words])
         agreement = float((flat == np.concatenate([np.asarray(w) for w in self.words])).mean())
         diff = max(float(np.abs(a - b).max()) for a, b in zip(logits, self.logits, strict=True))

@@ -12,6 +12,7 @@ the run is staged in ``OUTPUT_DIR.partial`` and renamed when every stage has fin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shlex
@@ -31,11 +32,13 @@ from transformers.modelcard import extract_hyperparameters_from_trainer
 
 from hubtools import plots
 from hubtools.cards import render_cards
-from hubtools.config import RecipeConfig, load_config
+from hubtools.cards.data import hub_dataset_id
+from hubtools.config import PublishConfig, RecipeConfig, load_config
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
 from hubtools.families import exporter_for
+from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
 from hubtools.results import (
     DatasetResult,
@@ -64,6 +67,15 @@ class LoadedData:
     @property
     def label_names(self) -> list[str]:
         return label_names_of(self.splits["train"])
+
+    @property
+    def scored_split(self) -> str:
+        """The split the run is scored on: ``test``, or ``validation`` when the source has no test split."""
+        return "test" if "test" in self.splits else "validation"
+
+    @property
+    def scored(self) -> Dataset:
+        return self.splits[self.scored_split]
 
 
 @dataclass
@@ -152,7 +164,8 @@ class Recipe:
         trained = self.train(self.build_trainer(built, features, data))
         evaluation = self.evaluate(trained.trainer, data, features)
         if self.state.is_main_process:
-            self.say(f"test F1 {evaluation.scores.f1:.4f} on {evaluation.scores.num_words:,} words "
+            evaluation.scores.split = data.scored_split
+            self.say(f"{data.scored_split} F1 {evaluation.scores.f1:.4f} on {evaluation.scores.num_words:,} words "
                      f"(trained in {trained.seconds:.0f} s)")
             self.save(trained.trainer, built)
             results = self.results(data, built, trained, features, evaluation)
@@ -180,10 +193,35 @@ class Recipe:
     # ---- steps a family overrides ---------------------------------------------------------------------
 
     def load_data(self) -> LoadedData:
-        """Build and validate the dataset (bad input fails here, before anything is written)."""
+        """Build and validate the dataset (bad input fails here, before anything is written), with the
+        language and license the configuration leaves open taken from the dataset's and encoder's cards."""
         started = time.time()
         splits, section = build_dataset(self.cfg.data)
+        self.complete_metadata(section)
         return LoadedData(splits, section, round(time.time() - started, 2))
+
+    def complete_metadata(self, section: DatasetResult) -> None:
+        """``language`` and ``license`` of ``section`` from the Hub dataset's card and the encoder's card where
+        the ``data`` section does not give them (:mod:`hubtools.metadata`)."""
+        data, model = self.cfg.data, self.cfg.model
+        if data.language and data.license:
+            return
+        source = card_metadata(data.source, "dataset") if hub_dataset_id(data.source) else {}
+        if not data.language:
+            encoder = card_metadata(model.name_or_path, "model") \
+                if model.name_or_path and model.from_scratch is None else {}
+            section.language = derived_language(source, encoder)
+        if not data.license and isinstance(source.get("license"), str):
+            section.license = source["license"]
+            section.license_name, section.license_link = source.get("license_name"), source.get("license_link")
+
+    def publish_section(self, data: LoadedData) -> PublishConfig:
+        """``publish`` as the run records it: widget sentences from the scored split unless given (the license:
+        :class:`~hubtools.results.RunResults`)."""
+        publish = self.cfg.publish
+        if not publish.widget:
+            publish = dataclasses.replace(publish, widget=widget_sentences(data.scored))
+        return publish
 
     def build_model(self, data: LoadedData) -> BuiltModel:
         """The model to train and its tokenizer."""
@@ -208,7 +246,8 @@ class Recipe:
         return Trained(trainer, round(time.time() - started, 2), checkpoint)
 
     def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation | None:
-        """Scores of the test split on words (None in processes that do not score)."""
+        """Scores of the scored split (:attr:`LoadedData.scored`) on words (None in processes that do not
+        score)."""
         raise NotImplementedError
 
     def save(self, trainer: Trainer, built: BuiltModel) -> None:
@@ -261,7 +300,7 @@ class Recipe:
             recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=portable_values(self.cfg.to_dict()),
-            publish=self.cfg.publish, dataset=data.section, model=self.model_result(built),
+            publish=self.publish_section(data), dataset=data.section, model=self.model_result(built),
             training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history)),
             test=evaluation.scores,
             timings=Timings(dataset_s=data.seconds, train_s=trained.seconds, evaluate_s=evaluation.seconds,

@@ -94,9 +94,11 @@ class Shortcut:
     flag: str
     key: str
     help: str
+    metavar: str = "VALUE"
 
     def add_argument(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(self.flag, dest=self.dest, help=f"{self.help} (= {self.key}=VALUE)")
+        parser.add_argument(self.flag, dest=self.dest, metavar=self.metavar,
+                            help=f"{self.help} (= {self.key}={self.metavar})")
 
     @property
     def dest(self) -> str:

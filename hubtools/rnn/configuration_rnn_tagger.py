@@ -21,6 +21,11 @@ class RnnTaggerConfig(PretrainedConfig):
             vocabulary entry are a buffer of the model (``char_vocab_size`` ids, ``max_token_chars`` per token,
             see :func:`hubtools.rnn.tokenizer.piece_characters`).
         use_crf: a linear-chain CRF on top of the per-tag scores.
+        word_starts: the model knows which vocabulary entries start a word (a buffer; ``##`` pieces continue
+            one): the CRF links consecutive words, in training and in decoding, and every piece of a word
+            takes the word's tag. Without it the CRF decodes over every piece.
+        word_units: the recurrent layers read words (a piece that starts a word and the ``##`` pieces after
+            it, averaged) instead of pieces; implies ``word_starts``.
     """
 
     model_type = "rnn-tagger"
@@ -42,6 +47,8 @@ class RnnTaggerConfig(PretrainedConfig):
         char_vocab_size: int = 2,
         max_token_chars: int = 1,
         use_crf: bool = False,
+        word_starts: bool = False,
+        word_units: bool = False,
         pad_token_id: int = 0,
         unk_token_id: int | None = None,
         **kwargs,
@@ -94,4 +101,6 @@ class RnnTaggerConfig(PretrainedConfig):
         self.char_vocab_size = char_vocab_size
         self.max_token_chars = max_token_chars
         self.use_crf = bool(use_crf)
+        self.word_units = bool(word_units)
+        self.word_starts = bool(word_starts) or self.word_units
         super().__init__(pad_token_id=pad_token_id, **kwargs)

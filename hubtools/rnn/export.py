@@ -5,7 +5,9 @@ The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x sequence, r
 * ``logits`` (batch x sequence x labels) for a model without CRF: argmax gives the tags;
 * ``emissions`` for a CRF model: the scores before the CRF. The CRF is not in the graph; its
   parameters are written to ``crf.json`` (``start``, ``end``, ``transitions[from][to]``) and
-  :func:`viterbi_decode` turns emissions into tags exactly like the PyTorch model.
+  :func:`viterbi_decode` turns emissions into tags exactly like the PyTorch model. A model with
+  ``config.word_starts`` also writes ``word_starts`` (1 per vocabulary entry that starts a word): the CRF then runs
+  over the word starts and every other piece takes its word's tag.
 
 :class:`RnnExporter` verifies the file on every test word like the transformers exporter
 (:mod:`hubtools.export.words`), comparing the emissions and the decoded tags of both sides.
@@ -14,6 +16,7 @@ The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x sequence, r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,31 +69,55 @@ def export_rnn_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = OPS
         )
     model.config.save_pretrained(out_dir)
     AutoTokenizer.from_pretrained(model_dir).save_pretrained(out_dir)
-    if model.crf is not None:
-        crf = {name: getattr(model.crf, name).tolist() for name in ("start", "end", "transitions")}
+    crf = crf_parameters(model)
+    if crf is not None:
         (out_dir / CRF_FILE).write_text(json.dumps(crf))
     return onnx_path
 
 
-def viterbi_decode(emissions: np.ndarray, attention_mask: np.ndarray, crf: dict) -> np.ndarray:
-    """Best tag path (batch x sequence) for right-padded ``emissions`` with the ``crf.json`` parameters;
-    padding positions repeat the last tag."""
+def crf_parameters(model: RnnTaggerForTokenClassification) -> dict | None:
+    """What ``crf.json`` holds (None without CRF): ``start``, ``end``, ``transitions`` and, for a model with
+    ``config.word_starts``, ``word_starts``."""
+    if model.crf is None:
+        return None
+    crf = {name: getattr(model.crf, name).tolist() for name in ("start", "end", "transitions")}
+    if model.config.word_starts:
+        crf["word_starts"] = model.word_starts.tolist()
+    return crf
+
+
+def viterbi_decode(emissions: np.ndarray, attention_mask: np.ndarray, crf: dict,
+                   input_ids: np.ndarray | None = None) -> np.ndarray:
+    """Best tag path (batch x sequence) for right-padded ``emissions`` with the ``crf.json`` parameters.
+
+    The path runs over the attended positions, or, when ``crf`` has ``word_starts`` (a model with
+    ``config.word_starts``, ``input_ids`` required), over the pieces that start a word (and the first piece);
+    every other position repeats the tag of the last decoded position before it."""
     start, end, trans = (np.asarray(crf[k], dtype=np.float64) for k in ("start", "end", "transitions"))
+    attended = attention_mask.astype(bool)
+    if "word_starts" in crf:
+        if input_ids is None:
+            raise ValueError("this CRF decodes words: pass the input_ids")
+        decoded = attended & (np.asarray(crf["word_starts"])[input_ids] > 0)
+        decoded[:, 0] |= attended[:, 0]
+    else:
+        decoded = attended
     paths = np.zeros(attention_mask.shape, dtype=np.int64)
-    for b, length in enumerate(attention_mask.sum(axis=1)):
-        if length == 0:
+    for b in range(attention_mask.shape[0]):
+        positions = np.flatnonzero(decoded[b])
+        if positions.size == 0:
             continue
-        score = start + emissions[b, 0]
+        score = start + emissions[b, positions[0]]
         pointers = []
-        for t in range(1, length):
+        for t in positions[1:]:
             total = score[:, None] + trans
             pointers.append(total.argmax(axis=0))
             score = total.max(axis=0) + emissions[b, t]
-        tag = int((score + end).argmax())
-        paths[b, length - 1 :] = tag
-        for t in range(length - 1, 0, -1):
-            tag = int(pointers[t - 1][tag])
-            paths[b, t - 1] = tag
+        tags = [int((score + end).argmax())]
+        for pointer in reversed(pointers):
+            tags.append(int(pointer[tags[-1]]))
+        tags = np.asarray(tags[::-1])
+        paths[b] = tags[np.clip(np.cumsum(decoded[b]) - 1, 0, None)]
     return paths
 
 
@@ -111,8 +138,9 @@ def decoder(crf: dict | None) -> Decode:
     if crf is None:
         return argmax
 
-    def decode(row: np.ndarray) -> np.ndarray:
-        return viterbi_decode(row[None], np.ones((1, len(row)), dtype=np.int64), crf)[0]
+    def decode(row: np.ndarray, input_ids: Sequence[int]) -> np.ndarray:
+        return viterbi_decode(row[None], np.ones((1, len(row)), dtype=np.int64), crf,
+                              np.asarray(input_ids, dtype=np.int64)[None])[0]
 
     return decode
 
@@ -129,12 +157,10 @@ class RnnExporter(Exporter):
 
     def reference(self) -> ReferenceModel:
         model = RnnTaggerForTokenClassification.from_pretrained(self.model_dir).eval()
-        crf = None if model.crf is None else {k: getattr(model.crf, k).tolist()
-                                              for k in ("start", "end", "transitions")}
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self.words = WordReference.build(self.run_dir, self.results, names,
                                          AutoTokenizer.from_pretrained(self.model_dir), *emissions_forward(model),
-                                         decode=decoder(crf))
+                                         decode=decoder(crf_parameters(model)))
         return self.words.model
 
     def build_variants(self, out_dir: Path) -> dict[str, Path]:

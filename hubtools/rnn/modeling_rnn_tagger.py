@@ -12,6 +12,7 @@ pipeline's scores are then not calibrated). ``emissions()`` returns the per-tag 
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
@@ -25,7 +26,9 @@ _RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 class LinearChainCrf(nn.Module):
     """Linear-chain CRF over ``num_tags`` with start, end and transition scores.
 
-    Masks may have gaps: masked positions are skipped, transitions link consecutive unmasked positions.
+    Masks may have gaps: masked positions are skipped, transitions link consecutive unmasked positions (the
+    unmasked positions are first gathered to the left, so the recursions run over the longest row's count of
+    unmasked positions, not over the padded length).
     """
 
     def __init__(self, num_tags: int):
@@ -39,33 +42,44 @@ class LinearChainCrf(nn.Module):
         for param in (self.start, self.end, self.transitions):
             nn.init.uniform_(param, -0.1, 0.1)
 
+    @staticmethod
+    def _compact(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(order, compact_mask, counts)``: ``order[b, k]`` is the position of the k-th unmasked step of row
+        ``b`` (rows padded with masked positions), ``compact_mask`` is a prefix mask of ``counts``."""
+        counts = mask.sum(dim=1)
+        width = int(counts.max()) if counts.numel() else 0
+        order = torch.argsort((~mask).to(torch.int64), dim=1, stable=True)[:, :width]
+        compact = torch.arange(width, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)
+        return order, compact, counts
+
+    @staticmethod
+    def _gather(emissions: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        return emissions.gather(1, order.unsqueeze(2).expand(-1, -1, emissions.shape[2]))
+
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """log Z per sequence (batch,) by the forward algorithm; 0 for sequences without positions."""
-        batch, length, _ = emissions.shape
-        alpha = torch.zeros_like(emissions[:, 0])
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
-        for t in range(length):
-            step, emit = mask[:, t], emissions[:, t]
-            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
-            cont = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emit
-            alpha = cont.where((step & seen).unsqueeze(1), first)
-            seen = seen | step
-        return torch.logsumexp(alpha + self.end, dim=1).where(seen, torch.zeros_like(alpha[:, 0]))
+        order, compact, counts = self._compact(mask)
+        if not order.shape[1]:
+            return emissions[:, :0].sum(dim=(1, 2))  # zeros that keep the graph
+        emissions = self._gather(emissions, order)
+        alpha = self.start + emissions[:, 0]
+        for t in range(1, order.shape[1]):
+            cont = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emissions[:, t]
+            alpha = cont.where(compact[:, t].unsqueeze(1), alpha)
+        return torch.logsumexp(alpha + self.end, dim=1).where(counts > 0, torch.zeros_like(alpha[:, 0]))
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unnormalized score of ``tags`` (batch, length) at the unmasked positions, per sequence."""
-        batch, length, _ = emissions.shape
-        score = torch.zeros_like(emissions[:, 0, 0])
-        prev = torch.zeros(batch, dtype=torch.long, device=emissions.device)
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
-        for t in range(length):
-            step, tag = mask[:, t], tags[:, t]
-            emit = emissions[:, t].gather(1, tag.unsqueeze(1)).squeeze(1)
-            link = torch.where(seen, self.transitions[prev, tag], self.start[tag])
-            score = score + torch.where(step, link + emit, torch.zeros_like(emit))
-            prev = torch.where(step, tag, prev)
-            seen = seen | step
-        return score + torch.where(seen, self.end[prev], torch.zeros_like(score))
+        order, compact, counts = self._compact(mask)
+        if not order.shape[1]:
+            return emissions[:, :0].sum(dim=(1, 2))  # zeros that keep the graph
+        tags = tags.gather(1, order).masked_fill(~compact, 0)
+        emitted = self._gather(emissions, order).gather(2, tags.unsqueeze(2)).squeeze(2)
+        score = emitted.masked_fill(~compact, 0.0).sum(dim=1)
+        linked = self.transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~compact[:, 1:], 0.0).sum(dim=1)
+        last = tags.gather(1, (counts - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        ends = self.start[tags[:, 0]] + self.end[last]
+        return (score + linked + ends).where(counts > 0, torch.zeros_like(score))
 
     def neg_log_likelihood(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
@@ -76,27 +90,29 @@ class LinearChainCrf(nn.Module):
         return nll.sum() / mask.any(dim=1).sum().clamp(min=1)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Viterbi path (batch, length); masked positions repeat the tag of the next unmasked one
-        (or of the last one, after the end)."""
+        """Viterbi path (batch, length); a masked position repeats the tag of the last unmasked one before it
+        (of the first one, before the first)."""
         batch, length, num_tags = emissions.shape
+        order, compact, counts = self._compact(mask)
+        width = order.shape[1]
+        if not width:
+            return self.end.argmax().expand(batch, length).clone()
+        emissions = self._gather(emissions, order)
         identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
-        alpha = torch.zeros_like(emissions[:, 0])
-        seen = torch.zeros(batch, dtype=torch.bool, device=emissions.device)
+        alpha = (self.start + emissions[:, 0]).where((counts > 0).unsqueeze(1), torch.zeros_like(emissions[:, 0]))
         pointers = []
-        for t in range(length):
-            step, emit = mask[:, t], emissions[:, t]
-            first = (self.start + emit).where((step & ~seen).unsqueeze(1), alpha)
+        for t in range(1, width):
             best, arg = (alpha.unsqueeze(2) + self.transitions).max(dim=1)
-            cont = (step & seen).unsqueeze(1)
-            alpha = (best + emit).where(cont, first)
+            cont = compact[:, t].unsqueeze(1)
+            alpha = (best + emissions[:, t]).where(cont, alpha)
             pointers.append(arg.where(cont, identity))
-            seen = seen | step
         tag = (alpha + self.end).argmax(dim=1)
         path = [tag]
-        for t in range(length - 1, 0, -1):
-            tag = pointers[t].gather(1, tag.unsqueeze(1)).squeeze(1)
+        for arg in reversed(pointers):
+            tag = arg.gather(1, tag.unsqueeze(1)).squeeze(1)
             path.append(tag)
-        return torch.stack(path[::-1], dim=1)
+        path = torch.stack(path[::-1], dim=1)  # batch, width
+        return path.gather(1, (mask.cumsum(dim=1) - 1).clamp(min=0))
 
 
 class CharEncoder(nn.Module):
@@ -131,7 +147,14 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
     """Token embedding (+ :class:`CharEncoder` features) -> dropout -> packed (bi)RNN/GRU/LSTM -> dropout ->
     linear, optionally followed by a CRF.
 
-    In training, ``config.token_dropout`` of the attended input ids are replaced by ``config.unk_token_id``."""
+    In training, ``config.token_dropout`` of the attended input ids are replaced by ``config.unk_token_id``.
+
+    With ``config.word_starts`` the model knows which pieces start a word (the ``word_starts`` buffer, see
+    :meth:`set_word_starts`; a ``##`` piece continues one): the CRF runs over the word starts (training labels
+    only first pieces anyway) and the other pieces repeat their word's tag. With ``config.word_units`` the
+    recurrent layers also read words, not pieces: a word's input is the mean of its pieces' vectors
+    (embedding and character features), its per-tag scores are given to each of its pieces, and its label is
+    the label of its first piece."""
 
     config_class = RnnTaggerConfig
     base_model_prefix = "rnn_tagger"
@@ -145,6 +168,8 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
             config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id
         )
         self.chars = CharEncoder(config) if config.char_embedding_dim else None
+        if config.word_starts:
+            self.register_buffer("word_starts", torch.ones(config.vocab_size, dtype=torch.long))
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = _RNN_CLASSES[config.cell](
             config.embedding_dim + (config.char_filters if self.chars is not None else 0),
@@ -175,23 +200,62 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings = value
 
-    def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-tag scores (batch, length, num_labels) from the linear layer (before any CRF)."""
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        lengths = attention_mask.sum(dim=1).clamp(min=1).cpu()
+    def set_word_starts(self, flags: list[int]) -> None:
+        """``flags[token_id]``: 1 if that vocabulary entry starts a word, 0 for a ``##`` continuation piece
+        (``config.word_starts`` only)."""
+        table = torch.tensor(flags, dtype=torch.long)
+        if table.shape != self.word_starts.shape:
+            raise ValueError(f"{len(flags)} word-start flags, the vocabulary has {self.word_starts.shape[0]}")
+        self.word_starts.copy_(table)
+
+    def starts_word(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The attended pieces that start a word (batch, length), by the ``word_starts`` buffer; the first
+        attended piece of a row always does."""
+        attended = attention_mask.bool()
+        first = torch.zeros_like(attended)
+        first[:, 0] = True
+        return (self.word_starts[input_ids].bool() | first) & attended
+
+    def word_index(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The word of every piece (batch, length): 0, 1, ... along each row (``config.word_starts``); -1 on
+        padding."""
+        starts = self.starts_word(input_ids, attention_mask)
+        return (starts.long().cumsum(dim=1) - 1).masked_fill(~attention_mask.bool(), -1)
+
+    def _read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              words: torch.Tensor | None) -> torch.Tensor:
+        """Embedding (+ characters) -> dropout -> RNN -> dropout -> linear: scores per piece, or per word
+        (left-aligned, ``length`` slots) when ``words`` gives the word of every piece."""
         if self.training and self.config.token_dropout:
             drop = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
             input_ids = input_ids.masked_fill(drop & attention_mask.bool(), self.config.unk_token_id)
         embedded = self.embeddings(input_ids)
         if self.chars is not None:
             embedded = torch.cat([embedded, self.chars(input_ids)], dim=-1)
+        if words is None:
+            lengths = attention_mask.sum(dim=1)
+        else:  # mean of the pieces of each word: (batch, word slot, piece) membership
+            slots = torch.arange(input_ids.shape[1], device=input_ids.device)
+            member = (words.unsqueeze(1) == slots.view(1, -1, 1)).to(embedded.dtype)
+            embedded = member @ embedded / member.sum(dim=2, keepdim=True).clamp(min=1.0)
+            lengths = words.max(dim=1).values + 1
         packed = pack_padded_sequence(
-            self.embedding_dropout(embedded), lengths, batch_first=True, enforce_sorted=False
+            self.embedding_dropout(embedded), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
         )
         output, _ = self.rnn(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
         return self.classifier(self.dropout(output))
+
+    def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-tag scores (batch, length, num_labels) from the linear layer (before any CRF); with
+        ``config.word_units`` every piece has the scores of its word."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if not self.config.word_units:
+            return self._read(input_ids, attention_mask, None)
+        words = self.word_index(input_ids, attention_mask)
+        per_word = self._read(input_ids, attention_mask, words)
+        return per_word.gather(1, words.clamp(min=0).unsqueeze(2).expand(-1, -1, per_word.shape[2]))
 
     def forward(
         self,
@@ -202,22 +266,42 @@ class RnnTaggerForTokenClassification(PreTrainedModel):
         **kwargs,
     ) -> TokenClassifierOutput | tuple:
         """Logits (batch, length, num_labels) and, with ``labels`` (-100 = ignored), the loss: cross
-        entropy, or the CRF negative log-likelihood over the positions that are attended and labelled."""
+        entropy, or the CRF negative log-likelihood over the positions that are attended and labelled.
+
+        In training with ``labels`` a CRF model skips the Viterbi decoding: its logits are the emissions."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        emissions = self.emissions(input_ids, attention_mask)
+        attended = attention_mask.bool()
+        if self.config.word_units:
+            words = self.word_index(input_ids, attention_mask)
+            scores = self._read(input_ids, attention_mask, words)  # per word slot
+            slots = torch.arange(input_ids.shape[1], device=input_ids.device)
+            scored = slots.unsqueeze(0) <= words.max(dim=1, keepdim=True).values
+            if labels is not None:  # a word's label is its first piece's label
+                first = attended & (words != F.pad(words, (1, 0), value=-1)[:, :-1])
+                target = torch.full((labels.shape[0], labels.shape[1] + 1), -100, dtype=labels.dtype,
+                                    device=labels.device)
+                labels = target.scatter(1, words.masked_fill(~first, labels.shape[1]), labels)[:, :-1]
+        else:
+            words, scores = None, self._read(input_ids, attention_mask, None)
+            scored = self.starts_word(input_ids, attention_mask) if self.config.word_starts else attended
         loss = None
         if self.crf is None:
-            logits = emissions
+            logits = scores
             if labels is not None:
                 loss = nn.functional.cross_entropy(
                     logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=-100
                 )
         else:
-            path = self.crf.decode(emissions, attention_mask.bool())
-            logits = nn.functional.one_hot(path, self.num_labels).to(emissions.dtype) * CRF_LOGIT_SCALE
             if labels is not None:
-                loss = self.crf.neg_log_likelihood(emissions, labels, attention_mask.bool() & labels.ne(-100))
+                loss = self.crf.neg_log_likelihood(scores, labels, scored & labels.ne(-100))
+            if self.training and labels is not None:
+                logits = scores
+            else:
+                path = self.crf.decode(scores, scored)
+                logits = nn.functional.one_hot(path, self.num_labels).to(scores.dtype) * CRF_LOGIT_SCALE
+        if words is not None:
+            logits = logits.gather(1, words.clamp(min=0).unsqueeze(2).expand(-1, -1, logits.shape[2]))
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if not return_dict:
             return (logits,) if loss is None else (loss, logits)

@@ -26,6 +26,9 @@ class RnnOptions:
             ``training.metric_for_best_model``, and the decay).
         milestones_epochs / gamma: MultiStepLR (default milestones: 1/2 and 3/4 of training).
         max_lr: OneCycleLR peak (default: ``training.learning_rate``).
+        average_last: with a positive value, the mean of the weights of the last this many epochs replaces
+            the best checkpoint when it scores at least as well on validation
+            (:class:`hubtools.rnn.averaging.AveragingTrainer`; results.json ``averaging``); 0: off.
     """
 
     tokenizer: str = "word"
@@ -37,6 +40,7 @@ class RnnOptions:
     milestones_epochs: list[int] = field(default_factory=list)
     gamma: float = 0.1
     max_lr: float | None = None
+    average_last: int = 0
 
     def __post_init__(self) -> None:
         if self.min_frequency < 1:
@@ -47,3 +51,5 @@ class RnnOptions:
             raise ConfigError(f"options.subword_vocab_size must be at least 3, got {self.subword_vocab_size}")
         if self.scheduler not in SCHEDULERS:
             raise ConfigError(f"options.scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        if self.average_last < 0:
+            raise ConfigError(f"options.average_last must be 0 (off) or a number of epochs, got {self.average_last}")

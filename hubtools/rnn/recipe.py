@@ -2,9 +2,14 @@
 
 The token-classification sequence with its own model (a word or WordPiece tokenizer built from the training
 split only, an untrained tagger saved with its code so that ``trust_remote_code=True`` loads it), Adam with a
-chosen scheduler, and the original ner-uk notebook's metric beside entity F1. The cell is the recipe's
-``system``; ``model.from_scratch`` holds the :class:`RnnTaggerConfig` values; the ``options`` section is
-:class:`~hubtools.rnn.options.RnnOptions`.
+chosen scheduler, optionally the mean of the last epochs' weights (:mod:`hubtools.rnn.averaging`), and the
+original ner-uk notebook's metric beside entity F1. With ``model.document_context`` the sentences are read with
+their neighbours in the document exactly as in the token-classification family (:mod:`hubtools.context`:
+training rows are runs of consecutive sentences, a scored sentence is read with whole neighbouring sentences
+that are never labelled or scored) and the scored split is also scored sentence by sentence
+(``extra_scores.sentences_alone``). The cell is the recipe's ``system``; ``model.from_scratch`` holds the
+:class:`RnnTaggerConfig` values (word_starts: the CRF links words; word_units: the recurrent layers read words);
+the ``options`` section is :class:`~hubtools.rnn.options.RnnOptions`.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
 from hubtools.recipe.base import BuiltModel, LoadedData
 from hubtools.results import MetricSet
+from hubtools.rnn.averaging import AveragingTrainer
 from hubtools.rnn.configuration_rnn_tagger import CELLS, RnnTaggerConfig
 from hubtools.rnn.legacy_metric import per_class_mean_score
 from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
 from hubtools.rnn.options import RnnOptions
 from hubtools.rnn.schedulers import build_scheduler
-from hubtools.rnn.tokenizer import build_word_tokenizer, build_wordpiece_tokenizer, piece_characters
+from hubtools.rnn.tokenizer import (
+    build_word_tokenizer,
+    build_wordpiece_tokenizer,
+    piece_characters,
+    word_start_flags,
+)
 from hubtools.token_classification.recipe import TokenClassificationRecipe
 
 
@@ -34,6 +45,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
 
     family = "rnn-tagger"
     options_class = RnnOptions
+    trainer_class = AveragingTrainer
 
     def __init__(self, cfg, command: str | None = None) -> None:
         if cfg.system not in CELLS:
@@ -77,11 +89,15 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         model = RnnTaggerForTokenClassification(config)
         if token_chars is not None:
             model.chars.set_token_characters(token_chars)
+        if config.word_starts:
+            model.set_word_starts(word_start_flags(tokenizer))
         return model, tokenizer
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
-        """Adam and the configured scheduler, sized to the Trainer's optimizer steps."""
-        return {"optimizers": self.optimizers(built.model, len(features["train"]))}
+        """Adam and the configured scheduler, sized to the Trainer's optimizer steps, and the epochs whose
+        weights are averaged."""
+        return {"optimizers": self.optimizers(built.model, len(features["train"])),
+                "average_last": self.options.average_last}
 
     def optimizers(self, model: torch.nn.Module, num_rows: int) -> tuple:
         """(Adam, scheduler) for ``num_rows`` training rows per epoch."""
@@ -108,9 +124,33 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             values["subword_vocab_size"] = options.subword_vocab_size
         return values
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
-        """The original notebook's per-sentence per-class mean, for comparison only."""
-        gold = [[data.label_names[i] for i in row] for row in data.splits["test"]["ner_tags"]]
+    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
+        """The scores of the scored split, and its F1 with the weights the averaging did not keep."""
+        evaluation = super().evaluate(trainer, data, features)
+        if trainer.averaging is not None:
+            trainer.averaging.test_f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
+        return evaluation
+
+    def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
+                   features: dict[str, Dataset]) -> float:
+        """Entity F1 on the scored split of ``weights`` loaded into the trainer's model (its own weights are
+        put back)."""
+        model = trainer.model
+        own = {name: value.detach().clone() for name, value in model.state_dict().items()}
+        model.load_state_dict(weights)
+        try:
+            return super().evaluate(trainer, data, features).scores.f1
+        finally:
+            model.load_state_dict(own)
+
+    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: AveragingTrainer) -> dict:
+        """The original notebook's per-sentence per-class mean, for comparison only, the scores of sentences
+        read alone when the model reads document context (shared with the token-classification family), and
+        the weight averaging (with its card section) when it ran."""
+        gold = [[data.label_names[i] for i in row] for row in data.scored["ner_tags"]]
         legacy = MetricSet(definition="hubtools.rnn.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
-        return {"extra_scores": {"legacy": legacy}}
+        sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data)}}
+        if trainer.averaging is not None:
+            sections.update(averaging=trainer.averaging, card_sections=["averaging"])
+        return sections

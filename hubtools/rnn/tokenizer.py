@@ -59,6 +59,16 @@ def piece_characters(tokenizer: PreTrainedTokenizerFast) -> tuple[list[list[int]
     return rows, len(chars) + 2
 
 
+def word_start_flags(tokenizer: PreTrainedTokenizerFast) -> list[int]:
+    """1 for every vocabulary entry that starts a word, 0 for ``##`` continuation pieces and padding (the
+    ``word_starts`` buffer of a tagger); ``[UNK]`` replaces a whole word, so it starts one."""
+    flags = [1] * len(tokenizer)
+    for token, i in tokenizer.get_vocab().items():
+        if token.startswith("##") or i == tokenizer.pad_token_id:
+            flags[i] = 0
+    return flags
+
+
 def build_word_tokenizer(
     train_sentences: Iterable[list[str]], min_frequency: int = 1, lowercase: bool = False
 ) -> PreTrainedTokenizerFast:

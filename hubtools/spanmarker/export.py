@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from datasets import Dataset
 
 from hubtools.errors import ExportError
 from hubtools.export.base import Exporter, VariantScores, megabytes
+from hubtools.export.words import load_test_split
 from hubtools.results import Benchmark, BenchmarkRow, ExportSettings, ReferenceModel
 from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
 from hubtools.spanmarker.modeling import load_saved_spanmarker
@@ -37,10 +37,7 @@ class SpanMarkerExporter(Exporter):
         if not (self.model_dir / "config.json").is_file():
             raise ExportError(f"{self.model_dir}: no config.json; the run has no saved SpanMarker model")
         self.model = load_saved_spanmarker(self.model_dir).eval()
-        test_path = self.run_dir / "dataset" / "test.parquet"
-        if not test_path.is_file():
-            raise ExportError(f"{test_path}: missing; verification needs the run's test split")
-        test = Dataset.from_parquet(str(test_path))
+        test = load_test_split(self.run_dir, self.results)
         self.sentences = list(test["tokens"])
         self.gold = [tags_to_spans(tags) for tags in gold_tags(test)]
 

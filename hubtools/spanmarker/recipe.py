@@ -59,7 +59,7 @@ class SpanMarkerRecipe(Recipe):
         if not self.state.is_main_process:
             return None
         started = time.time()
-        test = data.splits["test"]
+        test = data.scored
         predictions = trainer.model.predict(list(test["tokens"]),
                                             batch_size=self.cfg.training.per_device_eval_batch_size)
         scores, tags = evaluate_predictions(test, predictions, data.section.entity_types)

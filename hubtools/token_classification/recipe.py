@@ -12,13 +12,14 @@ from __future__ import annotations
 from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
 
+from hubtools.context import has_documents, tokenize_with_context
+from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation, evaluate_split
 from hubtools.metrics import ids_to_tags, io_entity_scores
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
 from hubtools.results import MetricSet, ModelResult
 from hubtools.token_classification.options import TokenClassificationOptions
-from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import NerTrainer, WordMetrics, build_trainer
 
 
@@ -28,6 +29,7 @@ class TokenClassificationRecipe(Recipe):
     family = "token-classification"
     options_class = TokenClassificationOptions
     trainer_class: type[Trainer] = NerTrainer
+    context = 0  # sub-tokens of document context the model reads (set by featurize)
 
     def build_model(self, data: LoadedData) -> BuiltModel:
         """A pretrained checkpoint (labels checked before anything is written) or a model built from scratch
@@ -47,13 +49,30 @@ class TokenClassificationRecipe(Recipe):
             tokenizer = AutoTokenizer.from_pretrained(init_dir)
         return BuiltModel(model, tokenizer, effective_max_length(model, tokenizer, self.cfg.model.max_length))
 
-    def tokenize(self, split: Dataset, built: BuiltModel, desc: str) -> Dataset:
-        """Feature rows of ``split``: words aligned to sub-tokens, long sentences in windows."""
-        return tokenize_dataset(split, built.tokenizer, built.max_length, self.cfg.model.stride, desc=desc)
+    def tokenize(self, split: Dataset, built: BuiltModel, desc: str, training: bool = False,
+                 pool: tuple[Dataset, ...] | None = ()) -> Dataset:
+        """Feature rows of ``split``: words aligned to sub-tokens, long sentences in windows, with document
+        context (from the sentences of ``split`` and ``pool``) when the model reads it; ``pool`` None: every
+        sentence alone."""
+        return tokenize_with_context(split, built.tokenizer, built.max_length, self.cfg.model.stride,
+                                     self.context_budget(built) if pool is not None else 0, training, desc,
+                                     pool or ())
+
+    def context_budget(self, built: BuiltModel) -> int:
+        """Sub-tokens of a row read with document context (0: none), within the model's windows."""
+        special = built.tokenizer.num_special_tokens_to_add(pair=False)
+        return min(self.cfg.model.document_context, built.max_length - special)
 
     def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+        if self.cfg.model.document_context and not has_documents(data.splits["train"]):
+            raise ConfigError(f"model.document_context: {data.section.name} has no documents (column files with "
+                              f"-DOCSTART- lines, brat folders, or data.document_column); set it to 0")
+        self.built = built
+        self.context = self.context_budget(built) if has_documents(data.splits["train"]) else 0
         with self.state.main_process_first():
-            return {split: self.tokenize(ds, built, f"tokenize {split}") for split, ds in data.splits.items()}
+            return {split: self.tokenize(ds, built, f"tokenize {split}", training=split == "train",
+                                         pool=tuple(other for name, other in data.splits.items() if name != split))
+                    for split, ds in data.splits.items()}
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
         """Further keyword arguments of the Trainer class (a family's optimizer, distillation weights)."""
@@ -66,7 +85,21 @@ class TokenClassificationRecipe(Recipe):
                              trainer_cls=self.trainer_class, **self.trainer_kwargs(built, features))
 
     def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
-        return evaluate_split(trainer, data.splits["test"], features["test"], data.label_names)
+        return evaluate_split(trainer, data.scored, features[data.scored_split], data.label_names)
+
+    def context_scores(self, trainer: Trainer, data: LoadedData) -> dict[str, MetricSet]:
+        """``sentences_alone`` when the model reads document context (nothing otherwise): the extra score every
+        family built on this one records beside its own."""
+        if self.context and has_documents(data.scored):
+            return {"sentences_alone": self.sentences_alone(trainer, data)}
+        return {}
+
+    def sentences_alone(self, trainer: Trainer, data: LoadedData) -> MetricSet:
+        """The scored split again with every sentence read alone: what a pipeline given one sentence gets."""
+        features = self.tokenize(data.scored, self.built, "tokenize sentences alone", pool=None)
+        scores = evaluate_split(trainer, data.scored, features, data.label_names).scores
+        return MetricSet(definition="the same model, every sentence read without its document context",
+                         values={k: getattr(scores, k) for k in ("precision", "recall", "f1")})
 
     def model_result(self, built: BuiltModel) -> ModelResult:
         model, cfg = built.model, self.cfg.model
@@ -75,13 +108,15 @@ class TokenClassificationRecipe(Recipe):
             num_parameters=int(sum(p.numel() for p in model.parameters())), max_length=built.max_length,
             stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.from_scratch,
             vocab_size=getattr(model.config, "vocab_size", None),
-            remote_code=bool(getattr(model.config, "auto_map", None)))
+            remote_code=bool(getattr(model.config, "auto_map", None)),
+            document_context=self.context)
 
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
-        """The IO entity scores and the published reference of this system, when the options ask for them."""
-        scores = {}
+        """The IO entity scores and the published reference of this system, when the options ask for them,
+        and the scores of sentences read alone when the model reads document context."""
+        scores = self.context_scores(trainer, data)
         if self.options.io_scores:
-            gold = ids_to_tags(data.splits["test"]["ner_tags"], data.label_names)
+            gold = ids_to_tags(data.scored["ner_tags"], data.label_names)
             scores["io"] = MetricSet(definition="entities as maximal runs of one type, prefixes ignored",
                                      values=io_entity_scores(gold, evaluation.predictions))
         reference = self.options.references.get(self.cfg.system or "default") or self.options.references.get("default")

@@ -9,6 +9,8 @@ Every Trainer option is a key of the section (``training.lr_scheduler_type=cosin
   CPU-only run whose CPU computes bf16 natively (AVX512-BF16 or AMX);
 - ``max_tokens_per_batch``: training batches hold at most this many padded tokens instead of
   ``per_device_train_batch_size`` sentences (:mod:`hubtools.training.batching`);
+- ``early_stopping_patience``: stop when validation entity F1 has not improved for this many evaluations
+  (transformers' ``EarlyStoppingCallback``; the best checkpoint is the model);
 - on a machine without CUDA the processes of ``accelerate launch`` train on the CPU together (gloo).
 """
 
@@ -71,8 +73,14 @@ class NerTrainingArguments(TrainingArguments):
         "help": "Token-budget training batches of at most this many padded tokens (per_device_train_batch_size "
                 "is then unused for training)."})
 
+    early_stopping_patience: int | None = field(default=None, metadata={
+        "help": "Stop when the best-model metric has not improved for this many evaluations."})
+
     def __post_init__(self) -> None:
         self.requested_precision = {"fp16": self.fp16, "bf16": self.bf16}
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError(f"training.early_stopping_patience must be at least 1, got "
+                              f"{self.early_stopping_patience}")
         self.fp16, self.bf16 = resolve_precision(self.fp16, self.bf16)
         if self.learning_rate <= 0:
             raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
@@ -102,7 +110,8 @@ class NerTrainingArguments(TrainingArguments):
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) in training: {unknown}; the section takes transformers' "
-                              "TrainingArguments (see their documentation) and max_tokens_per_batch")
+                              "TrainingArguments (see their documentation), max_tokens_per_batch and "
+                              "early_stopping_patience")
         try:
             args = cls(**values)
         except TypeError as err:

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
-from torch.utils.data import DataLoader, SequentialSampler
+from torch.utils.data import DataLoader
 from transformers import (
     DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint, has_length, seed_worker
+from transformers.trainer_utils import EvalLoopOutput, get_last_checkpoint, has_length, seed_worker
 
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import EpochScores
@@ -51,9 +52,10 @@ class NerTrainer(Trainer):
     """The Trainer for word-level token classification.
 
     Training batches hold at most ``max_tokens_per_batch`` padded tokens when that is set
-    (:mod:`hubtools.training.batching`). Evaluation and prediction always read features in dataset order
-    (``group_by_length`` only reorders training batches): word-level metrics merge predictions back to
-    sentences by position, and ``gather_for_metrics`` returns every feature exactly once with 1 or N processes.
+    (:mod:`hubtools.training.batching`). Evaluation and prediction read features longest first, so a batch
+    pads to rows of about its own length, and hand predictions back in dataset order (to ``compute_metrics``
+    and to the caller): word-level metrics merge predictions back to sentences by position, and
+    ``gather_for_metrics`` returns every feature exactly once with 1 or N processes.
     """
 
     def __init__(self, *args, max_tokens_per_batch: int | None = None, **kwargs):
@@ -79,7 +81,33 @@ class NerTrainer(Trainer):
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or not has_length(eval_dataset):
             return None
-        return SequentialSampler(eval_dataset)
+        return length_order(eval_dataset) if isinstance(eval_dataset, Dataset) else range(len(eval_dataset))
+
+    def evaluation_loop(self, dataloader: DataLoader, *args, **kwargs) -> EvalLoopOutput:
+        dataset = getattr(dataloader, "dataset", None)
+        if not isinstance(dataset, Dataset):
+            return super().evaluation_loop(dataloader, *args, **kwargs)
+        restore = np.argsort(length_order(dataset), kind="stable")
+        compute_metrics = self.compute_metrics
+        if compute_metrics is not None:
+            self.compute_metrics = lambda pred: compute_metrics(type(pred)(
+                predictions=in_order(pred.predictions, restore), label_ids=in_order(pred.label_ids, restore)))
+        try:
+            output = super().evaluation_loop(dataloader, *args, **kwargs)
+        finally:
+            self.compute_metrics = compute_metrics
+        return output._replace(predictions=in_order(output.predictions, restore),
+                               label_ids=in_order(output.label_ids, restore))
+
+
+def length_order(features: Dataset) -> list[int]:
+    """Row indices longest first (stable): the order evaluation reads features in."""
+    return np.argsort([-n for n in feature_lengths(features)], kind="stable").tolist()
+
+
+def in_order(rows, restore: np.ndarray):
+    """Rows read in :func:`length_order` put back in dataset order (``None`` stays ``None``)."""
+    return None if rows is None else rows[restore]
 
 
 class WordMetrics:
@@ -108,8 +136,11 @@ def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ar
                   **trainer_kwargs) -> Trainer:
     """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
     metrics; token-budget batches when ``args.max_tokens_per_batch`` is set (or passed among
-    ``trainer_kwargs``)."""
+    ``trainer_kwargs``), early stopping when ``args.early_stopping_patience`` is."""
     apply_mixed_precision(args)
+    patience = getattr(args, "early_stopping_patience", None)
+    if patience and eval_features is not None:
+        callbacks = [*(callbacks or []), EarlyStoppingCallback(early_stopping_patience=patience)]
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if args.fp16 else None)
     budget = getattr(args, "max_tokens_per_batch", None)
     if budget and issubclass(trainer_cls, NerTrainer):

@@ -1,0 +1,117 @@
+"""recipes/ner.py: your own data and encoder, end to end on generated data; document context that decides a
+type; a dataset without a test split; the metadata taken from the data and the encoder."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from datasets import ClassLabel, Dataset, Features, Sequence, Value
+from recipe_runs import ROOT, run_recipe
+from tiny_ner import save_tiny_model
+
+from hubtools.cards import check_cards
+from hubtools.metadata import card_metadata, derived_language, widget_sentences
+from hubtools.run import read_results
+
+SEED_WORDING = re.compile(r"financ|xbrl|finer|filing|multinerd|few-nerd|ukrain", re.IGNORECASE)
+
+# Two kinds of documents that differ only in their first sentence: the name in the second sentence is a club
+# (ORG) after a sports sentence and a city (LOC) after a travel one. Read alone, the second sentence cannot tell.
+SPORT = ["The football club signed a new striker .", "The team won the league again .",
+         "Fans cheered the players in the stadium ."]
+TRAVEL = ["The old city has a famous river .", "Tourists visit the town every summer .",
+          "The streets of the capital are busy ."]
+NAMES = ["Barcelona", "Chelsea", "Madrid", "Milan", "Porto", "Lyon", "Turin", "Leeds"]
+ENDINGS = ["{} was in the news today .", "Everyone talked about {} again .", "{} made the headlines ."]
+
+
+def document(rng: random.Random) -> str:
+    kind, opening = rng.choice([("ORG", SPORT), ("LOC", TRAVEL)])
+    name = rng.choice(NAMES)
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    lines += [f"{w} O" for w in rng.choice(opening).split()] + [""]
+    lines += [f"{w} {'B-' + kind if w == name else 'O'}" for w in rng.choice(ENDINGS).format(name).split()] + [""]
+    return "\n".join(lines)
+
+
+def write_documents(folder: Path, splits: dict[str, int], seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in splits.items():
+        (folder / f"{split}.txt").write_text("\n".join(document(rng) for _ in range(count)))
+    return folder
+
+
+@pytest.mark.slow
+def test_generic_recipe_tiny_preset_publishes_the_datas_own_card(tmp_path):
+    run = tmp_path / "ner-tiny"
+    run_recipe("ner", run)
+    results = read_results(run)
+    assert results.recipe == "ner" and results.dataset.name == "conll2003-generated"
+    assert results.test.f1 >= 0.5 and results.export.passed
+    card = (run / "model" / "README.md").read_text()
+    assert not SEED_WORDING.search(card), SEED_WORDING.search(card)
+    assert "# bert-conll2003-generated" in card
+    test = Dataset.from_parquet(str(run / "dataset" / "test.parquet"))
+    test_sentences = {" ".join(tokens) for tokens in test["tokens"]}
+    assert results.publish.widget and set(results.publish.widget) <= test_sentences
+    for text in results.publish.widget:
+        assert f"- text: {text}" in card.replace("\n    ", " ")
+    assert check_cards(run) == []
+
+
+@pytest.mark.slow
+def test_document_context_decides_the_type_and_context_words_are_never_scored(tmp_path):
+    data = write_documents(tmp_path / "docs", {"train": 500, "validation": 60, "test": 80})
+    run = tmp_path / "ctx"
+    run_recipe("ner", run, "--data", str(data), "--no-export", "model.document_context=48",
+               "training.num_train_epochs=6", "training.max_tokens_per_batch=256")
+    results = read_results(run)
+    test = Dataset.from_parquet(str(run / "dataset" / "test.parquet"))
+    assert results.test.num_words == sum(len(tokens) for tokens in test["tokens"])  # own words only
+    assert results.model.document_context == 48
+    alone = results.extra_scores["sentences_alone"].values["f1"]
+    assert results.test.f1 >= 0.9, results.test
+    assert alone <= 0.75, alone  # read alone, the type of the name is a guess
+    assert "Document context | up to 48 sub-tokens" in (run / "model" / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_dataset_without_test_split_is_scored_on_validation_and_says_so(tmp_path):
+    data = write_documents(tmp_path / "docs", {"train": 200})
+    run = tmp_path / "notest"
+    run_recipe("ner", run, "--data", str(data), "--no-export", "training.num_train_epochs=1")
+    results = read_results(run)
+    assert results.test.split == "validation" and "test" not in results.dataset.splits
+    assert results.dataset.splits["validation"] == 40  # 10 % of the 400 sentences, carved
+    card = (run / "model" / "README.md").read_text()
+    assert "on its validation split" in card and "the dataset has no test split" in card
+    assert "split: validation" in card and "name: Validation F1" in card
+    assert check_cards(run) == []
+
+
+def test_language_comes_from_the_encoders_card_when_the_data_has_none(tmp_path):
+    encoder = save_tiny_model(tmp_path / "encoder")
+    assert derived_language({}, card_metadata(str(encoder), "model")) == ["en"]
+    assert derived_language({"language": ["uk"]}, {"language": "en"}) == ["uk"]
+    assert card_metadata(str(tmp_path / "nothing"), "model") == {}
+
+
+def test_widget_sentences_show_every_type_with_real_sentences():
+    features = Features({"tokens": Sequence(Value("string")),
+                         "ner_tags": Sequence(ClassLabel(names=["O", "B-A", "I-A", "B-B", "I-B"]))})
+    rows = [(["x"] * 6, [0] * 6), (["a"] * 6, [1, 2, 0, 0, 0, 0]), (["b"] * 6, [3, 0, 0, 0, 0, 0]),
+            (["ab"] * 6, [1, 0, 3, 0, 0, 0]), (["short"], [1])]
+    ds = Dataset.from_dict({"tokens": [r[0] for r in rows], "ner_tags": [r[1] for r in rows]}, features=features)
+    chosen = widget_sentences(ds, count=2)
+    assert chosen[0] == "ab ab ab ab ab ab"  # both types at once
+    assert len(chosen) == 2 and "x x x x x x" not in chosen and "short" not in chosen
+
+
+def test_the_generic_recipe_configuration_names_no_seed_system():
+    for name in ("ner.yaml", "ner-tiny.yaml"):
+        text = (ROOT / "recipes" / "configs" / name).read_text()
+        assert not SEED_WORDING.search(text)
