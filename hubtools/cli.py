@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
                           help="how to read --data: a data key of the recipes, e.g. scheme=IOB1, config_name=en "
                           "(repeat for several)")
-    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--split", help="the split scored (default: test; for the run's own saved splits, the one "
+                          "the run was scored on)")
     evaluate.add_argument("--label-map", metavar="MODEL=DATA,...", help="score model type MODEL as data type DATA "
                           "(types of the same name match without it)")
     evaluate.add_argument("--variant", choices=VARIANTS, default="pytorch",

@@ -23,6 +23,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from transformers import Trainer
 
 from hubtools.config import DataConfig
+from hubtools.data.build import default_name
 from hubtools.data.schemes import split_tag, types_of
 from hubtools.data.validation import label_names_of
 from hubtools.errors import UsageError
@@ -152,15 +153,17 @@ def run_dataset(source: ModelSource) -> DataConfig:
     return DataConfig(source=str(source.run_dir / "dataset"), name=source.results.dataset.name, scheme="IOB2")
 
 
-def evaluate_model(model: str, data: DataConfig | None = None, split: str = "test", label_map: str | None = None,
+def evaluate_model(model: str, data: DataConfig | None = None, split: str | None = None, label_map: str | None = None,
                    variant: str = "pytorch", batch_size: int = 32, revision: str | None = None,
                    trust_remote_code: bool = False) -> tuple[DatasetEvaluation, ModelSource]:
     """Score ``model`` (a run folder, model folder or Hub repo: :func:`hubtools.tagging.resolve_model`) on a split
-    of ``data`` (default: the run's own saved splits). Every argument is checked before any scoring; PyTorch
-    scores identically with 1 or N processes."""
+    of ``data`` (default: the run's own saved splits); ``split`` defaults to ``test``, or to the split the run
+    was scored on when ``data`` is its own. Every argument is checked before any scoring; PyTorch scores
+    identically with 1 or N processes."""
     start = time.time()
     source = resolve_model(model, variant, revision, trust_remote_code)
     cfg = data or run_dataset(source)
+    split = split or ("test" if data is not None else source.results.test.split)
     splits, report = load_data(cfg)
     if split not in splits:
         raise UsageError(f"--split {split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
@@ -169,11 +172,13 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str = "tes
     match = match_types(source.entity_types, types_of(data_names), parse_label_map(label_map),
                         f"--data {cfg.source}")
     tagger = Tagger(source, variant, batch_size)
-    predicted = ids_to_tags(tagger.tag(ds), tagger.label_names)
+    predicted = ids_to_tags(tagger.tag(ds, [other for name, other in splits.items() if name != split]),
+                            tagger.label_names)
     scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match)
+    scores.split = split
     hub = report.format == "Hub"
     evaluation = DatasetEvaluation(
-        dataset=cfg.name or Path(cfg.source).name, source=portable(cfg.source), split=split, variant=variant,
+        dataset=cfg.name or default_name(cfg.source), source=portable(cfg.source), split=split, variant=variant,
         label_map=match.label_map, model_only=model_only, data_only=data_only, scores=scores, model=source.name,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), machine=machine_description(),
         seconds=round(time.time() - start, 2), hub_id=cfg.source if hub else None,
@@ -182,8 +187,9 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str = "tes
     return evaluation, source
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32) -> TestScores:
-    """Re-score a finished run's saved model on one of its saved splits (``dataset/<split>.parquet``), through
+def evaluate_run(run_dir: str | Path, split: str | None = None, batch_size: int = 32) -> TestScores:
+    """Re-score a finished run's saved model on one of its saved splits (``dataset/<split>.parquet``, default the
+    one it was scored on), through
     the Trainer's prediction loop (``accelerate launch --num_processes N`` gives the same scores)."""
     return evaluate_model(str(run_dir), split=split, batch_size=batch_size)[0].scores
 

@@ -9,11 +9,14 @@ classifier). Variants: ``pytorch`` (the weights) and the ONNX files of the expor
 in ``onnx/``). Supported: transformers token classifiers and the remote-code RNN taggers (their code runs only
 for a run folder of this project or with ``trust_remote_code``); SpanMarker models are refused.
 
-Sentences are tokenized as in training (:func:`hubtools.tokenization.tokenize_dataset` with the run's window
+Sentences are tokenized as in training (:func:`hubtools.context.tokenize_with_context` with the run's window
 size and stride, else the model's maximum length and the recipes' default stride): a sentence longer than the
-window is split into overlapping windows and the window predictions are merged back to one label per word.
-PyTorch runs through the Trainer's prediction loop, so ``accelerate launch`` with N processes gives the same
-tags as one; ONNX Runtime runs in the calling process over length-sorted batches.
+window is split into overlapping windows and the window predictions are merged back to one label per word. A
+model trained with document context (``model.document_context`` in its results) reads each sentence of a split
+that has documents with its neighbouring sentences, as the recipe scored it (:mod:`hubtools.context`); the
+context words are never tagged. PyTorch runs through the Trainer's prediction loop (longest rows first), so
+``accelerate launch`` with N processes gives the same tags as one; ONNX Runtime runs in the calling process over
+length-sorted batches.
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ class ModelSource:
     def name(self) -> str:
         """How outputs name the model: the Hub repo id, else the folder as a portable path."""
         return self.repo_id or portable(self.argument)
+
+    @property
+    def document_context(self) -> int:
+        """Sub-tokens of document context the model was trained and scored with (0: sentences alone)."""
+        return self.results.model.document_context if self.results is not None else 0
 
     def window(self, tokenizer) -> tuple[int, int]:
         """Window size and stride in sub-tokens: the run's, else the model's limit and the default stride."""
@@ -248,16 +256,18 @@ class Tagger:
         self.tokenizer = AutoTokenizer.from_pretrained(source.model_dir)
         self.max_length, self.stride = source.window(self.tokenizer)
 
-    def features(self, ds: Dataset) -> Dataset:
-        """The model's feature rows of ``ds`` (windows for long sentences), as in training."""
-        from hubtools.tokenization import tokenize_dataset
+    def features(self, ds: Dataset, pool: Sequence[Dataset] = ()) -> Dataset:
+        """The model's feature rows of ``ds`` as in training: windows for long sentences and, for a model that
+        reads document context, each sentence with its neighbours in its document (from ``ds`` and ``pool``)."""
+        from hubtools.context import tokenize_with_context
 
-        return tokenize_dataset(ds, self.tokenizer, self.max_length, self.stride, label_column=None,
-                                desc="tokenize")
+        return tokenize_with_context(ds, self.tokenizer, self.max_length, self.stride, self.source.document_context,
+                                     pool=pool, label_column=None)
 
-    def tag(self, ds: Dataset) -> list[list[int]]:
-        """One label id (an index of :attr:`label_names`) per word of every sentence of ``ds``."""
-        features = self.features(ds)
+    def tag(self, ds: Dataset, pool: Sequence[Dataset] = ()) -> list[list[int]]:
+        """One label id (an index of :attr:`label_names`) per word of every sentence of ``ds`` (``pool``: the
+        other splits, whose sentences may be read as document context)."""
+        features = self.features(ds, pool)
         lengths = [len(tokens) for tokens in ds["tokens"]]
         if self.variant == "pytorch":
             return self._tag_pytorch(features, lengths)
@@ -266,36 +276,30 @@ class Tagger:
     def _tag_pytorch(self, features: Dataset, lengths: list[int]) -> list[list[int]]:
         import tempfile
 
-        from transformers import (
-            AutoModelForTokenClassification,
-            DataCollatorForTokenClassification,
-            Trainer,
-            TrainingArguments,
-        )
+        from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, TrainingArguments
 
         from hubtools.evaluation import predict_words
-        from hubtools.training.trainer import argmax_logits
+        from hubtools.training.trainer import NerTrainer, argmax_logits
 
         model = AutoModelForTokenClassification.from_pretrained(
             self.source.model_dir, trust_remote_code=self.source.trust_remote_code)
         with tempfile.TemporaryDirectory() as tmp:
             args = TrainingArguments(output_dir=tmp, per_device_eval_batch_size=self.batch_size, report_to="none",
                                      dataloader_pin_memory=False)
-            trainer = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(self.tokenizer),
-                              preprocess_logits_for_metrics=argmax_logits)
+            trainer = NerTrainer(model=model, args=args,
+                                 data_collator=DataCollatorForTokenClassification(self.tokenizer),
+                                 preprocess_logits_for_metrics=argmax_logits)
             return predict_words(trainer, features, lengths)
 
     def _tag_onnx(self, features: Dataset, lengths: list[int]) -> list[list[int]]:
         from hubtools.export.inference import feature_logits, ort_forward, ort_session
-        from hubtools.export.words import INPUT_NAMES
-        from hubtools.tokenization import merge_word_predictions
+        from hubtools.export.words import INPUT_NAMES, decoded_words
 
         path = self.source.onnx_file(self.variant)
         forward, names = ort_forward(ort_session(path, self.threads))
         rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
         logits = feature_logits(forward, rows, names, self.tokenizer.pad_token_id or 0, self.batch_size)
-        decode = _decoder(path.parent)
-        return merge_word_predictions([decode(x) for x in logits], features, lengths)
+        return decoded_words(_decoder(path.parent), logits, rows, features, lengths)
 
 
 def _decoder(onnx_dir: Path):

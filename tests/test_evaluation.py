@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+from datasets import concatenate_datasets
 from helpers import run_results
 from tiny_ner import LABELS, ner_dataset, save_tiny_model
 
@@ -19,6 +21,7 @@ from hubtools.cards.data import CardContext, NerModelCardData, indexed_evaluatio
 from hubtools.cards.render import render, template_dirs
 from hubtools.cards.rules import front_matter, metadata_problems
 from hubtools.cli import main
+from hubtools.context import tokenize_with_context
 from hubtools.errors import UsageError
 from hubtools.evaluation import (
     TypeMatch,
@@ -136,7 +139,7 @@ def test_model_index_lists_each_evaluated_dataset_once_and_passes_the_hub_rules(
     f1 = {r["dataset"]["name"]: r["metrics"][0]["value"] for r in meta["model-index"][0]["results"]}
     assert f1 == {"test-data": 0.8, "other-ner": 0.5, "wikiann": 0.6}
     results.evaluations[1].scores.f1 = 0.55  # a model-index that no longer says what results.json says
-    assert check_model_index(meta, results) == ["model-index test 'f1' of other-ner = 0.5, results.json has 0.55"]
+    assert check_model_index(meta, results) == ["model-index test f1 of other-ner = 0.5, results.json has 0.55"]
 
 
 def test_card_table_says_which_types_were_scored_and_which_not():
@@ -228,3 +231,23 @@ def test_bad_arguments_fail_in_one_line_before_any_scoring(tiny_model, tmp_path,
 def test_a_model_folder_resolves_without_a_run():
     with pytest.raises(UsageError, match=r"^--variant 'fp16': expected one of pytorch, onnx"):
         resolve_model(".", "fp16")
+
+
+def test_a_document_context_model_reads_each_sentence_with_its_neighbours(tiny_model, tmp_path):
+    """A model folder whose results say it reads document context: a split with documents is tokenized with
+    the neighbouring sentences around each one (as the recipe scored it), and only the sentence's own words get
+    tags; without documents every sentence is read alone."""
+    folder = Path(shutil.copytree(tiny_model, tmp_path / "context-model"))
+    write_results(folder, run_results(label_names=LABELS, document_context=40))
+    test = concatenate_datasets(list(ner_dataset().values()))
+    docs = test.add_column("document_id", ["d"] * len(test)).add_column("sentence_id", list(range(len(test))))
+    tagger = Tagger(resolve_model(str(folder)))
+    assert tagger.source.document_context == 40
+    features = tagger.features(docs)
+    expected = tokenize_with_context(docs, tagger.tokenizer, 64, 8, 40, label_column=None)
+    assert features["input_ids"] == expected["input_ids"]
+    alone = tagger.features(test)
+    assert sum(map(len, features["input_ids"])) > sum(map(len, alone["input_ids"]))
+    tags = tagger.tag(docs)
+    assert [len(t) for t in tags] == [len(t) for t in test["tokens"]]
+    assert Tagger(resolve_model(str(tiny_model))).features(docs)["input_ids"] == alone["input_ids"]
