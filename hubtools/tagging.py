@@ -218,18 +218,30 @@ BUILD_KEYS = ("num_types", "selection_rule", "types", "rename", "drop_without_en
               "max_samples", "seed", "license", "license_name", "license_link", "language")
 
 
+# data keys whose value is text: a --data-option value for them is taken as written (``strip_token_prefix=en:``,
+# ``config_name=2022``), not read as YAML
+TEXT_KEYS = frozenset(f.name for f in dataclasses.fields(DataConfig) if f.type in ("str", "str | None"))
+
+
 def data_argument(source: str, options: Sequence[str] = ()) -> DataConfig:
-    """The ``data`` section of ``--data SOURCE --data-option KEY=VALUE ...`` (values as YAML, the keys of a
-    recipe's ``data`` section that say how to read the source); the keys of :data:`BUILD_KEYS` are refused."""
+    """The ``data`` section of ``--data SOURCE --data-option KEY=VALUE ...`` (the keys of a recipe's ``data``
+    section that say how to read the source; values as YAML except for :data:`TEXT_KEYS`); the keys of
+    :data:`BUILD_KEYS` are refused."""
     from hubtools.config import data_section
 
-    cfg = data_section(source, [f"data.{option}" for option in options])
+    cfg = data_section(source, [f"data.{_option(option)}" for option in options])
     default = DataConfig(source=source)
     given = [k for k in BUILD_KEYS if getattr(cfg, k) != getattr(default, k)]
     if given:
         raise UsageError(f"--data-option {given[0]}: builds a training dataset; evaluate and predict read the "
                          "source's splits as they are (evaluate matches types with --label-map)")
     return cfg
+
+
+def _option(option: str) -> str:
+    """``KEY=VALUE`` with the value of a text key quoted, so that YAML reads it as written."""
+    key, sep, value = option.partition("=")
+    return f"{key}={json.dumps(value)}" if sep and key.strip() in TEXT_KEYS else option
 
 
 def load_data(cfg: DataConfig) -> tuple[DatasetDict, LoadReport]:

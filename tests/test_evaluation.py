@@ -90,8 +90,10 @@ def test_a_stray_inside_tag_counts_as_an_entity():
 
 
 def test_data_argument_reads_a_source_and_refuses_building_keys():
-    cfg = data_argument("generate:conll2003", ["scheme=IOB1", "name=conll-like"])
-    assert (cfg.scheme, cfg.name) == ("IOB1", "conll-like")
+    cfg = data_argument("generate:conll2003", ["scheme=IOB1", "name=conll-like", "strip_token_prefix=en:",
+                                               "config_name=2022", "filters={lang: en}"])
+    assert (cfg.scheme, cfg.name, cfg.strip_token_prefix, cfg.config_name) == ("IOB1", "conll-like", "en:", "2022")
+    assert cfg.filters == {"lang": "en"}  # values of other keys are YAML
     with pytest.raises(UsageError, match=r"^--data-option num_types: builds a training dataset"):
         data_argument("generate:conll2003", ["num_types=2"])
 
