@@ -214,14 +214,14 @@ def format_evaluation(evaluation: DatasetEvaluation) -> str:
     lines.append(f"{'type (model -> data)':<{width}}  precision  recall      f1  support")
     lines += [f"{name:<{width}}  {p:9.4f}  {r:6.4f}  {f:6.4f}  {n:7d}" for name, p, r, f, n in rows]
     lines.append(f"{'word accuracy':<{width}}  {s.accuracy:9.4f}")
-    unscored = [(t, f"model type the dataset lacks: {n} predicted entities set to O before scoring")
-                for t, n in e.model_only.items()]
-    unscored += [(t, f"dataset type the model lacks: {n} gold entities set to O before scoring")
-                 for t, n in e.data_only.items()]
-    if unscored:
-        lines += ["", "not scored:"]
-        width = max(len(t) for t, _ in unscored)
-        lines += [f"  {t:<{width}}  {why}" for t, why in unscored]
+    groups = [("model types the dataset lacks (entities the model predicted)", e.model_only),
+              ("dataset types the model lacks (gold entities)", e.data_only)]
+    if e.model_only or e.data_only:
+        lines += ["", "not scored (set to O before scoring, neither hits nor misses):"]
+    for title, counts in groups:
+        if counts:
+            lines.append(f"  {title}:")
+            lines += [f"  {n:7d}  {t}" for t, n in counts.items()]
     return "\n".join(lines)
 
 

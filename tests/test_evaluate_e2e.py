@@ -94,8 +94,9 @@ def test_another_dataset_through_a_label_map(run, other, hub_server, tmp_path):
     assert evaluation["data_only"] == {t: gold[t] for t in gold if t not in evaluation["label_map"].values()}
     assert len(evaluation["data_only"]) == 2 and all(evaluation["data_only"].values())
     assert set(evaluation["scores"]["per_type"]) <= {"REVENUE_LIKE", "AMOUNT_LIKE", types[2]}
-    assert f"{types[0]} -> REVENUE_LIKE" in table and "not scored:" in table
-    assert f"model type the dataset lacks: {evaluation['model_only'][types[3]]} predicted entities" in table
+    assert f"{types[0]} -> REVENUE_LIKE" in table and "not scored (set to O before scoring" in table
+    assert f"  model types the dataset lacks (entities the model predicted):\n  " \
+        f"{evaluation['model_only'][types[3]]:7d}  {types[3]}\n" in table
     recorded = read_results(run).evaluations
     assert [e.dataset for e in recorded] == ["other-finer"] and recorded[0].scores.f1 == evaluation["scores"]["f1"]
 

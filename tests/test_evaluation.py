@@ -195,7 +195,9 @@ def test_evaluate_a_model_folder_through_a_label_map(tiny_model, tmp_path):
     assert result.scores == expected
     assert result.model_only == {"LOC": entity_counts(predicted, ["LOC"])["LOC"]}
     table = format_evaluation(result)
-    assert "PER -> person" in table and "not scored:" in table and "LOC  model type the dataset lacks" in table
+    assert "PER -> person" in table and "not scored (set to O before scoring" in table
+    assert f"  model types the dataset lacks (entities the model predicted):\n  {result.model_only['LOC']:7d}  LOC" \
+        in table
 
 
 def test_bad_arguments_fail_in_one_line_before_any_scoring(tiny_model, tmp_path, capsys):
