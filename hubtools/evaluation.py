@@ -146,11 +146,14 @@ def score_matched(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
 # ------------------------------------------------------------------------------------------ evaluate
 
 
-def run_dataset(source: ModelSource) -> DataConfig:
-    """The run's own saved splits (``RUN/dataset``), under the run's dataset name."""
+def run_dataset(source: ModelSource) -> tuple[DataConfig, dict[str, Dataset]]:
+    """The run's own saved splits (``RUN/dataset/*.parquet``) read as the recipe scored them (their document
+    columns kept, so a document-context model reads the same neighbours), under the run's dataset name."""
     if source.run_dir is None or source.results is None:
         raise UsageError(f"--data is needed: {source.argument} is not a run folder with saved splits")
-    return DataConfig(source=str(source.run_dir / "dataset"), name=source.results.dataset.name, scheme="IOB2")
+    folder = source.run_dir / "dataset"
+    splits = {path.stem: Dataset.from_parquet(str(path)) for path in sorted(folder.glob("*.parquet"))}
+    return DataConfig(source=str(folder), name=source.results.dataset.name), splits
 
 
 def evaluate_model(model: str, data: DataConfig | None = None, split: str | None = None, label_map: str | None = None,
@@ -162,9 +165,12 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str | None
     identically with 1 or N processes."""
     start = time.time()
     source = resolve_model(model, variant, revision, trust_remote_code)
-    cfg = data or run_dataset(source)
-    split = split or ("test" if data is not None else source.results.test.split)
-    splits, report = load_data(cfg)
+    if data is None:
+        (cfg, splits), hub = run_dataset(source), False
+        split = split or source.results.test.split
+    else:
+        (splits, report), cfg = load_data(data), data
+        split, hub = split or "test", report.format == "Hub"
     if split not in splits:
         raise UsageError(f"--split {split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
     ds = splits[split]
@@ -176,7 +182,6 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str | None
                             tagger.label_names)
     scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match)
     scores.split = split
-    hub = report.format == "Hub"
     evaluation = DatasetEvaluation(
         dataset=cfg.name or default_name(cfg.source), source=portable(cfg.source), split=split, variant=variant,
         label_map=match.label_map, model_only=model_only, data_only=data_only, scores=scores, model=source.name,

@@ -27,6 +27,7 @@ from hubtools.evaluation import (
     TypeMatch,
     entity_counts,
     evaluate_model,
+    evaluate_run,
     format_evaluation,
     match_types,
     parse_label_map,
@@ -254,4 +255,14 @@ def test_a_document_context_model_reads_each_sentence_with_its_neighbours(tiny_m
     assert sum(map(len, features["input_ids"])) > sum(map(len, alone["input_ids"]))
     tags = tagger.tag(docs)
     assert [len(t) for t in tags] == [len(t) for t in test["tokens"]]
+    assert tags != tagger.tag(test)  # the neighbours change this untrained model's tags
     assert Tagger(resolve_model(str(tiny_model))).features(docs)["input_ids"] == alone["input_ids"]
+    # a run folder of that model: its saved split is scored with the same neighbours (document columns kept)
+    run = tmp_path / "run"
+    shutil.copytree(folder, run / "model")
+    shutil.move(run / "model" / "results.json", run / "results.json")
+    (run / "dataset").mkdir()
+    docs.to_parquet(str(run / "dataset" / "test.parquet"))
+    expected_scores = metrics.test_scores(ids_to_tags(docs["ner_tags"], LABELS), ids_to_tags(tags, LABELS),
+                                          ["PER", "LOC"])
+    assert evaluate_run(run) == expected_scores
