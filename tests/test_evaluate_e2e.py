@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import client_env
+from conftest import client_env, run_client
 from huggingface_hub import HfApi
 from recipe_runs import ROOT, accelerate_launcher, recipe_env
 from test_publish_e2e import hubtools_push
@@ -133,10 +133,13 @@ def test_another_dataset_through_a_label_map(run, other, hub_server, tmp_path):
 
 def test_a_hub_repo_without_a_token_classifier_is_refused(hub_server, other, tmp_path):
     repo = f"{hub_server.user}/plain-encoder"
-    api = HfApi(endpoint=hub_server.endpoint, token=hub_server.write_token)
-    api.create_repo(repo, exist_ok=True)
-    api.upload_file(path_or_fileobj=json.dumps({"architectures": ["BertModel"], "model_type": "bert"}).encode(),
-                    path_in_repo="config.json", repo_id=repo)
+    config = json.dumps({"architectures": ["BertModel"], "model_type": "bert"})
+    # a client process: huggingface_hub reads HF_ENDPOINT at import, and a commit's URL is parsed against it
+    upload = run_client(f"from huggingface_hub import HfApi\napi = HfApi()\napi.create_repo({repo!r}, exist_ok=True)\n"
+                        f"api.upload_file(path_or_fileobj={config!r}.encode(), path_in_repo='config.json', "
+                        f"repo_id={repo!r})", client_env(hub_server.endpoint, tmp_path / "upload",
+                                                         HF_TOKEN=hub_server.write_token))
+    assert upload.returncode == 0, upload.stderr[-3000:]
     env = client_env(hub_server.endpoint, tmp_path, HF_TOKEN=hub_server.read_token)
     proc = hubtools("evaluate", repo, "--data", str(other[0]), env=env)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
