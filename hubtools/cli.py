@@ -1,5 +1,5 @@
-"""The ``hubtools`` command: check a data source, render and check cards, export a run to ONNX, publish a run
-to the Hub."""
+"""The ``hubtools`` command: check a data source, render and check cards, export a run to ONNX, score and tag
+with a model (evaluate, predict), publish a run to the Hub."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from hubtools.errors import UsageError
+from hubtools.tagging import VARIANTS
 
 
 def _card(args: argparse.Namespace) -> int:
@@ -51,17 +54,28 @@ def _export(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
-    from hubtools.evaluation import evaluate_run
+    from hubtools.evaluation import evaluate_model, format_evaluation, record_evaluation
     from hubtools.results import to_dict
     from hubtools.run import write_json
+    from hubtools.tagging import data_argument
 
-    scores = evaluate_run(args.run_dir, args.split, args.batch_size)
-    if PartialState().is_main_process:
-        summary = {k: getattr(scores, k) for k in ("precision", "recall", "f1", "accuracy", "num_sentences",
-                                                   "num_words")}
-        print(" ".join(f"{k}={v}" for k, v in summary.items()))
-        if args.output:
-            write_json(args.output, to_dict(scores))
+    if args.data_option and not args.data:
+        raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
+    data = data_argument(args.data, args.data_option) if args.data else None
+    main_process = PartialState().is_main_process
+    if args.variant != "pytorch" and not main_process:
+        return 0  # ONNX Runtime scores in the main process
+    evaluation, source = evaluate_model(args.model, data, args.split, args.label_map, args.variant, args.batch_size,
+                                        args.revision, args.trust_remote_code)
+    if not main_process:
+        return 0
+    print(format_evaluation(evaluation))
+    if data is not None and source.run_dir is not None and not args.no_record:
+        record_evaluation(source.run_dir, evaluation)
+        print(f"\nrecorded in {source.run_dir / 'results.json'} (evaluations); `hubtools card {source.run_dir}` "
+              "puts it into the model card and its model-index")
+    if args.output:
+        write_json(args.output, to_dict(evaluation))
     return 0
 
 
@@ -84,6 +98,27 @@ def _data(args: argparse.Namespace) -> int:
 
 
 PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from hubtools.prediction import dataset_rows, read_text_file, text_rows, write_jsonl
+    from hubtools.tagging import Tagger, data_argument, load_data, resolve_model
+
+    if args.data_option and not args.data:
+        raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
+    source = resolve_model(args.model, args.variant, args.revision, args.trust_remote_code)
+    tagger = Tagger(source, args.variant, args.batch_size)
+    if args.text:
+        rows = text_rows(tagger, *read_text_file(args.text, args.encoding))
+    else:
+        cfg = data_argument(args.data, args.data_option)
+        splits = load_data(cfg)[0]
+        if args.split and args.split not in splits:
+            raise UsageError(f"--split {args.split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
+        rows = dataset_rows(tagger, splits, args.split)
+    count = write_jsonl(args.output, rows)
+    print(f"{count} sentences tagged by {args.model} ({args.variant}): {args.output}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,13 +150,35 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--max-f1-drop", type=float, help="F1 points a variant may lose before it is refused")
     export.set_defaults(func=_export)
 
-    evaluate = sub.add_parser("evaluate", help="re-score a run's saved model on one of its saved splits "
-                              "(works under accelerate launch with N processes)")
-    evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--split", default="test")
-    evaluate.add_argument("--batch-size", type=int, default=32)
-    evaluate.add_argument("--output", type=Path, help="write the scores as JSON")
+    evaluate = sub.add_parser(
+        "evaluate", help="score a run folder, model folder or Hub model repo on words, on a split of its own saved "
+        "data or of another dataset (types matched by name or --label-map); same scores with 1 or N processes "
+        "(accelerate launch)")
+    _model_arguments(evaluate, "pytorch")
+    evaluate.add_argument("--data", metavar="SRC", help="Hub dataset id, local file or folder, or generate:NAME "
+                          "(default: the run's own saved splits); the scores are recorded in the run's results.json")
+    _data_options(evaluate)
+    evaluate.add_argument("--split", help="the split scored (default: test; for the run's own saved splits, the one "
+                          "the run was scored on)")
+    evaluate.add_argument("--label-map", metavar="MODEL=DATA,...", help="score model type MODEL as data type DATA "
+                          "(types of the same name match without it)")
+    evaluate.add_argument("--no-record", action="store_true", help="do not add the scores to the run's results.json")
+    evaluate.add_argument("--output", type=Path, help="write the evaluation as JSON")
     evaluate.set_defaults(func=_evaluate)
+
+    predict = sub.add_parser(
+        "predict", help="tag every sentence of a dataset or a text file with a run folder, model folder or Hub "
+        "model repo (int8 ONNX by default, long sentences windowed) and write JSON lines")
+    _model_arguments(predict, "onnx_int8")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="SRC", help="Hub dataset id, local file or folder, or generate:NAME")
+    source.add_argument("--text", type=Path, metavar="FILE", help="a text file, one sentence per line, words split "
+                        "at whitespace")
+    _data_options(predict)
+    predict.add_argument("--split", help="the split of --data to tag (default: every split)")
+    predict.add_argument("--encoding", default="utf-8", help="of --text (default utf-8)")
+    predict.add_argument("--output", type=Path, required=True, help="the JSON lines file written")
+    predict.set_defaults(func=_predict)
 
     push = sub.add_parser("push", help="publish a run folder (model, ONNX, dataset, cards) to the Hub")
     push.add_argument("run_dir", type=Path)
@@ -145,6 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                help="print the traceback of an error (or HUBTOOLS_DEBUG=1)")
     return parser
+
+
+def _model_arguments(parser: argparse.ArgumentParser, variant: str) -> None:
+    """RUN_OR_REPO and how to load it (evaluate, predict)."""
+    parser.add_argument("model", metavar="RUN_OR_REPO", help="run folder, model folder or Hub model repo id")
+    parser.add_argument("--variant", choices=VARIANTS, default=variant,
+                        help=f"the PyTorch weights or an exported ONNX file (default {variant})")
+    parser.add_argument("--revision", help="Hub revision of RUN_OR_REPO")
+    parser.add_argument("--trust-remote-code", action="store_true", help="run a Hub model's own code")
+    parser.add_argument("--batch-size", type=int, default=32)
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="how to read --data: a data key of the recipes, e.g. scheme=IOB1, config_name=en "
+                        "(repeat for several)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

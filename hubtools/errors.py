@@ -39,6 +39,11 @@ class CardError(HubtoolsError, ValueError):
     """A card cannot be rendered; the message names the template and the missing value."""
 
 
+class UsageError(HubtoolsError, ValueError):
+    """A command-line argument that cannot be used as given (a model that is not a token classifier, a label
+    map naming a type that does not exist, a split the data lack...); the message names the argument."""
+
+
 class PushError(HubtoolsError, RuntimeError):
     """A push that cannot go on; the one-line message says what to do. It never contains a token."""
 

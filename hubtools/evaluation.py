@@ -1,28 +1,38 @@
-"""Word-level evaluation of a trained model on a split, identical with 1 or N processes."""
+"""Word-level evaluation: a split of the run's own data during a recipe, and any model on any dataset
+(``hubtools evaluate``), identical with 1 or N processes.
+
+Cross-dataset evaluation matches entity types by name: the model's types against the data's, with an explicit
+``--label-map MODEL=DATA,...`` for types named otherwise (several model types may map to one data type, never
+one model type to several). Only the matched types are scored. A model type without a data type is set to
+``O`` in the predictions and reported with the number of entities the model predicted of it; a data type
+without a model type is set to ``O`` in the gold tags and reported with its number of gold entities. So neither
+counts as a hit nor as a miss, and both are in the printed table, the JSON, results.json and the card.
+"""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import (
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-    DataCollatorForTokenClassification,
-    Trainer,
-    TrainingArguments,
-)
+from seqeval.metrics.sequence_labeling import get_entities
+from transformers import Trainer
 
-from hubtools.data.schemes import types_of
+from hubtools.config import DataConfig
+from hubtools.data.build import default_name
+from hubtools.data.schemes import split_tag, types_of
+from hubtools.data.validation import label_names_of
+from hubtools.errors import UsageError
 from hubtools.metrics import ids_to_tags, test_scores
-from hubtools.results import TestScores
-from hubtools.run import read_results
-from hubtools.tokenization import tokenize_dataset
-from hubtools.training.trainer import WordMetrics, argmax_logits
+from hubtools.paths import portable
+from hubtools.results import DatasetEvaluation, TestScores
+from hubtools.run import machine_description, read_results, write_results
+from hubtools.tagging import ModelSource, Tagger, load_data, resolve_model
+from hubtools.tokenization import merge_word_predictions
 
 
 @dataclass
@@ -34,42 +44,189 @@ class Evaluation:
     seconds: float
 
 
-def evaluate_split(trainer: Trainer, split: Dataset, features: Dataset, label_names: Sequence[str]) -> Evaluation:
-    """Predict every word of ``split`` (windows merged) and score it on words.
+def predict_words(trainer: Trainer, features: Dataset, lengths: Sequence[int]) -> list[list[int]]:
+    """Predicted label ids of every word of the sentences behind ``features`` (windows merged).
 
     The Trainer's prediction loop gathers with ``gather_for_metrics``, so every process sees every sentence
-    exactly once and gets the same scores.
+    exactly once and gets the same predictions.
     """
-    start = time.time()
-    gold = split["ner_tags"]
-    metrics = WordMetrics(features, gold, label_names)
     saved, trainer.compute_metrics = trainer.compute_metrics, None
     try:
         output = trainer.predict(features, metric_key_prefix="test")
     finally:
         trainer.compute_metrics = saved
-    pred_tags = ids_to_tags(metrics.word_predictions(output.predictions), label_names)
+    return merge_word_predictions(output.predictions, features, lengths)
+
+
+def evaluate_split(trainer: Trainer, split: Dataset, features: Dataset, label_names: Sequence[str]) -> Evaluation:
+    """Predict every word of ``split`` (windows merged) and score it on words (1 or N processes alike)."""
+    start = time.time()
+    gold = split["ner_tags"]
+    pred_tags = ids_to_tags(predict_words(trainer, features, [len(g) for g in gold]), label_names)
     scores = test_scores(ids_to_tags(gold, label_names), pred_tags, types_of(label_names))
     return Evaluation(scores, pred_tags, round(time.time() - start, 3))
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32) -> TestScores:
-    """Re-evaluate a finished run's saved model on one of its saved splits (``dataset/<split>.parquet``).
+# ------------------------------------------------------------------------------------------ label matching
 
-    Runs through the Trainer's prediction loop, so ``accelerate launch --num_processes N`` gives the same
-    scores as one process.
-    """
-    run_dir = Path(run_dir)
+
+@dataclass
+class TypeMatch:
+    """Which model type is scored as which data type, and the types of either side left unscored."""
+
+    label_map: dict[str, str]
+    model_only: list[str]
+    data_only: list[str]
+
+    @property
+    def scored_types(self) -> list[str]:
+        """The data types scored, each once, in the order the map names them."""
+        return list(dict.fromkeys(self.label_map.values()))
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"PER=person,LOC=location"`` as ``{model type: data type}``; UsageError naming ``--label-map`` when an
+    item is not ``MODEL=DATA`` or a model type is mapped twice."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        model, sep, data = (part.strip() for part in item.partition("="))
+        if not sep or not model or not data:
+            raise UsageError(f"--label-map {text!r}: {item!r} is not MODEL_TYPE=DATA_TYPE")
+        if model in mapping:
+            raise UsageError(f"--label-map {text!r}: model type {model!r} is mapped twice")
+        mapping[model] = data
+    return mapping
+
+
+def match_types(model_types: Sequence[str], data_types: Sequence[str], label_map: Mapping[str, str],
+                data_argument: str = "--data") -> TypeMatch:
+    """Match model types to data types by name and through ``label_map`` (see the module docstring);
+    UsageError when the map names a type that does not exist or no type is shared."""
+    unknown = [t for t in label_map if t not in model_types]
+    if unknown:
+        raise UsageError(f"--label-map names model type(s) {unknown} that the model does not have; its types: "
+                         f"{', '.join(model_types)}")
+    unknown = [t for t in label_map.values() if t not in data_types]
+    if unknown:
+        raise UsageError(f"--label-map names data type(s) {unknown} that {data_argument} does not have; its "
+                         f"types: {', '.join(data_types)}")
+    scored = {m: label_map.get(m, m) for m in model_types if label_map.get(m, m) in data_types}
+    if not scored:
+        raise UsageError(f"{data_argument}: no entity type in common with the model (model: {', '.join(model_types)}; "
+                         f"data: {', '.join(data_types) or 'none'}); map them with --label-map MODEL=DATA,...")
+    return TypeMatch(scored, [m for m in model_types if m not in scored],
+                     [d for d in data_types if d not in scored.values()])
+
+
+def relabel(tags: Sequence[Sequence[str]], mapping: Mapping[str, str]) -> list[list[str]]:
+    """IOB2 tags with every type renamed by ``mapping``; a type it lacks becomes ``O``."""
+    def rename(tag: str) -> str:
+        prefix, typ = split_tag(tag)
+        return f"{prefix}-{mapping[typ]}" if typ in mapping else "O"
+
+    table = {tag: rename(tag) for tag in {t for seq in tags for t in seq}}
+    return [[table[t] for t in seq] for seq in tags]
+
+
+def entity_counts(tags: Sequence[Sequence[str]], types: Sequence[str]) -> dict[str, int]:
+    """Entities of each of ``types`` in IOB2 tag sequences (seqeval's chunking: a stray ``I-`` opens one)."""
+    counts = Counter(typ for seq in tags for typ, _, _ in get_entities(list(seq)))
+    return {t: counts.get(t, 0) for t in types}
+
+
+def score_matched(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
+                  match: TypeMatch) -> tuple[TestScores, dict[str, int], dict[str, int]]:
+    """Scores of the matched types, and the entities removed before scoring: predicted ones of the model-only
+    types, gold ones of the data-only types."""
+    scores = test_scores(relabel(gold, {t: t for t in match.scored_types}), relabel(predicted, match.label_map),
+                         match.scored_types)
+    return scores, entity_counts(predicted, match.model_only), entity_counts(gold, match.data_only)
+
+
+# ------------------------------------------------------------------------------------------ evaluate
+
+
+def run_dataset(source: ModelSource) -> tuple[DataConfig, dict[str, Dataset]]:
+    """The run's own saved splits (``RUN/dataset/*.parquet``) read as the recipe scored them (their document
+    columns kept, so a document-context model reads the same neighbours), under the run's dataset name."""
+    if source.run_dir is None or source.results is None:
+        raise UsageError(f"--data is needed: {source.argument} is not a run folder with saved splits")
+    folder = source.run_dir / "dataset"
+    splits = {path.stem: Dataset.from_parquet(str(path)) for path in sorted(folder.glob("*.parquet"))}
+    return DataConfig(source=str(folder), name=source.results.dataset.name), splits
+
+
+def evaluate_model(model: str, data: DataConfig | None = None, split: str | None = None, label_map: str | None = None,
+                   variant: str = "pytorch", batch_size: int = 32, revision: str | None = None,
+                   trust_remote_code: bool = False) -> tuple[DatasetEvaluation, ModelSource]:
+    """Score ``model`` (a run folder, model folder or Hub repo: :func:`hubtools.tagging.resolve_model`) on a split
+    of ``data`` (default: the run's own saved splits); ``split`` defaults to ``test``, or to the split the run
+    was scored on when ``data`` is its own. Every argument is checked before any scoring; PyTorch scores
+    identically with 1 or N processes."""
+    start = time.time()
+    source = resolve_model(model, variant, revision, trust_remote_code)
+    if data is None:
+        (cfg, splits), hub = run_dataset(source), False
+        split = split or source.results.test.split
+    else:
+        (splits, report), cfg = load_data(data), data
+        split, hub = split or "test", report.format == "Hub"
+    if split not in splits:
+        raise UsageError(f"--split {split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
+    ds = splits[split]
+    data_names = label_names_of(ds)
+    match = match_types(source.entity_types, types_of(data_names), parse_label_map(label_map),
+                        f"--data {cfg.source}")
+    tagger = Tagger(source, variant, batch_size)
+    predicted = ids_to_tags(tagger.tag(ds, [other for name, other in splits.items() if name != split]),
+                            tagger.label_names)
+    scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match)
+    scores.split = split
+    evaluation = DatasetEvaluation(
+        dataset=cfg.name or default_name(cfg.source), source=portable(cfg.source), split=split, variant=variant,
+        label_map=match.label_map, model_only=model_only, data_only=data_only, scores=scores, model=source.name,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), machine=machine_description(),
+        seconds=round(time.time() - start, 2), hub_id=cfg.source if hub else None,
+        source_config=cfg.config_name if hub else None, revision=cfg.revision if hub else None,
+        model_revision=source.revision)
+    return evaluation, source
+
+
+def evaluate_run(run_dir: str | Path, split: str | None = None, batch_size: int = 32) -> TestScores:
+    """Re-score a finished run's saved model on one of its saved splits (``dataset/<split>.parquet``, default the
+    one it was scored on), through
+    the Trainer's prediction loop (``accelerate launch --num_processes N`` gives the same scores)."""
+    return evaluate_model(str(run_dir), split=split, batch_size=batch_size)[0].scores
+
+
+def record_evaluation(run_dir: Path, evaluation: DatasetEvaluation) -> None:
+    """Add ``evaluation`` to the run's results.json (replacing the same variant on the same dataset split)."""
     results = read_results(run_dir)
-    data = Dataset.from_parquet(str(run_dir / "dataset" / f"{split}.parquet"))
-    remote = {"trust_remote_code": True} if results.model.remote_code else {}
-    model = AutoModelForTokenClassification.from_pretrained(run_dir / "model", **remote)
-    tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
-    label_names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    features = tokenize_dataset(data, tokenizer, results.model.max_length, results.model.stride or 0,
-                                desc=f"tokenize {split}")
-    with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none")
-        trainer = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(tokenizer),
-                          preprocess_logits_for_metrics=argmax_logits)
-        return evaluate_split(trainer, data, features, label_names).scores
+    results.record_evaluation(evaluation)
+    write_results(run_dir, results)
+
+
+def format_evaluation(evaluation: DatasetEvaluation) -> str:
+    """The readable table ``hubtools evaluate`` prints: overall and per type with the label mapping, then the
+    types left unscored with their entity counts."""
+    e, s = evaluation, evaluation.scores
+    where = e.hub_id or e.source
+    lines = [f"{e.model} ({e.variant}) on {e.dataset} ({where}{', ' + e.source_config if e.source_config else ''}), "
+             f"split {e.split}: {s.num_sentences} sentences, {s.num_words} words, {e.seconds} s", ""]
+    rows = [(e.matched(t), r.precision, r.recall, r.f1, r.support) for t, r in s.per_type.items()]
+    rows.append(("overall (micro)", s.precision, s.recall, s.f1, sum(r.support for r in s.per_type.values())))
+    width = max(len("type (model -> data)"), *(len(r[0]) for r in rows))
+    lines.append(f"{'type (model -> data)':<{width}}  precision  recall      f1  support")
+    lines += [f"{name:<{width}}  {p:9.4f}  {r:6.4f}  {f:6.4f}  {n:7d}" for name, p, r, f, n in rows]
+    lines.append(f"{'word accuracy':<{width}}  {s.accuracy:9.4f}")
+    groups = [("model types the dataset lacks (entities the model predicted)", e.model_only),
+              ("dataset types the model lacks (gold entities)", e.data_only)]
+    if e.model_only or e.data_only:
+        lines += ["", "not scored (set to O before scoring, neither hits nor misses):"]
+    for title, counts in groups:
+        if counts:
+            lines.append(f"  {title}:")
+            lines += [f"  {n:7d}  {t}" for t, n in counts.items()]
+    return "\n".join(lines)
+
+

@@ -121,6 +121,47 @@ class TestScores:
 
 
 @dataclass
+class DatasetEvaluation:
+    """The model scored on another dataset (``hubtools evaluate RUN --data SRC``): which entity types were
+    matched and scored, which were not, and the word-level scores of the scored ones.
+
+    ``label_map`` maps every scored model type to the data type it was scored as (identity for types matched
+    by name). ``model_only`` holds the model's types without a data type, with the number of entities the model
+    predicted of them; ``data_only`` the data's types without a model type, with their gold entities. Both were
+    set to ``O`` before scoring, so they count neither as hits nor as misses. ``source`` is portable (no machine
+    path); ``hub_id``, ``source_config`` and ``revision`` are set for a Hub dataset. ``model`` names what was
+    evaluated (the run folder, a model folder or a Hub repo) and ``model_revision`` the Hub commit.
+    """
+
+    dataset: str
+    source: str
+    split: str
+    variant: str
+    label_map: dict[str, str]
+    model_only: dict[str, int]
+    data_only: dict[str, int]
+    scores: TestScores
+    model: str
+    created: str
+    machine: str
+    seconds: float
+    hub_id: str | None = None
+    source_config: str | None = None
+    revision: str | None = None
+    model_revision: str | None = None
+
+    def matched(self, data_type: str) -> str:
+        """How a scored data type was matched: ``PER`` by name, ``person -> PER`` or ``GPE + LOC -> LOC``."""
+        models = [m for m, d in self.label_map.items() if d == data_type]
+        return data_type if models == [data_type] else f"{' + '.join(models)} -> {data_type}"
+
+    def same_target(self, other: DatasetEvaluation) -> bool:
+        """Whether ``other`` scored the same variant on the same dataset split (a re-evaluation replaces it)."""
+        key = ("dataset", "source", "source_config", "revision", "split", "variant")
+        return all(getattr(self, k) == getattr(other, k) for k in key)
+
+
+@dataclass
 class MetricSet:
     """Further scores of the test split, named by what they measure (``definition``)."""
 
@@ -405,6 +446,7 @@ class RunResults:
     distillation: DistillationReport | None = None
     averaging: WeightAveraging | None = None
     card_sections: list[str] = field(default_factory=list)
+    evaluations: list[DatasetEvaluation] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -412,6 +454,10 @@ class RunResults:
             self.publish = dataclasses.replace(self.publish, license=self.dataset.license,
                                                license_name=self.dataset.license_name,
                                                license_link=self.dataset.license_link)
+
+    def record_evaluation(self, evaluation: DatasetEvaluation) -> None:
+        """Add ``evaluation``, replacing an earlier one of the same variant on the same dataset split."""
+        self.evaluations = [e for e in self.evaluations if not e.same_target(evaluation)] + [evaluation]
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -23,7 +23,7 @@ VERSIONS = """### Framework versions
 |---|---|
 «rows»"""
 
-MODEL_CARD = compile_pattern("""---
+MODEL_CARD_TEXT = """---
 datasets:
 - acme/finer-data
 language:
@@ -262,7 +262,65 @@ Measured on «line» (ONNX Runtime sessions with the options shown under How to 
 python recipes/finer.py --preset tiny --output-dir PATH/run --no-export training.num_train_epochs=4 training.per_device_train_batch_size=16
 ```
 
-""" + VERSIONS)
+""" + VERSIONS
+MODEL_CARD = compile_pattern(MODEL_CARD_TEXT)
+
+# the same card after `hubtools evaluate RUN --data other-finer --label-map Revenues=REV` (tests/test_cards.py):
+# one further model-index dataset and the cross-dataset section after Evaluation
+OTHER_DATASET = """  - task:
+      type: token-classification
+      name: Named Entity Recognition
+    dataset:
+      name: other-finer
+      type: other-finer
+      split: test
+    metrics:
+    - type: f1
+      value: «n»
+      name: Test F1
+    - type: precision
+      value: «n»
+      name: Test Precision
+    - type: recall
+      value: «n»
+      name: Test Recall
+    - type: accuracy
+      value: «n»
+      name: Test Accuracy
+"""
+CROSS_EVALUATION = """## Evaluation on other datasets
+
+Entity-level scores (seqeval, on words) of this model on datasets it was not trained on (`hubtools evaluate`).
+Only the entity types the model and a dataset share are scored, matched by name or by the label map shown
+(model type -> dataset type); a type only one side has is set to `O` before scoring, so it counts neither as a
+hit nor as a miss, and is listed below with its entity count.
+
+| Dataset | Split | Variant | Sentences | Words | Precision | Recall | F1 | Accuracy |
+|---|---|---|---:|---:|---:|---:|---:|---:|
+| other-finer | test | pytorch | «n» | «n» | «n» | «n» | «n» | «n» |
+
+Scored entity types:
+
+| Dataset | Split | Variant | Entity type | Precision | Recall | F1 | Support |
+|---|---|---|---|---:|---:|---:|---:|
+| other-finer | test | pytorch | DebtInstrumentFaceAmount | «n» | «n» | «n» | «n» |
+| other-finer | test | pytorch | Revenues -> REV | «n» | «n» | «n» | «n» |
+
+Entity types not scored:
+
+| Dataset | Split | Variant | Entity type | Only in | Entities set to O |
+|---|---|---|---|---|---:|
+| other-finer | test | pytorch | LineOfCreditFacilityMaximumBorrowingCapacity | the model | «n» predicted |
+| other-finer | test | pytorch | IncomeTaxExpenseBenefit | the model | «n» predicted |
+| other-finer | test | pytorch | DATE | the dataset | «n» gold |
+
+## ONNX export
+"""
+FRONT_MATTER_END = "      name: Test Accuracy\n---\n"
+MODEL_CARD_EVALUATED = compile_pattern(MODEL_CARD_TEXT.replace(
+    FRONT_MATTER_END, FRONT_MATTER_END.replace("---", OTHER_DATASET + "---"), 1).replace(
+    "## ONNX export\n", CROSS_EVALUATION, 1))
+
 
 DATASET_CARD = compile_pattern("""---
 language:

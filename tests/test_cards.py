@@ -5,19 +5,24 @@ variants, template folders, broken links and metadata."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from card_patterns import DATASET_CARD, MODEL_CARD
+from card_patterns import DATASET_CARD, MODEL_CARD, MODEL_CARD_EVALUATED
+from datasets import Dataset
 from huggingface_hub import DatasetCard, ModelCard, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from hubtools.cards import check_cards, render_cards
 from hubtools.errors import CardError
+from hubtools.evaluation import evaluate_model, record_evaluation
+from hubtools.metrics import ids_to_tags
 from hubtools.results import MetricSet, RunResults
 from hubtools.run import read_results, write_results
+from hubtools.tagging import data_argument
 
 MODEL_REPO, DATASET_REPO = "acme/finer-tiny-ner", "acme/finer-data"
 pytestmark = pytest.mark.slow  # the session's tiny finer run
@@ -44,6 +49,26 @@ def test_cards_match_the_golden_patterns(run: Path) -> None:
     assert MODEL_CARD.fullmatch(model_card), model_card
     assert DATASET_CARD.fullmatch(dataset_card), dataset_card
     assert "None" not in model_card + dataset_card
+
+
+def test_cross_dataset_evaluation_adds_a_dataset_and_a_table(run: Path, results: RunResults, tmp_path: Path) -> None:
+    """The run scored on its own test sentences under other type names (Revenues as REV, LineOfCredit... as DATE,
+    IncomeTax... dropped): one more model-index dataset and the cross-dataset section, check_cards clean."""
+    rename = {"Revenues": "REV", "DebtInstrumentFaceAmount": "DebtInstrumentFaceAmount",
+              "LineOfCreditFacilityMaximumBorrowingCapacity": "DATE"}
+    test = Dataset.from_parquet(str(run / "dataset" / "test.parquet"))
+    other = tmp_path / "other-finer"
+    other.mkdir()
+    with open(other / "test.jsonl", "w") as fh:
+        for tokens, tags in zip(test["tokens"], ids_to_tags(test["ner_tags"], results.dataset.label_names),
+                                strict=True):
+            tags = [f"{t[:2]}{rename[t[2:]]}" if t[2:] in rename else "O" for t in tags]
+            fh.write(json.dumps({"tokens": tokens, "ner_tags": tags}) + "\n")
+    evaluation, _ = evaluate_model(str(run), data_argument(str(other)), label_map="Revenues=REV")
+    record_evaluation(run, evaluation)
+    model_card, _ = rendered(run, model_repo_id=MODEL_REPO, dataset_repo_id=DATASET_REPO)
+    assert MODEL_CARD_EVALUATED.fullmatch(model_card), model_card
+    assert check_cards(run) == []
 
 
 def test_model_card_metadata_is_the_run_s(run: Path, results: RunResults) -> None:

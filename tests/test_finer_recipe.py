@@ -143,7 +143,7 @@ def test_two_processes_train_and_evaluate_consistently(finer_run, tmp_path):
         cmd = [*accelerate_launcher(n), "-m", "hubtools", "evaluate", str(finer_run), "--batch-size", "7",
                "--output", str(target)]
         subprocess.run(cmd, check=True, env=recipe_env(), cwd=ROOT, capture_output=True, timeout=600)
-        scores[n] = json.loads(target.read_text())
+        scores[n] = json.loads(target.read_text())["scores"]
     assert scores[1]["num_sentences"] == scores[2]["num_sentences"] == one.test.num_sentences
     assert scores[1]["num_words"] == scores[2]["num_words"]
     assert scores[1]["confusion"] == scores[2]["confusion"]

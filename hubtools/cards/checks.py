@@ -14,7 +14,7 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from hubtools.cards.data import TASK, TEST_METRICS
+from hubtools.cards.data import TASK, TEST_METRICS, indexed_evaluations
 from hubtools.cards.rules import readme_problems
 from hubtools.results import RunResults
 
@@ -69,22 +69,27 @@ def _equal(a: object, b: object) -> bool:
 
 
 def check_model_index(metadata: dict, results: RunResults) -> list[str]:
-    """model-index parses back into EvalResults equal to the run's scores (its dataset, the scored split)."""
+    """model-index parses back into EvalResults equal to the run's scores (its dataset, the scored split) and
+    to those of the evaluations it lists (:func:`hubtools.cards.data.indexed_evaluations`)."""
     try:
         _, evals = model_index_to_eval_results(metadata["model-index"])
     except (KeyError, TypeError, IndexError) as err:
         return [f"model-index malformed: {type(err).__name__} {err}"]
+    expected = [(results.dataset.name, None, results.test.split, results.test)] + [
+        (e.dataset, e.source_config, e.split, e.scores) for e in indexed_evaluations(results)]
     problems = []
-    for metric in TEST_METRICS:
-        found = [e for e in evals if e.metric_type == metric and e.dataset_split == results.test.split
-                 and e.dataset_name == results.dataset.name]
-        expected = getattr(results.test, metric)
-        if len(found) != 1:
-            problems.append(f"model-index has {len(found)} {results.test.split} {metric!r} entries, expected 1")
-        elif found[0].task_type != TASK:
-            problems.append(f"model-index task {found[0].task_type!r}, expected {TASK!r}")
-        elif not _equal(found[0].metric_value, expected):
-            problems.append(f"model-index test {metric} = {found[0].metric_value!r}, results.json has {expected!r}")
+    for name, config, split, scores in expected:
+        for metric in TEST_METRICS:
+            found = [e for e in evals if e.metric_type == metric and e.dataset_name == name
+                     and e.dataset_split == split and (config is None or e.dataset_config == config)]
+            value = getattr(scores, metric)
+            where = f"{split} {metric}" + ("" if name == results.dataset.name else f" of {name}")
+            if len(found) != 1:
+                problems.append(f"model-index has {len(found)} {where} entries, expected 1")
+            elif found[0].task_type != TASK:
+                problems.append(f"model-index task {found[0].task_type!r}, expected {TASK!r}")
+            elif not _equal(found[0].metric_value, value):
+                problems.append(f"model-index {where} = {found[0].metric_value!r}, results.json has {value!r}")
     return problems
 
 

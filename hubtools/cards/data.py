@@ -12,7 +12,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCardData, EvalResult, ModelCardData
 
-from hubtools.results import RunResults
+from hubtools.results import DatasetEvaluation, RunResults, TestScores
 
 TASK = "token-classification"
 TEST_METRICS = {"f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy"}
@@ -66,16 +66,45 @@ class NerModelCardData(ModelCardData):
 
 
 def eval_results(results: RunResults, dataset_repo_id: str | None) -> list[EvalResult]:
-    """model-index entries: the scored split's entity-level scores, on the published dataset when there is one."""
+    """model-index entries: the scored split's entity-level scores, on the published dataset when there is one, then
+    those of the cross-dataset evaluations (:func:`indexed_evaluations`), one further dataset each."""
     dataset = results.dataset
-    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_split": results.test.split,
-                             "dataset_type": dataset_id(results, dataset_repo_id)}
+    where: dict[str, Any] = {"dataset_name": dataset.name, "dataset_type": dataset_id(results, dataset_repo_id)}
     if not dataset_repo_id and hub_dataset_id(dataset.source):
         where.update(dataset_config=dataset.source_config, dataset_revision=dataset.revision)
-    split = results.test.split.capitalize()
+    return [*_metric_results(results.test, results.test.split, where),
+            *(result for evaluation in indexed_evaluations(results)
+              for result in _metric_results(evaluation.scores, evaluation.split, evaluation_dataset(evaluation)))]
+
+
+def _metric_results(scores: TestScores, split: str, where: dict[str, Any]) -> list[EvalResult]:
     return [EvalResult(task_type=TASK, task_name="Named Entity Recognition", metric_type=metric,
-                       metric_value=getattr(results.test, metric), metric_name=f"{split} {label}", **where)
+                       metric_value=getattr(scores, metric), metric_name=f"{split.capitalize()} {label}",
+                       **where, dataset_split=split)
             for metric, label in TEST_METRICS.items()]
+
+
+def evaluation_dataset(evaluation: DatasetEvaluation) -> dict[str, Any]:
+    """How model-index names the dataset of a cross-dataset evaluation: its Hub id (with config and revision),
+    else its name."""
+    where: dict[str, Any] = {"dataset_name": evaluation.dataset,
+                             "dataset_type": evaluation.hub_id or evaluation.dataset}
+    if evaluation.hub_id:
+        where.update(dataset_config=evaluation.source_config, dataset_revision=evaluation.revision)
+    return where
+
+
+def indexed_evaluations(results: RunResults) -> list[DatasetEvaluation]:
+    """The cross-dataset evaluations model-index lists: one per dataset, configuration and split (the ``pytorch``
+    variant's when it was scored, else the first recorded), leaving out the run's own scored split."""
+    chosen: dict[tuple, DatasetEvaluation] = {}
+    for evaluation in results.evaluations:
+        key = (evaluation.dataset, evaluation.source_config, evaluation.split)
+        if (evaluation.dataset, evaluation.split) == (results.dataset.name, results.test.split):
+            continue
+        if key not in chosen or (evaluation.variant == "pytorch" and chosen[key].variant != "pytorch"):
+            chosen[key] = evaluation
+    return list(chosen.values())
 
 
 def data_files(results: RunResults) -> dict[str, str]:
