@@ -311,7 +311,8 @@ def deep_merge(base: dict, update: dict) -> dict:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """Turn ``["training.learning_rate=1e-4", "data.types=[A, B]"]`` into a nested dict (values as YAML)."""
+    """Turn ``["training.learning_rate=1e-4", "data.types=[A, B]"]`` into a nested dict (values as YAML; a
+    mapping is written in braces, so ``data.strip_token_prefix=en:`` stays the text ``en:``)."""
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -321,7 +322,8 @@ def parse_overrides(items: list[str]) -> dict:
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        node[parts[-1]] = raw if isinstance(value, dict) and not raw.lstrip().startswith("{") else value
     return out
 
 

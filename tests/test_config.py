@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transformers import TrainingArguments
 
-from hubtools.config import from_dict, load_config
+from hubtools.config import from_dict, load_config, parse_overrides
 from hubtools.distillation.options import DistillationConfig
 from hubtools.errors import ConfigError
 from hubtools.rnn.options import RnnOptions
@@ -79,3 +79,11 @@ def test_options_sections_are_the_family_s():
         from_dict({**RAW, "options": {"outside_weight": 0}}, SpanMarkerOptions)
     distil = from_dict({**RAW, "distillation": {"alphas": [0.5]}}, DistillationConfig)
     assert distil.options.alphas == [0.5] and "distillation" in distil.to_dict()
+
+
+def test_override_values_are_yaml_but_text_that_looks_like_a_mapping_stays_text():
+    parsed = parse_overrides(["data.strip_token_prefix=en:", "data.types=[A, B]", "training.seed=3",
+                              "data.data_files={train: a.conll}", "data.label_names=null"])
+    assert parsed["data"] == {"strip_token_prefix": "en:", "types": ["A", "B"], "data_files": {"train": "a.conll"},
+                              "label_names": None}
+    assert parsed["training"] == {"seed": 3}
