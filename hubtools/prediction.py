@@ -32,10 +32,10 @@ from hubtools.tagging import Tagger
 _WORD = re.compile(r"\S+")
 
 
-def entities(tokens: Sequence[str], tags: Sequence[str],
-             offsets: Sequence[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
+def entities(tokens: Sequence[str], tags: Sequence[str], offsets: Sequence[tuple[int, int]] | None = None,
+             line: str | None = None) -> list[dict[str, Any]]:
     """The entities of one sentence's IOB2 tags (seqeval's chunking): type, word span, text, and the character
-    span when ``offsets`` gives each token's ``(start, end)``."""
+    span when ``offsets`` gives each token's ``(start, end)`` in ``line`` (the text is then the line's own)."""
     from seqeval.metrics.sequence_labeling import get_entities
 
     out = []
@@ -44,6 +44,8 @@ def entities(tokens: Sequence[str], tags: Sequence[str],
                                   "text": " ".join(tokens[start:last + 1])}
         if offsets is not None:
             entity.update(start_char=offsets[start][0], end_char=offsets[last][1])
+            if line is not None:
+                entity["text"] = line[entity["start_char"]:entity["end_char"]]
         out.append(entity)
     return out
 
@@ -81,7 +83,7 @@ def text_rows(tagger: Tagger, ds: Dataset, lines: list[tuple[int, str]]) -> Iter
     for (number, line), (tokens, tags) in zip(lines, tagged(tagger, ds), strict=True):
         offsets = [m.span() for m in _WORD.finditer(line)]
         yield {"line": number, "text": line, "tokens": tokens, "tags": tags,
-               "entities": entities(tokens, tags, offsets)}
+               "entities": entities(tokens, tags, offsets, line)}
 
 
 def write_jsonl(path: str | Path, rows: Iterator[dict[str, Any]]) -> int:
