@@ -1,6 +1,6 @@
 """Inference speed, size and F1 of a token classifier: PyTorch fp32, the stock optimum int8 path and ours.
 
-    python scripts/bench_inference.py --model-dir RUN_OR_MODEL_DIR --data /work/shared/data/conll2003 [--sentences N]
+    python scripts/bench_inference.py --model-dir RUN_OR_MODEL_DIR --data ../shared/data/conll2003 [--sentences N]
 
 The model call alone (tokenized inputs in, logits out) is timed at batch 1 with 1 thread over test sentences,
 fastest of ``--rounds`` rounds per sentence, in two cache regimes measured side by side in the same run:

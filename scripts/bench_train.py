@@ -1,6 +1,6 @@
 """Training throughput: the stock transformers NER recipe, the same with group_by_length, and hubtools.
 
-    python scripts/bench_train.py --data /work/shared/data/conll2003 --model PATH [--train-sentences 3000]
+    python scripts/bench_train.py --data ../shared/data/conll2003 --model PATH [--train-sentences 3000]
         [--epochs 1] [--test-sentences N] [--threads 1] [--max-tokens 1024] [--ours-lr 5e-4]
         [--variants stock,grouped,ours[,ours-fp32,budget,ours-compile]]
 

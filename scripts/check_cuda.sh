@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ! -d "$WHEELS" ]; then echo "check_cuda.sh: error: --wheels $WHEELS is not a folder" >&2; exit 2; fi
-WORK=${WORK:-$(mktemp -d /tmp/check_cuda.XXXXXX)}
+WORK=${WORK:-$(mktemp -d -t check_cuda.XXXXXX)}
 mkdir -p "$WORK" || exit 2
 START=$(date +%s)
 FAILED=0

@@ -23,6 +23,31 @@ VERSIONS = """### Framework versions
 |---|---|
 «rows»"""
 
+def index_entry(name: str, dataset_type: str) -> str:
+    """One model-index result of the pattern: the dataset and the four test metrics."""
+    return f"""  - task:
+      type: token-classification
+      name: Named Entity Recognition
+    dataset:
+      name: {name}
+      type: {dataset_type}
+      split: test
+    metrics:
+    - type: f1
+      value: «n»
+      name: Test F1
+    - type: precision
+      value: «n»
+      name: Test Precision
+    - type: recall
+      value: «n»
+      name: Test Recall
+    - type: accuracy
+      value: «n»
+      name: Test Accuracy
+"""
+
+
 MODEL_CARD_TEXT = """---
 datasets:
 - acme/finer-data
@@ -50,27 +75,7 @@ widget:
 model-index:
 - name: finer-tiny-ner
   results:
-  - task:
-      type: token-classification
-      name: Named Entity Recognition
-    dataset:
-      name: finer-selected-4-labels
-      type: acme/finer-data
-      split: test
-    metrics:
-    - type: f1
-      value: «n»
-      name: Test F1
-    - type: precision
-      value: «n»
-      name: Test Precision
-    - type: recall
-      value: «n»
-      name: Test Recall
-    - type: accuracy
-      value: «n»
-      name: Test Accuracy
----
+""" + index_entry("finer-selected-4-labels", "acme/finer-data") + """---
 
 # finer-tiny-ner
 
@@ -267,27 +272,7 @@ MODEL_CARD = compile_pattern(MODEL_CARD_TEXT)
 
 # the same card after `hubtools evaluate RUN --data other-finer --label-map Revenues=REV` (tests/test_cards.py):
 # one further model-index dataset and the cross-dataset section after Evaluation
-OTHER_DATASET = """  - task:
-      type: token-classification
-      name: Named Entity Recognition
-    dataset:
-      name: other-finer
-      type: other-finer
-      split: test
-    metrics:
-    - type: f1
-      value: «n»
-      name: Test F1
-    - type: precision
-      value: «n»
-      name: Test Precision
-    - type: recall
-      value: «n»
-      name: Test Recall
-    - type: accuracy
-      value: «n»
-      name: Test Accuracy
-"""
+OTHER_DATASET = index_entry("other-finer", "other-finer")
 CROSS_EVALUATION = """## Evaluation on other datasets
 
 Entity-level scores (seqeval, on words) of this model on datasets it was not trained on (`hubtools evaluate`).
