@@ -293,3 +293,28 @@ def test_entity_f1_counts_exact_matches_only():
 def test_verify_rejects_a_single_sentence(trained, runner):
     with pytest.raises(ValueError, match="list of sentences"):
         verify_spanmarker_onnx(trained, runner, ["Anna", "Berg"])
+
+
+def test_recipe_features_leave_the_loaders_document_columns_out(trained, tmp_path):
+    """Splits read from files with documents carry string ``document_id``s, which span_marker would take as its own
+    integer document ids and fail on; the recipe's features drop them, so such data trains."""
+    import copy
+    from types import SimpleNamespace
+
+    from hubtools.spanmarker.recipe import SpanMarkerRecipe
+
+    sentences, tags, _ = generate(8, seed=3)
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=LABELS)),
+                         "document_id": Value("string"), "sentence_id": Value("int32")})
+    split = Dataset.from_dict({"tokens": sentences, "ner_tags": tags, "document_id": ["train/0"] * 4 + ["train/1"] * 4,
+                               "sentence_id": [0, 1, 2, 3] * 2}, features=features)
+    featurized = SpanMarkerRecipe.featurize(None, SimpleNamespace(splits={"train": split}), None)["train"]
+    assert featurized.column_names == ["tokens", "ner_tags"]
+    assert featurized["tokens"] == sentences
+
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=1, save_strategy="no",
+                             report_to=[], use_cpu=True, disable_tqdm=True)
+    model = copy.deepcopy(trained)  # the module's other tests keep the trained weights
+    with pytest.raises(ValueError, match="dimensions"):
+        Trainer(model=model, args=args, train_dataset=split).train()
+    Trainer(model=model, args=args, train_dataset=featurized).train()

@@ -2,7 +2,9 @@
 
 The encoder is ``model.name_or_path`` (an encoder or a SpanMarker checkpoint) or, with ``model.from_scratch``,
 a tiny BERT built by the main process on the training split. SpanMarker tokenizes the splits itself, so the
-features are the splits; validation and test are scored on words from ``predict`` (main process).
+features are the splits, without the loaders' document columns (span_marker reads ``document_id`` and
+``sentence_id`` as integer ids of its own document context, which this family does not use); validation and
+test are scored on words from ``predict`` (main process).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datasets import Dataset
 from span_marker import SpanMarkerModel
 from transformers import Trainer
 
+from hubtools.data.loading import DOCUMENT, SENTENCE
 from hubtools.evaluation import Evaluation
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
@@ -48,6 +51,11 @@ class SpanMarkerRecipe(Recipe):
         self.encoder_name = portable(encoder) if self.cfg.model.from_scratch is None else \
             "tiny BERT (model.from_scratch)"
         return BuiltModel(model, model.tokenizer, self.cfg.model.max_length)
+
+    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+        """The splits without ``document_id`` / ``sentence_id`` (sentences are read alone)."""
+        return {name: split.remove_columns([c for c in (DOCUMENT, SENTENCE) if c in split.column_names])
+                for name, split in data.splits.items()}
 
     def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
