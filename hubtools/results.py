@@ -294,6 +294,7 @@ class ExportSettings:
     split_attention: bool | None = None
     per_channel: bool | None = None
     opset: int | None = None
+    int8_scope: str | None = None  # SpanMarker: the nodes the int8 graph quantizes (onnx_export.QUANTIZATION_SCOPES)
 
 
 @dataclass

@@ -17,7 +17,11 @@ from transformers import BertConfig, BertModel, TrainingArguments
 from hubtools.errors import ExportError
 from hubtools.modeling import train_wordpiece_tokenizer
 from hubtools.spanmarker import onnx_export
-from hubtools.spanmarker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
+from hubtools.spanmarker.onnx_export import (
+    encoder_linear_nodes,
+    export_spanmarker_onnx,
+    quantize_spanmarker_onnx,
+)
 from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner, compact
 from hubtools.spanmarker.onnx_verify import benchmark_spanmarker, entity_f1, entity_key, verify_spanmarker_onnx
 
@@ -220,6 +224,27 @@ def test_int8_quantized_is_smaller_and_agrees(trained, onnx_dir, eval_data, opti
     report = verify_spanmarker_onnx(trained, quantized, eval_data[0][:100], gold=eval_data[1][:100])
     assert report["sentence_agreement"] >= 0.9
     assert 0 < report["max_abs_logit_diff"] < 0.5
+
+
+def test_int8_scope_keeps_embeddings_and_span_classifier_fp32(onnx_dir, tmp_path):
+    fp32 = onnx.load(str(onnx_dir / "model.onnx"))
+    linear = encoder_linear_nodes(fp32)
+    assert len(linear) == 2 * 6  # query, key, value, attention output, intermediate, output of each layer
+    assert all(name.startswith("/encoder/encoder/layer.") for name in linear)
+
+    def quantized(scope: str) -> dict[str, onnx.NodeProto]:
+        path = quantize_spanmarker_onnx(onnx_dir / "model.onnx", tmp_path / f"{scope}.onnx", scope=scope)
+        return {node.name: node for node in onnx.load(str(path)).graph.node}
+
+    default, everything = quantized("encoder_linear"), quantized("all")
+    assert sum(node.op_type == "MatMulInteger" for node in default.values()) == len(linear)
+    assert default["/classifier/MatMul"].op_type == "MatMul"  # the span head reads fp32 weights
+    assert default["/encoder/embeddings/word_embeddings/Gather"].op_type == "Gather"
+    assert "/classifier/MatMul" not in everything  # "all" quantizes the head too
+    assert sum(node.op_type == "MatMulInteger" for node in everything.values()) > len(linear)
+    with pytest.raises(ExportError, match="int8 scope 'heads'"):
+        quantize_spanmarker_onnx(onnx_dir / "model.onnx", tmp_path / "x.onnx", scope="heads")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_reload_copied_folder_in_fresh_runner(trained, onnx_dir, tmp_path, eval_data):

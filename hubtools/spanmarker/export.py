@@ -1,10 +1,10 @@
 """The SpanMarker family's exporter: fp32 and int8 ONNX graphs of a saved SpanMarker model.
 
 ``RUN/onnx`` gets ``model.onnx`` (fp32, :mod:`hubtools.spanmarker.onnx_export`), ``model_quantized.onnx``
-(dynamic int8 weights) and the config and tokenizer files :class:`~hubtools.spanmarker.onnx_runtime.
-SpanMarkerOnnxRunner` reads. Each variant predicts every test sentence end to end (tokenization, spreading,
-span selection) and is compared with ``SpanMarkerModel.predict``: agreement is the share of sentences with
-exactly PyTorch's entities.
+(dynamic int8 weights of the encoder's linear layers; embeddings and span classifier stay fp32) and the config
+and tokenizer files :class:`~hubtools.spanmarker.onnx_runtime.SpanMarkerOnnxRunner` reads. Each variant
+predicts every test sentence end to end (tokenization, spreading, span selection) and is compared with
+``SpanMarkerModel.predict``: agreement is the share of sentences with exactly PyTorch's entities.
 """
 
 from __future__ import annotations
@@ -86,4 +86,5 @@ class SpanMarkerExporter(Exporter):
                          note="end-to-end SpanMarker predict (tokenization and span decoding included)")
 
     def settings(self) -> ExportSettings:
-        return ExportSettings(per_channel=self.cfg.per_channel if self.cfg.quantize else None, opset=17)
+        return ExportSettings(per_channel=self.cfg.per_channel if self.cfg.quantize else None, opset=17,
+                              int8_scope="encoder_linear" if self.cfg.quantize else None)

@@ -176,29 +176,57 @@ def optimize_spanmarker_onnx(onnx_path: str | os.PathLike, out_path: str | os.Pa
     return Path(out_path)
 
 
+# Which nodes the int8 variant quantizes (``quantize_spanmarker_onnx``'s ``scope``): every node
+# ``quantize_dynamic`` can (``all``: the embedding tables, the attention's activation x activation MatMuls and the
+# span classifier too), or only the encoder's linear layers (``encoder_linear``: MatMuls of an activation by a
+# weight inside the encoder), the default; ``docs/spanmarker_onnx.md`` has the measurement that picked it.
+QUANTIZATION_SCOPES = ("encoder_linear", "all")
+ENCODER_PREFIX = "/encoder/"
+
+
+def encoder_linear_nodes(model) -> list[str]:
+    """Names of the encoder's weight MatMuls (input B an initializer, node under ``/encoder/``) in an exported
+    SpanMarker graph: the layers whose int8 form keeps the span logits close (the attention's activation x
+    activation MatMuls, the embedding Gathers and the span classifier stay fp32)."""
+    weights = {init.name for init in model.graph.initializer}
+    return [node.name for node in model.graph.node
+            if node.op_type == "MatMul" and node.name.startswith(ENCODER_PREFIX) and node.input[1] in weights]
+
+
 def quantize_spanmarker_onnx(
     onnx_path: str | os.PathLike,
     out_path: str | os.PathLike,
     per_channel: bool = False,
     optimize: bool = False,
+    scope: str = "encoder_linear",
+    nodes: list[str] | None = None,
 ) -> Path:
-    """Dynamically quantize weights to int8 (``quantize_dynamic``), optionally after graph fusion.
+    """Dynamically quantize weights to int8 (``quantize_dynamic``), optionally after graph fusion; ``scope``
+    (:data:`QUANTIZATION_SCOPES`) says which nodes, ``nodes`` names them explicitly instead (diagnostics).
 
     Written to a temporary file and renamed, so ``out_path`` is either complete or untouched.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if scope not in QUANTIZATION_SCOPES:
+        raise ExportError(f"int8 scope {scope!r}: expected one of {', '.join(QUANTIZATION_SCOPES)}")
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     staging = out_path.with_name(f".{out_path.name}.partial-{os.getpid()}")
     fused = out_path.with_name(f".{out_path.name}.fused-{os.getpid()}.onnx")
     try:
         source = optimize_spanmarker_onnx(onnx_path, fused) if optimize else onnx_path
+        if nodes is None and scope == "encoder_linear":
+            nodes = encoder_linear_nodes(onnx.load(str(source), load_external_data=False))
+            if not nodes:  # quantize_dynamic reads an empty list as "every node"
+                raise ExportError("the graph has no encoder MatMul with a weight to quantize")
         quantize_dynamic(
             source,
             staging,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
+            nodes_to_quantize=nodes,
+            op_types_to_quantize=None if nodes is None else ["MatMul", "Gather", "Attention"],
             # Fused com.microsoft ops have no shape inference: type their outputs as float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )

@@ -21,6 +21,7 @@ from span_marker.tokenizer import SpanMarkerTokenizer
 from span_marker.trainer import Trainer
 
 from hubtools.errors import ExportError
+from hubtools.export.inference import session_options
 
 Entity = dict[str, Any]
 Inputs = str | list[str] | list[list[str]]
@@ -69,16 +70,20 @@ class SpanMarkerOnnxRunner:
 
     @classmethod
     def from_pretrained(
-        cls, onnx_dir: str | os.PathLike, file_name: str = "model.onnx", providers: list[str] | None = None
+        cls, onnx_dir: str | os.PathLike, file_name: str = "model.onnx", providers: list[str] | None = None,
+        threads: int | None = None,
     ) -> SpanMarkerOnnxRunner:
-        """Load ``onnx_dir/file_name`` with the SpanMarker config and tokenizer saved beside it."""
+        """Load ``onnx_dir/file_name`` with the SpanMarker config and tokenizer saved beside it, in the hubtools
+        session (:func:`hubtools.export.inference.session_options`; ``threads`` intra-op threads, None: all
+        cores)."""
         onnx_dir = Path(onnx_dir)
         path = onnx_dir / file_name
         if not path.is_file():
             raise ExportError(f"{path}: no such ONNX file")
         config = SpanMarkerConfig.from_pretrained(onnx_dir)
         tokenizer = SpanMarkerTokenizer.from_pretrained(str(onnx_dir), config=config)
-        session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), session_options(threads),
+                                       providers=providers or ["CPUExecutionProvider"])
         return cls(session, config, tokenizer, path=path)
 
     def encode(self, sentences: list[str] | list[list[str]]) -> tuple[list[dict[str, Any]], Any]:
