@@ -26,11 +26,11 @@ from hubtools.run import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "recipes" / "configs" / "conll_distil.yaml"
-# The tiny preset made lighter for the tests: fewer sentences (480 / 60 / 60) and epochs, no transfer set unless a
-# test adds one.
+# The tiny preset made lighter for the tests: fewer sentences (480 / 60 / 60) and epochs, no transfer set and no
+# augmented copies unless a test adds them.
 LIGHTER = ["data.generate={num_sentences: 600, seed: 0, splits: {train: 0.8, validation: 0.1, test: 0.1}}",
            "training.num_train_epochs=3",
-           "distillation.teacher_training={num_train_epochs: 4}", "distillation.transfer={}"]
+           "distillation.teacher_training={num_train_epochs: 4}", "distillation.transfer={}", "distillation.augment=0"]
 
 
 def run_recipe(output_dir: Path, *args: str) -> RunResults:
@@ -182,8 +182,13 @@ def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path)
     assert json.loads((permuted / "config.json").read_text())["id2label"]["1"] == "B-MISC"
 
     results = run_recipe(tmp_path / "run", *LIGHTER, f"distillation.teacher={permuted}", "distillation.alphas=[0.5]",
-                         "distillation.temperatures=[2.0]")
+                         "distillation.temperatures=[2.0]", "distillation.augment=2")
     dist = results.distillation
+    # no transfer set, but two word-replaced copies of each training sentence, which the card describes
+    assert dist.transfer.sentences == 2 * dist.training_sentences
+    assert dist.transfer.spec == {"augment": 2, "augment_rate": 0.3}
+    card = (tmp_path / "run" / "model" / "README.md").read_text()
+    assert "among them 2 copies of each training sentence with a share of 0.3 of the words" in " ".join(card.split())
     assert dist.teacher.label_permutation == [0, 3, 4, 5, 6, 7, 8, 1, 2]
     assert not dist.teacher.trained_by_recipe
     teacher_row, first_teacher_row = dist.comparison[0], first.distillation.comparison[0]
