@@ -299,10 +299,12 @@ _SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "export"
 
 
 def deep_merge(base: dict, update: dict) -> dict:
-    """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace."""
+    """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace. A mapping that is one
+    choice (``rename``, ``filters``, ``data_files``, a distillation ``transfer`` set) replaces the old one whole:
+    ``distillation.transfer={}`` means no transfer set, not the preset's."""
     out = dict(base)
     for key, value in update.items():
-        replace_whole = key in ("rename", "filters", "data_files")
+        replace_whole = key in ("rename", "filters", "data_files", "transfer")
         if isinstance(value, dict) and isinstance(out.get(key), dict) and not replace_whole:
             out[key] = deep_merge(out[key], value)
         else:

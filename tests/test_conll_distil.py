@@ -26,6 +26,11 @@ from hubtools.run import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "recipes" / "configs" / "conll_distil.yaml"
+# The tiny preset made lighter for the tests: fewer sentences (480 / 60 / 60) and epochs, no transfer set and no
+# augmented copies unless a test adds them.
+LIGHTER = ["data.generate={num_sentences: 600, seed: 0, splits: {train: 0.8, validation: 0.1, test: 0.1}}",
+           "training.num_train_epochs=3",
+           "distillation.teacher_training={num_train_epochs: 4}", "distillation.transfer={}", "distillation.augment=0"]
 
 
 def run_recipe(output_dir: Path, *args: str) -> RunResults:
@@ -45,7 +50,8 @@ def distilled(tmp_path_factory) -> tuple[Path, RunResults]:
     """The tiny preset with the teacher trained by the recipe; a 4-pair grid cut to 2 by the budget; a transfer
     set of 100 other generated sentences."""
     out = tmp_path_factory.mktemp("conll_distil") / "run"
-    return out, run_recipe(out, "--search-budget", "2", "distillation.alphas=[0.5, 0.8]",
+    return out, run_recipe(out, "--search-budget", "2", *LIGHTER, "distillation.alphas=[0.5, 0.8]",
+                           "distillation.temperatures=[1.0, 2.0]",
                            "distillation.transfer={generate: {num_sentences: 400, seed: 5}, skip: 20, "
                            "max_sentences: 100}")
 
@@ -82,7 +88,12 @@ def test_transfer_set_selection_and_errors():
 
     chosen = cfg("distillation.transfer={split: validation, skip: 5, max_sentences: 3}",
                  "data.max_samples={validation: 4}")
-    assert transfer_sentences(chosen) == generate_conll(num_sentences=600, seed=0)["validation"]["tokens"][5:8]
+    # the preset's transfer set is replaced whole: this one is the data section's own validation split
+    assert chosen.options.transfer == {"split": "validation", "skip": 5, "max_sentences": 3}
+    generated = generate_conll(num_sentences=2500, seed=0, splits={"train": 0.2, "validation": 0.12, "test": 0.68})
+    assert transfer_sentences(chosen) == generated["validation"]["tokens"][5:8]
+    assert cfg().options.transfer == {"generate": {"num_sentences": 2500, "seed": 1}}
+    assert cfg("distillation.transfer={}").options.transfer == {}
     for spec, match in [("{split: dev}", "split 'dev' not in"), ("{skip: 100000}", "selects no sentence")]:
         with pytest.raises(ConfigError, match=match):
             transfer_sentences(cfg(f"distillation.transfer={spec}"))
@@ -170,12 +181,20 @@ def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path)
     AutoTokenizer.from_pretrained(teacher_dir).save_pretrained(permuted)
     assert json.loads((permuted / "config.json").read_text())["id2label"]["1"] == "B-MISC"
 
-    results = run_recipe(tmp_path / "run", f"distillation.teacher={permuted}", "distillation.alphas=[0.5]",
-                         "distillation.temperatures=[2.0]")
+    results = run_recipe(tmp_path / "run", *LIGHTER, f"distillation.teacher={permuted}", "distillation.alphas=[0.5]",
+                         "distillation.temperatures=[2.0]", "distillation.augment=2")
     dist = results.distillation
+    # no transfer set, but two word-replaced copies of each training sentence, which the card describes
+    assert dist.transfer.sentences == 2 * dist.training_sentences
+    assert dist.transfer.spec == {"augment": 2, "augment_rate": 0.3}
+    card = (tmp_path / "run" / "model" / "README.md").read_text()
+    assert "among them 2 copies of each training sentence with a share of 0.3 of the words" in " ".join(card.split())
     assert dist.teacher.label_permutation == [0, 3, 4, 5, 6, 7, 8, 1, 2]
     assert not dist.teacher.trained_by_recipe
     teacher_row, first_teacher_row = dist.comparison[0], first.distillation.comparison[0]
     assert teacher_row.f1 == pytest.approx(first_teacher_row.f1, abs=1e-6)  # by index it would collapse
-    assert len(dist.search) == 1
+    # one (alpha, T) pair: no search run, the run itself is the one row, scored by its best validation F1
+    assert not (tmp_path / "run-search").exists()
+    assert [(row.alpha, row.temperature) for row in dist.search] == [(0.5, 2.0)]
+    assert dist.search[0].score == pytest.approx(results.training.best_validation_f1)
     assert dist.comparison[1].f1 > 0.6

@@ -23,6 +23,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from hubtools.distillation.augment import augment_sentences
 from hubtools.distillation.teacher import (
     attach_teacher_logits,
     build_student_from_teacher,
@@ -491,3 +492,19 @@ def test_distillation_end_to_end(corpus, teacher_tokenizer, student_tokenizer, t
     after = trainer.evaluate()
     assert after["eval_loss"] < before["eval_loss"]
     assert after["eval_f1"] > max(before["eval_f1"] + 0.3, 0.7), (before, after, teacher_f1)
+
+
+def test_augmented_copies_replace_words_by_words_of_the_same_tag():
+    tokens = [["Kohl", "met", "Yeltsin", "in", "Bonn"], ["Graf", "won", "in", "Paris"]]
+    tags = [[1, 0, 1, 0, 5], [1, 0, 0, 5]]  # B-PER, O, B-LOC
+    copies = augment_sentences(tokens, tags, copies=3, rate=0.5, seed=0)
+    assert len(copies) == 6
+    assert [len(c) for c in copies] == [5, 4] * 3
+    pools = {1: {"Kohl", "Yeltsin", "Graf"}, 0: {"met", "in", "won"}, 5: {"Bonn", "Paris"}}
+    for copy, labels in zip(copies, tags * 3):
+        assert all(word in pools[label] for word, label in zip(copy, labels))
+    assert copies != tokens * 3  # some words were replaced
+    assert augment_sentences(tokens, tags, copies=3, rate=0.5, seed=0) == copies
+    assert augment_sentences(tokens, tags, copies=2, rate=0.0, seed=0) == tokens * 2
+    with pytest.raises(ConfigError, match="rate in"):
+        augment_sentences(tokens, tags, copies=1, rate=1.5, seed=0)

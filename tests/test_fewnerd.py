@@ -4,6 +4,8 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections import defaultdict
+from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,17 @@ def test_each_clause_names_its_entity_types(corpus):
                 clause_tokens.append(token)
                 if fine:
                     clause_types.add(FEWNERD_FINE_LABELS[fine])
+
+
+def test_each_fine_type_has_names_of_its_own(corpus):
+    words_of = defaultdict(set)
+    for row in corpus["train"]:
+        for token, fine in zip(row["tokens"], row["fine_ner_tags"]):
+            if fine:
+                words_of[fine].add(token)
+    assert len(words_of) > 30
+    for a, b in combinations(words_of, 2):
+        assert not words_of[a] & words_of[b], (FEWNERD_FINE_LABELS[a], FEWNERD_FINE_LABELS[b])
 
 
 def test_adjacent_same_type_entities_merge_into_one(corpus):

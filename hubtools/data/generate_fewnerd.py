@@ -2,11 +2,11 @@
 
 Columns ``id`` (string), ``tokens``, ``ner_tags`` (8 coarse types) and ``fine_ner_tags`` (66 fine types), both
 tagged IO: bare type names, no B-/I- prefixes. A token's coarse type is the prefix of its fine type (before
-the first ``-``). The words in front of an entity name its fine type and the names end like their coarse
-type (``the person actor Dovason Kelina``), so a tiny model can learn the task. Some clauses put two
-entities of one type side by side, which IO cannot tell apart (the loader merges them into one IOB2 entity,
-as with the real data), and others put two entities of different types side by side (a type change without
-a gap).
+the first ``-``). The words in front of an entity name its fine type, each fine type has names of its own
+(opening and following words, as given names and surnames) and the names end like their coarse type (``the
+person actor Dovason Kelina``), so a tiny model can learn the task. Some clauses put two entities of one type
+side by side, which IO cannot tell apart (the loader merges them into one IOB2 entity, as with the real data),
+and others put two entities of different types side by side (a type change without a gap).
 """
 
 from __future__ import annotations
@@ -69,18 +69,20 @@ def type_words(fine_type: str) -> list[str]:
     return [coarse, sub.split("/")[0].lower()]
 
 
-def _names(rng: np.random.Generator, per_type: int = 150) -> dict[str, list[str]]:
-    """Capitalized pseudo-words per coarse type: a shared stem and an ending typical of the coarse type."""
+def _names(rng: np.random.Generator, per_type: int = 12) -> dict[int, tuple[list[str], list[str]]]:
+    """Capitalized pseudo-words per fine type (by label id), two syllables and an ending of its coarse type: the
+    words that open its names and the words that continue them (as given names and surnames), no word shared."""
     out = {}
     for coarse, endings in _ENDINGS.items():
-        parts = rng.integers(len(_SYLLABLES), size=(per_type, 2))
-        ends = rng.integers(len(endings), size=per_type)
-        out[coarse] = sorted({(_SYLLABLES[a] + _SYLLABLES[b] + endings[e]).capitalize()
-                              for (a, b), e in zip(parts, ends)})
+        words = [(a + b + end).capitalize() for a in _SYLLABLES for b in _SYLLABLES for end in endings]
+        order = iter(rng.permutation(len(words)))
+        for label, name in enumerate(FEWNERD_FINE_LABELS):
+            if name.split("-")[0] == coarse:
+                out[label] = tuple(sorted(words[next(order)] for _ in range(per_type)) for _ in range(2))
     return out
 
 
-def _sentence(rng: np.random.Generator, names: dict[str, list[str]]) -> tuple[list[str], list[int]]:
+def _sentence(rng: np.random.Generator, names: dict[int, tuple[list[str], list[str]]]) -> tuple[list[str], list[int]]:
     """One sentence of 1-3 clauses joined by ``;``: its tokens and fine tag ids."""
     tokens: list[str] = []
     tags: list[int] = []
@@ -101,9 +103,10 @@ def _sentence(rng: np.random.Generator, names: dict[str, list[str]]) -> tuple[li
                     tokens += words
                     tags += [0] * len(words)
                 else:
-                    pool = names[words[0]]
+                    opening, following = names[int(label)]
                     size = rng.choice(3, p=_P_NAME_WORDS) + 1
-                    tokens += [pool[i] for i in rng.integers(len(pool), size=size)]
+                    tokens += [opening[rng.integers(len(opening))]]
+                    tokens += [following[i] for i in rng.integers(len(following), size=size - 1)]
                     tags += [int(label)] * size
             else:
                 tokens.append(piece)

@@ -31,6 +31,9 @@ class DistillationConfig:
             Keys: ``split`` (default ``train``), ``skip`` (leading sentences left out, e.g. the ones
             ``data.max_samples`` kept as labelled data), ``max_sentences``, and any ``data`` key (default:
             the ``data`` section without ``max_samples``). Gold tags there are never read.
+        augment: copies of each training sentence with words replaced (``hubtools.distillation.augment``) that
+            the teacher reads for the distilled students like a transfer set (0: none).
+        augment_rate: the share of words replaced in those copies.
     """
 
     SECTION: ClassVar[str] = "distillation"
@@ -45,6 +48,8 @@ class DistillationConfig:
     temperatures: list[float] = field(default_factory=lambda: [2.0, 4.0])
     search_budget: int | None = None
     transfer: dict[str, Any] = field(default_factory=dict)
+    augment: int = 0
+    augment_rate: float = 0.3
 
     def __post_init__(self) -> None:
         known = {"split", "skip", "max_sentences"} | {f.name for f in dataclasses.fields(DataConfig)}
@@ -58,6 +63,9 @@ class DistillationConfig:
         if any(not 0 <= a <= 1 for a in self.alphas) or any(t <= 0 for t in self.temperatures):
             raise ConfigError(f"distillation: alphas must be in [0, 1] and temperatures > 0, got "
                               f"{self.alphas} and {self.temperatures}")
+        if self.augment < 0 or not 0 < self.augment_rate <= 1:
+            raise ConfigError(f"distillation.augment must be >= 0 and augment_rate in (0, 1], got {self.augment} "
+                              f"and {self.augment_rate}")
         if self.search_budget is not None and self.search_budget < 1:
             raise ConfigError(f"distillation.search_budget must be at least 1, got {self.search_budget}")
         if self.student_layers is not None and self.student_layers < 1:

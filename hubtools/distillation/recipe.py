@@ -3,11 +3,13 @@
 Runs, each the shared stage sequence (so every run folder has the usual layout): the teacher (a given
 checkpoint, or trained first into ``OUTPUT_DIR-teacher``); the same student trained without the teacher
 (``OUTPUT_DIR-student-alone``); one distilled student per searched (alpha, temperature) pair
-(``OUTPUT_DIR-search/aALPHA-tTEMP``), scored on validation F1; and the distilled student with the best pair,
-which is the run (``OUTPUT_DIR``, exported). The teacher reads each sentence once with its own tokenizer
-(labels mapped by name); its word logits are attached to every distilled student's training features. With
-``distillation.transfer`` the teacher also reads a transfer set of unlabelled sentences, which the distilled
-students (never the student alone) train on with the teacher's logits as soft targets and its argmax as labels.
+(``OUTPUT_DIR-search/aALPHA-tTEMP``), scored on validation F1, unless the grid holds a single pair; and the
+distilled student with the best pair, which is the run (``OUTPUT_DIR``, exported). The teacher reads each
+sentence once with its own tokenizer (labels mapped by name); its word logits are attached to every distilled
+student's training features. With ``distillation.transfer`` the teacher also reads a transfer set of unlabelled
+sentences, which the distilled students (never the student alone) train on with the teacher's logits as soft
+targets and its argmax as labels; ``distillation.augment`` adds copies of the training sentences with words
+replaced to that set (:mod:`hubtools.distillation.augment`).
 
 results.json gains ``distillation`` (:class:`~hubtools.results.DistillationReport`); the model card shows it
 (``cards/section_distillation.md.j2``).
@@ -34,6 +36,7 @@ from transformers import (
 
 from hubtools.config import DataConfig, RecipeConfig, from_dict
 from hubtools.data.build import build_dataset
+from hubtools.distillation.augment import augment_sentences
 from hubtools.distillation.options import DistillationConfig
 from hubtools.distillation.teacher import (
     attach_teacher_logits,
@@ -41,7 +44,7 @@ from hubtools.distillation.teacher import (
     label_permutation,
     teacher_word_logits,
 )
-from hubtools.distillation.trainer import DistillationTrainer, grid_search
+from hubtools.distillation.trainer import DistillationTrainer, grid_search, search_pairs
 from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
 from hubtools.metrics import entity_scores, ids_to_tags
@@ -227,11 +230,15 @@ class DistillationRecipe(StudentRecipe):
             cfg = stage_config(self.cfg, f"search/a{alpha:g}-t{temperature:g}", model=model_section)
             return validation_f1(StudentRecipe(cfg, self.command, self.teacher, alpha, temperature).run())
 
-        best, self.search = grid_search(trial, self.options.alphas, self.options.temperatures,
-                                        self.options.search_budget)
-        logger.info("distillation search: best alpha %s, temperature %s (validation F1 %.4f)",
-                    best["alpha"], best["temperature"], best["score"])
-        self.alpha, self.temperature = best["alpha"], best["temperature"]
+        pairs = search_pairs(self.options.alphas, self.options.temperatures, self.options.search_budget)
+        if len(pairs) == 1:  # nothing to choose: the run itself is the one trial (extra_results scores it)
+            (self.alpha, self.temperature), self.search = pairs[0], []
+        else:
+            best, self.search = grid_search(trial, self.options.alphas, self.options.temperatures,
+                                            self.options.search_budget)
+            logger.info("distillation search: best alpha %s, temperature %s (validation F1 %.4f)",
+                        best["alpha"], best["temperature"], best["score"])
+            self.alpha, self.temperature = best["alpha"], best["temperature"]
         final = self.cfg.to_dict()
         final["model"].update(model_section)
         self.cfg = from_dict(final, DistillationConfig)
@@ -256,14 +263,23 @@ class DistillationRecipe(StudentRecipe):
             label_permutation=label_permutation(teacher.config.id2label, self.label_names),
             test=self.score(teacher, tokenizer)),
             train_logits=word_logits(teacher, tokenizer, self.dataset["train"]["tokens"], self.label_names, self.cfg))
-        if self.options.transfer:
-            tokens = transfer_sentences(self.cfg)
+        tokens = transfer_sentences(self.cfg) if self.options.transfer else []
+        if self.options.augment:
+            train = self.dataset["train"]
+            tokens += augment_sentences(train["tokens"], train["ner_tags"], self.options.augment,
+                                        self.options.augment_rate, self.cfg.training.seed)
+        if tokens:
             reading.transfer_logits = word_logits(teacher, tokenizer, tokens, self.label_names, self.cfg)
             tags = [row.argmax(-1).tolist() if len(row) else [] for row in reading.transfer_logits]
             schema = Features({"tokens": self.dataset["train"].features["tokens"],
                                "ner_tags": self.dataset["train"].features["ner_tags"]})
             reading.transfer = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=schema)
         return reading
+
+    def transfer_spec(self) -> dict:
+        """What the transfer set is made of: ``distillation.transfer`` and the augmentation settings, if any."""
+        augment = {"augment": self.options.augment, "augment_rate": self.options.augment_rate}
+        return {**self.options.transfer, **(augment if self.options.augment else {})}
 
     def sibling(self, path: str | Path) -> str:
         """A checkpoint or run as results.json records it: a Hub id as is, a local folder relative to the folder
@@ -285,11 +301,14 @@ class DistillationRecipe(StudentRecipe):
         transfer = self.teacher.transfer
         return {"card_sections": ["distillation"], "distillation": DistillationReport(
             alpha=self.alpha, temperature=self.temperature, search_metric="validation f1",
-            search=[SearchRow(**row) for row in self.search], teacher=teacher, student_alone=self.alone,
+            search=[SearchRow(**row) for row in self.search or [{
+                "alpha": self.alpha, "temperature": self.temperature,
+                "score": float("nan") if trainer.state.best_metric is None else trainer.state.best_metric}]],
+            teacher=teacher, student_alone=self.alone,
             student_from_teacher=self.options.student_from_teacher, training_sentences=len(data.splits["train"]),
             test_split=len(data.splits["test"]),
             transfer=None if transfer is None else TransferReport(
-                sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=dict(self.options.transfer)),
+                sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=self.transfer_spec()),
             comparison=[ComparisonRow(model=name, name_or_path=path, **dataclasses.asdict(score),
                                       speedup=round(score.words_per_second / teacher.test.words_per_second, 2))
                         for name, path, score in rows])}

@@ -133,6 +133,22 @@ class DistillationTrainer(NerTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def search_pairs(alphas: Iterable[float], temperatures: Iterable[float],
+                 budget: int | None = None) -> list[tuple[float, float]]:
+    """The (alpha, temperature) pairs a search runs: ``itertools.product`` order (alpha-major), at most
+    ``budget``."""
+    pairs = list(itertools.product(alphas, temperatures))
+    if not pairs:
+        raise ConfigError("grid_search needs at least one alpha and one temperature")
+    if budget is not None:
+        if budget < 1:
+            raise ConfigError(f"grid_search budget must be >= 1, got {budget}")
+        pairs = pairs[:budget]
+    for alpha, temperature in pairs:
+        _check_alpha_temperature(alpha, temperature)
+    return pairs
+
+
 def grid_search(
     train_fn: Callable[[float, float], float],
     alphas: Iterable[float],
@@ -145,18 +161,9 @@ def grid_search(
     of them. Returns the best row (the first one on ties; NaN scores never win) and the table of all
     rows ``{"alpha", "temperature", "score"}`` in run order, ready for results.json.
     """
-    pairs = list(itertools.product(alphas, temperatures))
-    if not pairs:
-        raise ConfigError("grid_search needs at least one alpha and one temperature")
-    if budget is not None:
-        if budget < 1:
-            raise ConfigError(f"grid_search budget must be >= 1, got {budget}")
-        pairs = pairs[:budget]
-    for alpha, temperature in pairs:
-        _check_alpha_temperature(alpha, temperature)
     table = [
         {"alpha": alpha, "temperature": temperature, "score": float(train_fn(alpha, temperature))}
-        for alpha, temperature in pairs
+        for alpha, temperature in search_pairs(alphas, temperatures, budget)
     ]
     best = max(table, key=lambda row: -math.inf if math.isnan(row["score"]) else row["score"])
     return best, table
