@@ -1,9 +1,9 @@
 """Distillation benchmark: teacher, student trained alone, distilled student without and with a transfer set,
 over several seeds, side by side in one table.
 
-    python scripts/bench_distillation.py --output-dir /tmp/bench --preset tiny --seeds 1,2,3 \
+    python scripts/bench_distillation.py --output-dir OUT --preset tiny --seeds 1,2,3 \
         --transfer '{generate: {num_sentences: 2500, seed: 1}}' 'distillation.transfer={}'
-    python scripts/bench_distillation.py --output-dir /tmp/bench-conll --data ../shared/data/conll2003 \
+    python scripts/bench_distillation.py --output-dir OUT --data ../shared/data/conll2003 \
         --teacher PATH/TO/TEACHER --seeds 1 [section.key=value ...]
 
 Each seed runs ``recipes/conll_distil.py`` (its configuration, ``--preset`` and the overrides; ``--data`` and
