@@ -97,6 +97,12 @@ def training_runs(docs: list[list[int]], lengths: np.ndarray, budget: int) -> li
     return runs
 
 
+def training_rows(ds: Dataset, tokenizer: PreTrainedTokenizerBase, budget: int) -> list[list[int]]:
+    """The sentences (rows of ``ds``) joined into each training row, in the order of the rows
+    :func:`with_document_context` builds with ``training``."""
+    return training_runs(document_order([ds])[2], subtoken_lengths(ds["tokens"], tokenizer), budget)
+
+
 def neighbours(rows: list[int], position: int, lengths: np.ndarray, budget: int) -> tuple[list[int], list[int]]:
     """The sentences read before and after ``rows[position]``: whole neighbours, nearest first, one side then
     the other, while the total fits ``budget``; nothing for a sentence longer than the budget."""
@@ -128,9 +134,7 @@ def with_document_context(ds: Dataset, tokenizer: PreTrainedTokenizerBase, budge
     tokens, tags = ds["tokens"], ds["ner_tags"]
     out: dict[str, list] = {"tokens": [], "ner_tags": [], **{c: [] for c in CONTEXT_COLUMNS}}
     if training:
-        lengths = subtoken_lengths(tokens, tokenizer)
-        docs = document_order([ds])[2]
-        for run in training_runs(docs, lengths, budget):
+        for run in training_rows(ds, tokenizer, budget):
             out["tokens"].append([w for r in run for w in tokens[r]])
             out["ner_tags"].append([t for r in run for t in tags[r]])
             out["example_index"].append(run[0])

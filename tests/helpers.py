@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 
 from hubtools.modeling import train_wordpiece_tokenizer
@@ -67,3 +70,31 @@ def run_results(family: str = "token-classification", f1: float = 0.0, max_lengt
         timings=Timings(dataset_s=0.0, train_s=0.0, evaluate_s=0.0),
         environment=Environment(device="cpu", num_processes=1, fp16=False, bf16=False, machine="test"),
         versions={"hubtools": "test"})
+
+
+# Two kinds of documents that differ only in their first sentence: the name in the second sentence is a club
+# (ORG) after a sports sentence and a city (LOC) after a travel one. Read alone, the second sentence cannot tell.
+SPORT = ["The football club signed a new striker .", "The team won the league again .",
+         "Fans cheered the players in the stadium ."]
+TRAVEL = ["The old city has a famous river .", "Tourists visit the town every summer .",
+          "The streets of the capital are busy ."]
+NAMES = ["Barcelona", "Chelsea", "Madrid", "Milan", "Porto", "Lyon", "Turin", "Leeds"]
+ENDINGS = ["{} was in the news today .", "Everyone talked about {} again .", "{} made the headlines ."]
+
+
+def document(rng: random.Random) -> str:
+    kind, opening = rng.choice([("ORG", SPORT), ("LOC", TRAVEL)])
+    name = rng.choice(NAMES)
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    lines += [f"{w} O" for w in rng.choice(opening).split()] + [""]
+    lines += [f"{w} {'B-' + kind if w == name else 'O'}" for w in rng.choice(ENDINGS).format(name).split()] + [""]
+    return "\n".join(lines)
+
+
+def write_documents(folder: Path, splits: dict[str, int], seed: int = 0) -> Path:
+    """``SPLIT.txt`` CoNLL files of ``count`` such documents each (-DOCSTART- lines, B- tags only)."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in splits.items():
+        (folder / f"{split}.txt").write_text("\n".join(document(rng) for _ in range(count)))
+    return folder

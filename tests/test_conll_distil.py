@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset
+from helpers import write_documents
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
 from hubtools.data.build import GENERATORS
@@ -198,3 +199,27 @@ def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path)
     assert [(row.alpha, row.temperature) for row in dist.search] == [(0.5, 2.0)]
     assert dist.search[0].score == pytest.approx(results.training.best_validation_f1)
     assert dist.comparison[1].f1 > 0.6
+
+
+@pytest.mark.slow
+def test_document_context_teacher_and_students_read_sentences_in_their_documents(tmp_path):
+    """With model.document_context the teacher's logits of each training sentence come from reading it in its
+    document; every model of the comparison is scored the way its own run scores it, with context."""
+    data = write_documents(tmp_path / "docs", {"train": 300, "validation": 40, "test": 60})
+    out = tmp_path / "run"
+    results = run_recipe(out, *LIGHTER[1:], f"data.source={data}", "data.name=documents", "data.generate={}",
+                         "model.document_context=48", "distillation.alphas=[0.5]", "distillation.temperatures=[2.0]",
+                         "distillation.teacher_training={num_train_epochs: 8}")
+    dist = results.distillation
+    assert dist.document_context == 48 and results.model.document_context == 48
+    teacher_run = read_results(out.parent / dist.teacher.run)
+    rows = {row.model: row for row in dist.comparison}
+    # each model scored as its own run scores it: in its document
+    assert rows["teacher"].f1 == pytest.approx(teacher_run.test.f1, abs=1e-9)
+    assert rows["student (distilled)"].f1 == pytest.approx(results.test.f1, abs=1e-9)
+    alone = read_results(out.parent / dist.student_alone.run)
+    assert rows["student (alone)"].f1 == pytest.approx(alone.test.f1, abs=1e-9)
+    # the context decides the type here: the teacher read alone is a guess
+    assert teacher_run.test.f1 > teacher_run.extra_scores["sentences_alone"].values["f1"] + 0.1
+    card = " ".join((out / "model" / "README.md").read_text().split())
+    assert "each sentence read with up to 48 sub-tokens of its document around it" in card

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict
 
 from hubtools.config import DataConfig
-from hubtools.context import neighbours, tokenize_with_context, training_runs, with_document_context
+from hubtools.context import neighbours, tokenize_with_context, training_rows, training_runs, with_document_context
 from hubtools.data.build import build_dataset, default_name, load_validated
+from hubtools.distillation.teacher import attach_teacher_logits, join_runs
 from hubtools.errors import DataError
 from hubtools.modeling import train_wordpiece_tokenizer
 from hubtools.tokenization import IGNORE
@@ -143,6 +145,26 @@ def test_context_words_are_never_labelled_or_scored():
         assert scored == list(range(len(ds["tokens"][example])))  # exactly the sentence's own words, in order
         assert sum(label != IGNORE for label in row["labels"]) == len(scored)
         assert len(row["input_ids"]) > len(scored) + 2  # every sentence here has context around it
+
+
+def test_teacher_logits_of_sentences_reach_the_words_of_training_runs():
+    """Distillation with document context: a training row is a run of sentences; the teacher's logits of each
+    sentence (read with its context) are joined per run and land on the run's words, each on its own word."""
+    ds = documents_dataset()
+    tokenizer = tokenizer_for(ds)
+    runs = training_rows(ds, tokenizer, budget=6)
+    assert runs == [[2, 3, 0], [1, 4]]  # in document order, whatever the row order
+    logits = [np.arange(len(words))[:, None] + 100.0 * sentence for sentence, words in enumerate(ds["tokens"])]
+    features = tokenize_with_context(ds, tokenizer, max_length=16, stride=2, document_context=6, training=True)
+    features = attach_teacher_logits(features, join_runs([row.astype(np.float32) for row in logits], runs))
+    by_first = {run[0]: run for run in runs}
+    for row in features:
+        run = by_first[row["example_index"]]
+        expected = np.concatenate([logits[sentence] for sentence in run])
+        for label, word, got in zip(row["labels"], row["word_index"], row["teacher_logits"], strict=True):
+            if label != IGNORE:
+                assert got == [expected[word, 0]]
+    assert len(features) == len(runs)
 
 
 def test_a_dataset_without_documents_is_tokenized_sentence_by_sentence():

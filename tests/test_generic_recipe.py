@@ -3,12 +3,11 @@ type; a dataset without a test split; the metadata taken from the data and the e
 
 from __future__ import annotations
 
-import random
 import re
-from pathlib import Path
 
 import pytest
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
+from helpers import write_documents
 from recipe_runs import ROOT, run_recipe
 from tiny_ner import save_tiny_model
 
@@ -17,33 +16,6 @@ from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.run import read_results
 
 SEED_WORDING = re.compile(r"financ|xbrl|finer|filing|multinerd|few-nerd|ukrain", re.IGNORECASE)
-
-# Two kinds of documents that differ only in their first sentence: the name in the second sentence is a club
-# (ORG) after a sports sentence and a city (LOC) after a travel one. Read alone, the second sentence cannot tell.
-SPORT = ["The football club signed a new striker .", "The team won the league again .",
-         "Fans cheered the players in the stadium ."]
-TRAVEL = ["The old city has a famous river .", "Tourists visit the town every summer .",
-          "The streets of the capital are busy ."]
-NAMES = ["Barcelona", "Chelsea", "Madrid", "Milan", "Porto", "Lyon", "Turin", "Leeds"]
-ENDINGS = ["{} was in the news today .", "Everyone talked about {} again .", "{} made the headlines ."]
-
-
-def document(rng: random.Random) -> str:
-    kind, opening = rng.choice([("ORG", SPORT), ("LOC", TRAVEL)])
-    name = rng.choice(NAMES)
-    lines = ["-DOCSTART- -X- -X- O", ""]
-    lines += [f"{w} O" for w in rng.choice(opening).split()] + [""]
-    lines += [f"{w} {'B-' + kind if w == name else 'O'}" for w in rng.choice(ENDINGS).format(name).split()] + [""]
-    return "\n".join(lines)
-
-
-def write_documents(folder: Path, splits: dict[str, int], seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, count in splits.items():
-        (folder / f"{split}.txt").write_text("\n".join(document(rng) for _ in range(count)))
-    return folder
-
 
 @pytest.mark.slow
 def test_generic_recipe_tiny_preset_publishes_the_datas_own_card(tmp_path):

@@ -6,10 +6,12 @@ checkpoint, or trained first into ``OUTPUT_DIR-teacher``); the same student trai
 (``OUTPUT_DIR-search/aALPHA-tTEMP``), scored on validation F1, unless the grid holds a single pair; and the
 distilled student with the best pair, which is the run (``OUTPUT_DIR``, exported). The teacher reads each
 sentence once with its own tokenizer (labels mapped by name); its word logits are attached to every distilled
-student's training features. With ``distillation.transfer`` the teacher also reads a transfer set of unlabelled
-sentences, which the distilled students (never the student alone) train on with the teacher's logits as soft
-targets and its argmax as labels; ``distillation.augment`` adds copies of the training sentences with words
-replaced to that set (:mod:`hubtools.distillation.augment`).
+student's training features. With ``model.document_context`` every model reads its sentences with their
+document around them: the teacher's logits of each training sentence are read so, and joined for the
+student's training rows of several sentences. With ``distillation.transfer`` the teacher also reads a transfer
+set of unlabelled sentences, which the distilled students (never the student alone) train on with the
+teacher's logits as soft targets and its argmax as labels; ``distillation.augment`` adds copies of the
+training sentences with words replaced to that set (:mod:`hubtools.distillation.augment`).
 
 results.json gains ``distillation`` (:class:`~hubtools.results.DistillationReport`); the model card shows it
 (``cards/section_distillation.md.j2``).
@@ -35,12 +37,14 @@ from transformers import (
 )
 
 from hubtools.config import DataConfig, RecipeConfig, from_dict
+from hubtools.context import has_documents, training_rows, with_document_context
 from hubtools.data.build import build_dataset
 from hubtools.distillation.augment import augment_sentences
 from hubtools.distillation.options import DistillationConfig
 from hubtools.distillation.teacher import (
     attach_teacher_logits,
     build_student_from_teacher,
+    join_runs,
     label_permutation,
     teacher_word_logits,
 )
@@ -98,15 +102,40 @@ def word_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sent
                                stride=min(cfg.model.stride, max_length // 4))
 
 
+def context_budget(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
+                   cfg: RecipeConfig) -> int:
+    """Sub-tokens of document context ``model`` reads around a sentence of ``split``: ``model.document_context``
+    within its windows, 0 when the split has no documents."""
+    if not cfg.model.document_context or not has_documents(split):
+        return 0
+    max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
+    return min(cfg.model.document_context, max_length - tokenizer.num_special_tokens_to_add(pair=False))
+
+
+def sentence_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
+                    label_names: Sequence[str], cfg: RecipeConfig, pool: Sequence[Dataset] = ()) -> list[np.ndarray]:
+    """:func:`word_logits` of the sentences of ``split``, each read with its document around it (from ``split``
+    and ``pool``, :func:`hubtools.context.with_document_context`) when ``model.document_context`` asks for it;
+    one row per word of the sentence itself."""
+    budget = context_budget(model, tokenizer, split, cfg)
+    if not budget:
+        return word_logits(model, tokenizer, split["tokens"], label_names, cfg)
+    rows = with_document_context(split, tokenizer, budget, training=False, pool=pool)
+    logits = word_logits(model, tokenizer, rows["tokens"], label_names, cfg)
+    return [row[left : len(row) - right]
+            for row, left, right in zip(logits, rows["context_left"], rows["context_right"], strict=True)]
+
+
 def score_words(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
-                label_names: Sequence[str], cfg: RecipeConfig) -> ModelScore:
+                label_names: Sequence[str], cfg: RecipeConfig, pool: Sequence[Dataset] = ()) -> ModelScore:
     """Entity scores, size (MB) and speed of ``model`` on ``split``, its labels mapped to ``label_names`` by name.
 
-    Every model is read the same way (:func:`word_logits`: first sub-token of each word), so words/s
+    Every model is read the same way (:func:`sentence_logits`: first sub-token of each word, document context
+    from ``split`` and ``pool`` when the run reads it), so words/s (words scored, context read included)
     compare across models.
     """
     start = time.perf_counter()
-    logits = word_logits(model, tokenizer, split["tokens"], label_names, cfg)
+    logits = sentence_logits(model, tokenizer, split, label_names, cfg, pool)
     seconds = time.perf_counter() - start
     predicted = [np.argmax(row, axis=-1).tolist() if len(row) else [] for row in logits]
     scores = entity_scores(ids_to_tags(split["ner_tags"], label_names), ids_to_tags(predicted, label_names))
@@ -180,17 +209,18 @@ class StudentRecipe(TokenClassificationRecipe):
         return BuiltModel(student, tokenizer, effective_max_length(student, tokenizer, self.cfg.model.max_length))
 
     def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
-        """A distilled student's training features carry the teacher's word logits (and the transfer set)."""
+        """A distilled student's training features carry the teacher's word logits (and the transfer set,
+        whose sentences are read alone)."""
         features = super().featurize(data, built)
         if not self.distilled:
             return features
-        if self.context:
-            raise ConfigError("model.document_context: distillation attaches the teacher's logits to sentences "
-                              "read alone; set it to 0")
         if len(data.splits["train"]) != len(self.teacher.train_logits):
             raise ConfigError(f"the student's training split has {len(data.splits['train'])} sentences, the "
                               f"teacher read {len(self.teacher.train_logits)}")
-        train = attach_teacher_logits(features["train"], self.teacher.train_logits)
+        logits = self.teacher.train_logits
+        if self.context:
+            logits = join_runs(logits, training_rows(data.splits["train"], built.tokenizer, self.context))
+        train = attach_teacher_logits(features["train"], logits)
         if self.teacher.transfer is not None:
             extra = attach_teacher_logits(self.tokenize(self.teacher.transfer, built, "tokenize transfer set"),
                                           self.teacher.transfer_logits)
@@ -262,7 +292,7 @@ class DistillationRecipe(StudentRecipe):
             model=self.sibling(path), trained_by_recipe=run is not None, run=self.sibling(run) if run else None,
             label_permutation=label_permutation(teacher.config.id2label, self.label_names),
             test=self.score(teacher, tokenizer)),
-            train_logits=word_logits(teacher, tokenizer, self.dataset["train"]["tokens"], self.label_names, self.cfg))
+            train_logits=sentence_logits(teacher, tokenizer, self.dataset["train"], self.label_names, self.cfg))
         tokens = transfer_sentences(self.cfg) if self.options.transfer else []
         if self.options.augment:
             train = self.dataset["train"]
@@ -290,7 +320,8 @@ class DistillationRecipe(StudentRecipe):
         """:func:`score_words` on the test split (main process; None in the others)."""
         if not self.state.is_main_process:
             return None
-        return score_words(model, tokenizer, self.dataset["test"], self.label_names, self.cfg)
+        pool = [split for name, split in self.dataset.items() if name != "test"]
+        return score_words(model, tokenizer, self.dataset["test"], self.label_names, self.cfg, pool)
 
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
         """The distillation report: chosen pair, search, teacher, lone student, comparison, transfer set."""
@@ -306,6 +337,7 @@ class DistillationRecipe(StudentRecipe):
                 "score": float("nan") if trainer.state.best_metric is None else trainer.state.best_metric}]],
             teacher=teacher, student_alone=self.alone,
             student_from_teacher=self.options.student_from_teacher, training_sentences=len(data.splits["train"]),
+            document_context=self.context,
             test_split=len(data.splits["test"]),
             transfer=None if transfer is None else TransferReport(
                 sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=self.transfer_spec()),

@@ -149,6 +149,16 @@ def attach_teacher_logits(features: datasets.Dataset, word_logits: Sequence[np.n
     return features.map(attach, batched=True, with_indices=True, features=new_features)
 
 
+def join_runs(word_logits: Sequence[np.ndarray], runs: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """``word_logits`` with the entry of each run's first sentence replaced by the logits of the whole run,
+    its sentences joined in order: what :func:`attach_teacher_logits` needs for training rows read with
+    document context (a row holds a run of sentences and carries its first one's ``example_index``)."""
+    joined = list(word_logits)
+    for run in runs:
+        joined[run[0]] = np.concatenate([word_logits[sentence] for sentence in run])
+    return joined
+
+
 def build_student_from_teacher(teacher: PreTrainedModel, num_layers: int | None = None) -> PreTrainedModel:
     """A shallower copy of ``teacher`` (DistilBERT-style initialization).
 
