@@ -36,6 +36,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 from hubtools.config import ExportConfig
 from hubtools.data.loading import load_local
 from hubtools.data.validation import label_names_of
+from hubtools.export.benchmark import fastest_ms
 from hubtools.export.inference import (
     feature_logits,
     length_sorted_batches,
@@ -160,21 +161,6 @@ def throughput(forwards: dict, rows: list[dict], words: list[int], pad_id: int, 
     return {name: sum(words) / seconds for name, seconds in best.items()}
 
 
-def pipeline_ms(pipes: dict, texts: list[str], rounds: int) -> dict[str, float]:
-    """Mean end-to-end latency (ms) per text of every pipeline: per text the fastest of ``rounds`` calls, the
-    pipelines taking turns round by round (each over all texts, as a serving process runs one model)."""
-    best = {name: np.full(len(texts), np.inf) for name in pipes}
-    for ner in pipes.values():
-        ner(texts[0])
-    for _ in range(rounds):
-        for name, ner in pipes.items():
-            for i, text in enumerate(texts):
-                start = time.perf_counter()
-                ner(text)
-                best[name][i] = min(best[name][i], time.perf_counter() - start)
-    return {name: float(ms.mean()) * 1000 for name, ms in best.items()}
-
-
 def tagging_speed(model_dir: Path, int8_file: Path, test, work: Path) -> dict[str, float]:
     """Words/s of tagging the whole test split the way ``hubtools predict`` does (:class:`hubtools.tagging.Tagger`:
     windows, length-sorted batches of 32, one label per word), with the int8 file and with the PyTorch weights,
@@ -251,7 +237,7 @@ def main() -> None:
             ort_model = ORTModelForTokenClassification.from_pretrained(
                 folder, file_name="model_quantized.onnx", session_options=options)
             pipes[label] = pipeline("ner", model=ort_model, tokenizer=tokenizer, aggregation_strategy="simple")
-        e2e = pipeline_ms(pipes, texts, args.rounds)
+        e2e = fastest_ms(pipes, texts, args.rounds)
         print(f"pipeline('ner', aggregation_strategy='simple'), batch 1, 1 thread, fastest of {args.rounds} rounds "
               "per sentence, ms/sentence: " + "  ".join(
                   f"{k} {v:.2f} (x{e2e['pytorch fp32'] / v:.2f} vs PyTorch)" for k, v in e2e.items()))

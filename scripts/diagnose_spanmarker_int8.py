@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 
+from hubtools.export.benchmark import fastest_ms
 from hubtools.export.words import load_test_split
 from hubtools.run import machine_description, read_results
 from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
@@ -59,20 +58,6 @@ def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
             group = f"encoder layer {layer.group(1)} linear" if layer else "encoder other linear"
         groups.setdefault(group, []).append(node.name)
     return groups
-
-
-def batch1_latency(runners: dict[str, SpanMarkerOnnxRunner], sentences: list, rounds: int) -> dict[str, float]:
-    """Mean ms per sentence of ``predict([sentence])``, per sentence the fastest of ``rounds``."""
-    best = {label: np.full(len(sentences), np.inf) for label in runners}
-    for runner in runners.values():
-        runner.predict(sentences[:1], batch_size=1)
-    for _ in range(rounds):
-        for label, runner in runners.items():
-            for i, sentence in enumerate(sentences):
-                start = time.perf_counter()
-                runner.predict([sentence], batch_size=1)
-                best[label][i] = min(best[label][i], time.perf_counter() - start)
-    return {label: float(ms.mean()) * 1000 for label, ms in best.items()}
 
 
 def main() -> None:
@@ -122,7 +107,8 @@ def main() -> None:
             file = f"{scope}-{'channel' if per_channel else 'tensor'}{'-fused' if optimize else ''}.onnx"
             runners[label] = row(label, file, scope=scope, per_channel=per_channel, optimize=optimize)
         timed = sentences[: args.timed]
-        latency = batch1_latency(runners, timed, args.rounds)
+        latency = fastest_ms({label: lambda sentence, runner=runner: runner.predict([sentence], batch_size=1)
+                              for label, runner in runners.items()}, timed, args.rounds)
         print(f"## end-to-end predict at batch 1: mean over {len(timed)} sentences of the fastest of {args.rounds} "
               "rounds (the variants taking turns)")
         for label, ms in latency.items():

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from hubtools.errors import ConfigError, ExportError
 from hubtools.evaluation import evaluate_run
 from hubtools.export import optimum_onnx
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
+from hubtools.export.benchmark import fastest_ms
 from hubtools.export.optimum_onnx import detect_instruction_set
 from hubtools.modeling import build_from_scratch
 from hubtools.run import read_json, read_results, write_results
@@ -316,3 +318,23 @@ def test_instruction_set_from_cpu_flags():
     assert detect_instruction_set("flags : sse avx2 avx512f") == "avx512"
     assert detect_instruction_set("flags : sse avx2") == "avx2"
     assert detect_instruction_set("Features : fp asimd evtstrm") == "arm64"
+
+
+def test_fastest_ms_keeps_each_items_fastest_call_and_lets_calls_take_turns():
+    order: list[str] = []
+    first_call = set()
+
+    def slow_once(item: int) -> None:  # the first call of each item (warm-up aside) is slow, the rest fast
+        order.append("slow_once")
+        if item not in first_call:
+            first_call.add(item)
+            time.sleep(0.03)
+
+    def steady(item: int) -> None:
+        order.append("steady")
+        time.sleep(0.005)
+
+    ms = fastest_ms({"slow_once": slow_once, "steady": steady}, [1, 2, 3], rounds=2)
+    assert ms["slow_once"] < 3 < ms["steady"] < 30
+    # one warm-up call each, then round by round every call over all items
+    assert order == ["slow_once", "steady"] + (["slow_once"] * 3 + ["steady"] * 3) * 2
