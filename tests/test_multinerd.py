@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -269,3 +270,18 @@ def test_pushed_model_reloads_from_the_hub(runs, hub_server, hub_default_endpoin
     assert any(spans(out["predictions"]))
     local = SpanMarkerModel.from_pretrained(str(run / "model"))
     assert spans(out["predictions"]) == spans(local.predict(SENTENCES))
+
+    # the published card's ONNX snippet, as written, from the Hub: int8 graph, the same entities
+    card = open(api.hf_hub_download(model_id, "README.md")).read()
+    usage = card[card.index("span_marker has no ONNX path"):]
+    snippet = re.search(r"```python\n(.*?)```", usage, re.S).group(1)
+    assert f'snapshot_download("{model_id}"' in snippet and 'file_name="model_quantized.onnx"' in snippet
+    test = [" ".join(words) for words in Dataset.from_parquet(str(run / "dataset" / "test.parquet"))["tokens"][:30]]
+    code = f"import json\n{snippet}\nprint(json.dumps([runner.predict(text) for text in {test!r}]))"
+    done = run_client(code, client_env(hub_server.endpoint, tmp_path / "onnx-client", OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-4000:]
+    def text_spans(predictions: list[list[dict]]) -> list[list[tuple]]:
+        return [[(e["label"], e["span"], e["char_start_index"]) for e in entities] for entities in predictions]
+
+    onnx_entities = text_spans(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert any(onnx_entities) and onnx_entities == text_spans([local.predict(text) for text in test])
