@@ -55,7 +55,9 @@ def training_curves(history: Sequence[EpochScores], path: str | Path, title: str
     ax_f1.legend()
     ax_f1.grid(alpha=0.3)
     if epochs:
-        ax_f1.set_xticks(epochs if len(epochs) <= 12 else epochs[:: max(1, len(epochs) // 12)])
+        ticks = epochs if len(epochs) <= 12 else epochs[:: max(1, len(epochs) // 12)]
+        ax_loss.set_xticks(ticks)  # both panels: the epochs, never fractions of one
+        ax_f1.set_xticks(ticks)
     fig.suptitle(title or "Training curves")
     return _save(fig, path)
 
@@ -150,5 +152,7 @@ def compare_curves(histories: Mapping[str, Sequence[EpochScores]], path: str | P
     ax_f1.set_ylim(0, 1.02)
     ax_f1.legend()
     ax_f1.grid(alpha=0.3)
+    for ax in (ax_loss, ax_f1):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.suptitle(title or "Comparison")
     return _save(fig, path)
