@@ -205,11 +205,12 @@ def test_teacher_with_another_label_order_is_mapped_by_name(distilled, tmp_path)
 def test_document_context_teacher_and_students_read_sentences_in_their_documents(tmp_path):
     """With model.document_context the teacher's logits of each training sentence come from reading it in its
     document; every model of the comparison is scored the way its own run scores it, with context."""
-    data = write_documents(tmp_path / "docs", {"train": 300, "validation": 40, "test": 60})
+    data = write_documents(tmp_path / "docs", {"train": 500, "validation": 40, "test": 60})
     out = tmp_path / "run"
     results = run_recipe(out, *LIGHTER[1:], f"data.source={data}", "data.name=documents", "data.generate={}",
                          "model.document_context=48", "distillation.alphas=[0.5]", "distillation.temperatures=[2.0]",
-                         "distillation.teacher_training={num_train_epochs: 8}")
+                         "distillation.teacher_training={num_train_epochs: 8, per_device_train_batch_size: 8, "
+                         "learning_rate: 1.0e-3}")
     dist = results.distillation
     assert dist.document_context == 48 and results.model.document_context == 48
     teacher_run = read_results(out.parent / dist.teacher.run)

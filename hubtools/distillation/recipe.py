@@ -7,11 +7,11 @@ checkpoint, or trained first into ``OUTPUT_DIR-teacher``); the same student trai
 distilled student with the best pair, which is the run (``OUTPUT_DIR``, exported). The teacher reads each
 sentence once with its own tokenizer (labels mapped by name); its word logits are attached to every distilled
 student's training features. With ``model.document_context`` every model reads its sentences with their
-document around them: the teacher's logits of each training sentence are read so, and joined for the
-student's training rows of several sentences. With ``distillation.transfer`` the teacher also reads a transfer
-set of unlabelled sentences, which the distilled students (never the student alone) train on with the
-teacher's logits as soft targets and its argmax as labels; ``distillation.augment`` adds copies of the
-training sentences with words replaced to that set (:mod:`hubtools.distillation.augment`).
+document around them: the teacher reads the training rows a student trains on (runs of consecutive sentences
+of a document), and scored sentences come with their neighbours. With ``distillation.transfer`` the teacher
+also reads a transfer set of unlabelled sentences, which the distilled students (never the student alone)
+train on with the teacher's logits as soft targets and its argmax as labels; ``distillation.augment`` adds
+copies of the training sentences with words replaced to that set (:mod:`hubtools.distillation.augment`).
 
 results.json gains ``distillation`` (:class:`~hubtools.results.DistillationReport`); the model card shows it
 (``cards/section_distillation.md.j2``).
@@ -292,7 +292,7 @@ class DistillationRecipe(StudentRecipe):
             model=self.sibling(path), trained_by_recipe=run is not None, run=self.sibling(run) if run else None,
             label_permutation=label_permutation(teacher.config.id2label, self.label_names),
             test=self.score(teacher, tokenizer)),
-            train_logits=sentence_logits(teacher, tokenizer, self.dataset["train"], self.label_names, self.cfg))
+            train_logits=self.training_logits(teacher, tokenizer))
         tokens = transfer_sentences(self.cfg) if self.options.transfer else []
         if self.options.augment:
             train = self.dataset["train"]
@@ -305,6 +305,25 @@ class DistillationRecipe(StudentRecipe):
                                "ner_tags": self.dataset["train"].features["ner_tags"]})
             reading.transfer = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=schema)
         return reading
+
+    def training_logits(self, teacher: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[np.ndarray]:
+        """The teacher's word logits of every training sentence. With document context it reads the training rows
+        a student trains on (runs of consecutive sentences of a document, :func:`training_rows`), each word
+        once, and the logits are split back into sentences."""
+        train = self.dataset["train"]
+        budget = context_budget(teacher, tokenizer, train, self.cfg)
+        if not budget:
+            return word_logits(teacher, tokenizer, train["tokens"], self.label_names, self.cfg)
+        runs = training_rows(train, tokenizer, budget)
+        tokens = train["tokens"]
+        logits = word_logits(teacher, tokenizer, [[w for i in run for w in tokens[i]] for run in runs],
+                             self.label_names, self.cfg)
+        sentences: list[np.ndarray] = [np.zeros((0, len(self.label_names)), np.float32)] * len(train)
+        for run, row in zip(runs, logits, strict=True):
+            ends = np.cumsum([len(tokens[i]) for i in run])
+            for i, part in zip(run, np.split(row, ends[:-1]), strict=True):
+                sentences[i] = part
+        return sentences
 
     def transfer_spec(self) -> dict:
         """What the transfer set is made of: ``distillation.transfer`` and the augmentation settings, if any."""
