@@ -20,7 +20,12 @@ SEED_WORDING = re.compile(r"financ|xbrl|finer|filing|multinerd|few-nerd|ukrain",
 @pytest.mark.slow
 def test_generic_recipe_tiny_preset_publishes_the_datas_own_card(tmp_path):
     run = tmp_path / "ner-tiny"
-    run_recipe("ner", run)
+    console = run_recipe("ner", run)
+    # one readable line per validation pass, not transformers' raw log dicts
+    epochs = re.findall(r"^epoch (\d+): validation F1 0\.\d{4} \(precision 0\.\d{4}, recall 0\.\d{4}\), loss ",
+                        console.stdout, re.M)
+    assert epochs == ["1", "2", "3", "4"], console.stdout
+    assert "'eval_loss'" not in console.stdout + console.stderr and "'grad_norm'" not in console.stdout
     results = read_results(run)
     assert results.recipe == "ner" and results.dataset.name == "conll2003-generated"
     assert results.test.f1 >= 0.5 and results.export.passed

@@ -51,7 +51,7 @@ from hubtools.results import (
 )
 from hubtools.run import RunFolder, library_versions, machine_description
 from hubtools.tokenization import IGNORE
-from hubtools.training.trainer import epoch_history, fp32_after_training, last_checkpoint
+from hubtools.training.trainer import epoch_history, fp32_after_training, last_checkpoint, readable_progress
 
 logger = logging.getLogger("hubtools")
 
@@ -161,7 +161,7 @@ class Recipe:
                  f"parameters, windows of {built.max_length} sub-tokens")
         self.create_folder()
         features = self.featurize(data, built)
-        trained = self.train(self.build_trainer(built, features, data))
+        trained = self.train(readable_progress(self.build_trainer(built, features, data)))
         evaluation = self.evaluate(trained.trainer, data, features)
         if self.state.is_main_process:
             evaluation.scores.split = data.scored_split

@@ -22,6 +22,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
+from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import EvalLoopOutput, get_last_checkpoint, has_length, seed_worker
 
 from hubtools.metrics import entity_scores, ids_to_tags
@@ -128,6 +129,25 @@ class WordMetrics:
         pred_ids = self.word_predictions(eval_pred.predictions)
         scores = entity_scores(self.gold_tags, ids_to_tags(pred_ids, self.label_names))
         return {k: scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+
+
+class EpochProgress(ProgressCallback):
+    """transformers' progress bars, with one readable line per validation pass instead of every raw log dict
+    (``{'loss': ..., 'grad_norm': ...}``, ``{'eval_loss': ...}``); the numbers stay in ``log_history``."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        if state.is_world_process_zero and self.training_bar is not None and logs and "eval_f1" in logs:
+            self.training_bar.write(
+                f"epoch {logs.get('epoch', state.epoch):g}: validation F1 {logs['eval_f1']:.4f} (precision "
+                f"{logs.get('eval_precision', float('nan')):.4f}, recall {logs.get('eval_recall', float('nan')):.4f}),"
+                f" loss {logs.get('eval_loss', float('nan')):.4f}")
+
+
+def readable_progress(trainer: Trainer) -> Trainer:
+    """``trainer`` with :class:`EpochProgress` in place of transformers' ``ProgressCallback`` (when it shows bars)."""
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(EpochProgress())
+    return trainer
 
 
 def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments,
