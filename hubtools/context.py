@@ -35,13 +35,18 @@ from hubtools.tokenization import tokenize_dataset, tokenizer_fingerprint
 CONTEXT_COLUMNS = ("example_index", "context_left", "context_right")
 
 
+def context_budget(document_context: int, tokenizer: PreTrainedTokenizerBase, max_length: int) -> int:
+    """Sub-tokens of document context a row holds: ``document_context`` within windows of ``max_length``."""
+    return min(document_context, max_length - tokenizer.num_special_tokens_to_add(pair=False))
+
+
 def tokenize_with_context(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int, stride: int,
                           document_context: int = 0, training: bool = False, desc: str = "tokenize",
                           pool: Sequence[Dataset] = (), label_column: str | None = "ner_tags") -> Dataset:
     """:func:`hubtools.tokenization.tokenize_dataset`, the sentences regrouped with ``document_context``
     sub-tokens of context first when ``ds`` has documents (the budget is capped by ``max_length``);
     ``label_column`` None: unlabelled sentences, tagged only."""
-    budget = min(document_context, max_length - tokenizer.num_special_tokens_to_add(pair=False))
+    budget = context_budget(document_context, tokenizer, max_length)
     if budget > 0 and has_documents(ds):
         ds = with_document_context(ds, tokenizer, budget, training, pool)
     return tokenize_dataset(ds, tokenizer, max_length, stride, label_column=label_column, desc=desc)

@@ -392,9 +392,7 @@ class TransferReport:
 
 @dataclass
 class DistillationReport:
-    """The distillation recipe's evidence: chosen pair, search table, teacher, lone student, comparison;
-    ``document_context``: sub-tokens of document context every model read, in training and in the comparison
-    (0: sentences alone)."""
+    """The distillation recipe's evidence: chosen pair, search table, teacher, lone student, comparison."""
 
     alpha: float
     temperature: float
@@ -407,7 +405,6 @@ class DistillationReport:
     test_split: int
     comparison: list[ComparisonRow]
     transfer: TransferReport | None = None
-    document_context: int = 0
 
 
 @dataclass

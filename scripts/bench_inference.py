@@ -26,6 +26,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -109,26 +110,13 @@ def session(path: Path, name: str) -> ort.InferenceSession:
 def latencies(forwards: dict, rows: list[dict], pad_id: int, rounds: int, warm: bool) -> dict[str, np.ndarray]:
     """Per-sentence fastest batch-1 model call (ms) of every variant: all sentences of one variant in turn
     (``warm``) or every variant on one sentence in turn (cold)."""
-    best = {name: np.full(len(rows), np.inf) for name in forwards}
-    batches = {name: [pad_batch([r], names, pad_id) for r in rows] for name, (_, names) in forwards.items()}
 
-    def timed(name: str, i: int) -> None:
-        start = time.perf_counter()
-        forwards[name][0](batches[name][i])
-        best[name][i] = min(best[name][i], (time.perf_counter() - start) * 1000)
+    def one_by_one(forward, names) -> Callable[[int], object]:
+        batches = [pad_batch([r], names, pad_id) for r in rows]
+        return lambda i: forward(batches[i])
 
-    for name, (forward, _) in forwards.items():
-        forward(batches[name][0])
-    for _ in range(rounds):
-        if warm:
-            for name in forwards:
-                for i in range(len(rows)):
-                    timed(name, i)
-        else:
-            for i in range(len(rows)):
-                for name in forwards:
-                    timed(name, i)
-    return best
+    calls = {name: one_by_one(*forward) for name, forward in forwards.items()}
+    return fastest_ms(calls, range(len(rows)), rounds, interleave=not warm)
 
 
 def report(best: dict[str, np.ndarray], regime: str) -> None:
@@ -145,20 +133,15 @@ def report(best: dict[str, np.ndarray], regime: str) -> None:
 
 def throughput(forwards: dict, rows: list[dict], words: list[int], pad_id: int, rounds: int) -> dict[str, float]:
     """Words/s of every variant over all rows in length-sorted batches of 32: the fastest of ``rounds`` passes,
-    the variants taking turns pass by pass (after one warm-up batch each)."""
-    batches = {name: [pad_batch([rows[i] for i in idx], names, pad_id)
-                      for idx in length_sorted_batches([len(r["input_ids"]) for r in rows], 32)]
-               for name, (_, names) in forwards.items()}
-    best = dict.fromkeys(forwards, np.inf)
-    for name, (forward, _) in forwards.items():
-        forward(batches[name][-1])
-    for _ in range(rounds):
-        for name, (forward, _) in forwards.items():
-            start = time.perf_counter()
-            for batch in batches[name]:
-                forward(batch)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: sum(words) / seconds for name, seconds in best.items()}
+    the variants taking turns pass by pass (:func:`fastest_ms` with one item, the whole pass)."""
+    order = length_sorted_batches([len(r["input_ids"]) for r in rows], 32)
+
+    def one_pass(forward, names) -> Callable[[object], None]:
+        batches = [pad_batch([rows[i] for i in idx], names, pad_id) for idx in order]
+        return lambda _: [forward(batch) for batch in batches]
+
+    ms = fastest_ms({name: one_pass(*forward) for name, forward in forwards.items()}, [None], rounds)
+    return {name: sum(words) / (float(pass_ms[0]) / 1000) for name, pass_ms in ms.items()}
 
 
 def tagging_speed(model_dir: Path, int8_file: Path, test, work: Path) -> dict[str, float]:
@@ -237,7 +220,7 @@ def main() -> None:
             ort_model = ORTModelForTokenClassification.from_pretrained(
                 folder, file_name="model_quantized.onnx", session_options=options)
             pipes[label] = pipeline("ner", model=ort_model, tokenizer=tokenizer, aggregation_strategy="simple")
-        e2e = fastest_ms(pipes, texts, args.rounds)
+        e2e = {name: float(ms.mean()) for name, ms in fastest_ms(pipes, texts, args.rounds).items()}
         print(f"pipeline('ner', aggregation_strategy='simple'), batch 1, 1 thread, fastest of {args.rounds} rounds "
               "per sentence, ms/sentence: " + "  ".join(
                   f"{k} {v:.2f} (x{e2e['pytorch fp32'] / v:.2f} vs PyTorch)" for k, v in e2e.items()))

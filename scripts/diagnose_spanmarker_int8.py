@@ -33,7 +33,7 @@ from hubtools.export.words import load_test_split
 from hubtools.run import machine_description, read_results
 from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
 from hubtools.spanmarker.modeling import load_saved_spanmarker
-from hubtools.spanmarker.onnx_export import ENCODER_PREFIX, export_spanmarker_onnx, quantize_spanmarker_onnx
+from hubtools.spanmarker.onnx_export import encoder_linear_nodes, export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.spanmarker.onnx_verify import entity_f1, verify_spanmarker_onnx
 
@@ -43,19 +43,20 @@ LAYER = re.compile(r"/layer\.(\d+)/")
 def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
     """The quantizable nodes of an exported SpanMarker graph by group (module docstring)."""
     weights = {init.name for init in model.graph.initializer}
+    linear = set(encoder_linear_nodes(model))
     groups: dict[str, list[str]] = {}
     for node in model.graph.node:
-        if node.op_type == "Gather" and node.input[0] in weights:
+        if node.name in linear:
+            layer = LAYER.search(node.name)
+            group = f"encoder layer {layer.group(1)} linear" if layer else "encoder other linear"
+        elif node.op_type == "Gather" and node.input[0] in weights:
             group = "embedding tables"
         elif node.op_type != "MatMul":
             continue
         elif node.input[1] not in weights:
             group = "attention activation x activation"
-        elif not node.name.startswith(ENCODER_PREFIX):
-            group = "span classifier"
         else:
-            layer = LAYER.search(node.name)
-            group = f"encoder layer {layer.group(1)} linear" if layer else "encoder other linear"
+            group = "span classifier"
         groups.setdefault(group, []).append(node.name)
     return groups
 
@@ -107,13 +108,15 @@ def main() -> None:
             file = f"{scope}-{'channel' if per_channel else 'tensor'}{'-fused' if optimize else ''}.onnx"
             runners[label] = row(label, file, scope=scope, per_channel=per_channel, optimize=optimize)
         timed = sentences[: args.timed]
-        latency = fastest_ms({label: lambda sentence, runner=runner: runner.predict([sentence], batch_size=1)
-                              for label, runner in runners.items()}, timed, args.rounds)
+        latency = {label: float(ms.mean()) for label, ms in fastest_ms(
+            {label: lambda sentence, runner=runner: runner.predict([sentence], batch_size=1)
+             for label, runner in runners.items()}, timed, args.rounds).items()}
         print(f"## end-to-end predict at batch 1: mean over {len(timed)} sentences of the fastest of {args.rounds} "
               "rounds (the variants taking turns)")
         for label, ms in latency.items():
             size = runners[label].path.stat().st_size / 2**20
             print(f"{label:<44} {ms:7.2f} ms  x{latency['fp32'] / ms:.2f} vs fp32 ONNX  {size:6.1f} MB")
+
 
 if __name__ == "__main__":
     main()

@@ -335,6 +335,13 @@ def test_fastest_ms_keeps_each_items_fastest_call_and_lets_calls_take_turns():
         time.sleep(0.005)
 
     ms = fastest_ms({"slow_once": slow_once, "steady": steady}, [1, 2, 3], rounds=2)
-    assert ms["slow_once"] < 3 < ms["steady"] < 30
+    assert ms["slow_once"].shape == (3,) and ms["slow_once"].max() < 3 < ms["steady"].min() < 30
     # one warm-up call each, then round by round every call over all items
     assert order == ["slow_once", "steady"] + (["slow_once"] * 3 + ["steady"] * 3) * 2
+
+    order.clear()
+    first_call.clear()
+    ms = fastest_ms({"slow_once": slow_once, "steady": steady}, [1, 2, 3], rounds=2, interleave=True)
+    assert ms["slow_once"].max() < 3 < ms["steady"].min()
+    # interleaved: each item through every call before the next item
+    assert order == ["slow_once", "steady"] + ["slow_once", "steady"] * 6

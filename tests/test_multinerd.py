@@ -203,6 +203,11 @@ def spans(predictions: list[list[dict]]) -> list[list[tuple]]:
     return [[(e["label"], e["word_start_index"], e["word_end_index"]) for e in sentence] for sentence in predictions]
 
 
+def text_spans(predictions: list[list[dict]]) -> list[list[tuple]]:
+    """Entities of sentences given as text (character offsets instead of word indices)."""
+    return [[(e["label"], e["span"], e["char_start_index"]) for e in entities] for entities in predictions]
+
+
 @pytest.mark.slow
 def test_saved_config_refers_to_its_own_folder(runs):
     model_dir = runs / "B" / "model"
@@ -280,8 +285,5 @@ def test_pushed_model_reloads_from_the_hub(runs, hub_server, hub_default_endpoin
     code = f"import json\n{snippet}\nprint(json.dumps([runner.predict(text) for text in {test!r}]))"
     done = run_client(code, client_env(hub_server.endpoint, tmp_path / "onnx-client", OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr[-4000:]
-    def text_spans(predictions: list[list[dict]]) -> list[list[tuple]]:
-        return [[(e["label"], e["span"], e["char_start_index"]) for e in entities] for entities in predictions]
-
     onnx_entities = text_spans(json.loads(done.stdout.strip().splitlines()[-1]))
     assert any(onnx_entities) and onnx_entities == text_spans([local.predict(text) for text in test])

@@ -37,7 +37,7 @@ from transformers import (
 )
 
 from hubtools.config import DataConfig, RecipeConfig, from_dict
-from hubtools.context import has_documents, training_rows, with_document_context
+from hubtools.context import context_budget, has_documents, training_rows, with_document_context
 from hubtools.data.build import build_dataset
 from hubtools.distillation.augment import augment_sentences
 from hubtools.distillation.options import DistillationConfig
@@ -102,14 +102,14 @@ def word_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sent
                                stride=min(cfg.model.stride, max_length // 4))
 
 
-def context_budget(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
+def reading_budget(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
                    cfg: RecipeConfig) -> int:
-    """Sub-tokens of document context ``model`` reads around a sentence of ``split``: ``model.document_context``
-    within its windows, 0 when the split has no documents."""
+    """Sub-tokens of document context ``model`` reads around a sentence of ``split`` (:func:`context_budget` in its
+    windows), 0 when the split has no documents."""
     if not cfg.model.document_context or not has_documents(split):
         return 0
-    max_length = effective_max_length(model, tokenizer, cfg.model.max_length)
-    return min(cfg.model.document_context, max_length - tokenizer.num_special_tokens_to_add(pair=False))
+    return context_budget(cfg.model.document_context, tokenizer,
+                          effective_max_length(model, tokenizer, cfg.model.max_length))
 
 
 def sentence_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
@@ -117,7 +117,7 @@ def sentence_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     """:func:`word_logits` of the sentences of ``split``, each read with its document around it (from ``split``
     and ``pool``, :func:`hubtools.context.with_document_context`) when ``model.document_context`` asks for it;
     one row per word of the sentence itself."""
-    budget = context_budget(model, tokenizer, split, cfg)
+    budget = reading_budget(model, tokenizer, split, cfg)
     if not budget:
         return word_logits(model, tokenizer, split["tokens"], label_names, cfg)
     rows = with_document_context(split, tokenizer, budget, training=False, pool=pool)
@@ -311,7 +311,7 @@ class DistillationRecipe(StudentRecipe):
         a student trains on (runs of consecutive sentences of a document, :func:`training_rows`), each word
         once, and the logits are split back into sentences."""
         train = self.dataset["train"]
-        budget = context_budget(teacher, tokenizer, train, self.cfg)
+        budget = reading_budget(teacher, tokenizer, train, self.cfg)
         if not budget:
             return word_logits(teacher, tokenizer, train["tokens"], self.label_names, self.cfg)
         runs = training_rows(train, tokenizer, budget)
@@ -356,7 +356,6 @@ class DistillationRecipe(StudentRecipe):
                 "score": float("nan") if trainer.state.best_metric is None else trainer.state.best_metric}]],
             teacher=teacher, student_alone=self.alone,
             student_from_teacher=self.options.student_from_teacher, training_sentences=len(data.splits["train"]),
-            document_context=self.context,
             test_split=len(data.splits["test"]),
             transfer=None if transfer is None else TransferReport(
                 sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=self.transfer_spec()),

@@ -32,20 +32,27 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 WARMUP = 3
 
 
-def fastest_ms(calls: dict[str, Callable[[Any], object]], items: Sequence[Any], rounds: int) -> dict[str, float]:
-    """Mean ms per item of each named call, per item the fastest of ``rounds`` calls, after one warm-up call; the
-    calls take turns round by round (each over all items, as a serving process runs one model), so load on the
-    machine falls on all of them alike."""
+def fastest_ms(calls: dict[str, Callable[[Any], object]], items: Sequence[Any], rounds: int,
+               interleave: bool = False) -> dict[str, np.ndarray]:
+    """Per item the fastest of ``rounds`` calls (ms) of each named call, after one warm-up call each. Round by round
+    the calls take turns, each over all items (as a serving process runs one model), or with ``interleave`` each
+    item goes through every call before the next (caches then hold the other calls' weights); either way load on
+    the machine falls on all of them alike."""
     best = {name: np.full(len(items), np.inf) for name in calls}
+
+    def timed(name: str, i: int) -> None:
+        start = time.perf_counter()
+        calls[name](items[i])
+        best[name][i] = min(best[name][i], (time.perf_counter() - start) * 1000)
+
     for call in calls.values():
         call(items[0])
     for _ in range(rounds):
-        for name, call in calls.items():
-            for i, item in enumerate(items):
-                start = time.perf_counter()
-                call(item)
-                best[name][i] = min(best[name][i], time.perf_counter() - start)
-    return {name: float(seconds.mean()) * 1000 for name, seconds in best.items()}
+        order = ((name, i) for i in range(len(items)) for name in calls) if interleave else \
+            ((name, i) for name in calls for i in range(len(items)))
+        for name, i in order:
+            timed(name, i)
+    return best
 
 
 def time_forward(forward, rows: list[dict], words: list[int], names: list[str], pad_id: int,

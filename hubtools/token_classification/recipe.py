@@ -12,7 +12,7 @@ from __future__ import annotations
 from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
 
-from hubtools.context import has_documents, tokenize_with_context
+from hubtools.context import context_budget, has_documents, tokenize_with_context
 from hubtools.evaluation import Evaluation, evaluate_split
 from hubtools.metrics import ids_to_tags, io_entity_scores
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
@@ -61,8 +61,7 @@ class TokenClassificationRecipe(Recipe):
 
     def context_budget(self, built: BuiltModel) -> int:
         """Sub-tokens of a row read with document context (0: none), within the model's windows."""
-        special = built.tokenizer.num_special_tokens_to_add(pair=False)
-        return min(self.cfg.model.document_context, built.max_length - special)
+        return context_budget(self.cfg.model.document_context, built.tokenizer, built.max_length)
 
     def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
         if self.cfg.model.document_context and not has_documents(data.splits["train"]):
