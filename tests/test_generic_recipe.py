@@ -26,6 +26,7 @@ def test_generic_recipe_tiny_preset_publishes_the_datas_own_card(tmp_path):
                         console.stdout, re.M)
     assert epochs == ["1", "2", "3", "4"], console.stdout
     assert "'eval_loss'" not in console.stdout + console.stderr and "'grad_norm'" not in console.stdout
+    assert "hubtools: ner (ner-tiny): data conll2003-generated: train 2,400" in console.stderr
     results = read_results(run)
     assert results.recipe == "ner" and results.dataset.name == "conll2003-generated"
     assert results.test.f1 >= 0.5 and results.export.passed

@@ -180,9 +180,10 @@ class Recipe:
         return self.folder.final
 
     def say(self, message: str) -> None:
-        """One stage line of this run (main process)."""
+        """One stage line of this run (main process), named by recipe and run folder: a recipe that runs siblings
+        (the distillation teacher, the student alone) says which one is speaking."""
         if self.state.is_main_process:
-            logger.info("%s: %s", self.cfg.recipe, message)
+            logger.info("%s (%s): %s", self.cfg.recipe, Path(self.cfg.output_dir).name, message)
 
     def create_folder(self) -> None:
         """Create the staging folder (main process; the others wait), keeping a crashed run's checkpoints."""
