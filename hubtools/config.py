@@ -24,6 +24,7 @@ from hubtools.paths import looks_like_path
 if TYPE_CHECKING:  # imported when a configuration is built: reading results needs no torch
     from hubtools.training.arguments import NerTrainingArguments
 
+VALIDATION_ROWS = ("scored", "runs")  # model.validation_rows
 
 @dataclass
 class DataConfig:
@@ -143,6 +144,10 @@ class ModelConfig:
         document_context: with a positive value and a dataset that has documents, sentences are read with
             their neighbours in the document, up to this many sub-tokens per row (``hubtools.context``); 0 reads
             every sentence alone.
+        validation_rows: with document context, how the validation pass after each epoch (which picks the
+            checkpoint kept) reads the validation split: ``scored``, each sentence with its own neighbours, as
+            the scored split is read; ``runs``, runs of consecutive sentences as the training rows, every word
+            read once: a fraction of the sub-tokens (:func:`hubtools.context.validation_runs`).
         freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
             less work per step, and words rare in the training data keep their pretrained meaning.
     """
@@ -157,6 +162,7 @@ class ModelConfig:
     stride: int = 32
     reset_head: bool = False
     document_context: int = 0
+    validation_rows: str = "scored"
     freeze_embeddings: bool = False
 
     def __post_init__(self) -> None:
@@ -165,6 +171,9 @@ class ModelConfig:
         if self.document_context < 0:
             raise ConfigError(f"model.document_context must be 0 (off) or a number of sub-tokens, got "
                               f"{self.document_context}")
+        if self.validation_rows not in VALIDATION_ROWS:
+            raise ConfigError(f"model.validation_rows must be one of {', '.join(VALIDATION_ROWS)}, got "
+                              f"{self.validation_rows!r}")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:

@@ -108,6 +108,12 @@ def training_rows(ds: Dataset, tokenizer: PreTrainedTokenizerBase, budget: int) 
     return training_runs(document_order([ds])[2], subtoken_lengths(ds["tokens"], tokenizer), budget)
 
 
+def validation_runs(ds: Dataset, tokenizer: PreTrainedTokenizerBase, budget: int) -> Dataset:
+    """``ds`` joined into runs as the training rows are, every run one example of its own (``tokens``,
+    ``ner_tags``): each word is read once, with the neighbours in its run (``model.validation_rows: runs``)."""
+    return with_document_context(ds, tokenizer, budget, training=True).remove_columns(list(CONTEXT_COLUMNS))
+
+
 def neighbours(rows: list[int], position: int, lengths: np.ndarray, budget: int) -> tuple[list[int], list[int]]:
     """The sentences read before and after ``rows[position]``: whole neighbours, nearest first, one side then
     the other, while the total fits ``budget``; nothing for a sentence longer than the budget."""

@@ -185,10 +185,13 @@ class EpochScores:
 
 @dataclass
 class TrainingResult:
-    """The hyperparameters a model card lists and the per-epoch history."""
+    """The hyperparameters a model card lists and the per-epoch history (``validation_rows``: how its
+    validation scores read the validation split, ``model.validation_rows`` of a model that reads document
+    context; None otherwise)."""
 
     hyperparameters: dict[str, Any]
     history: list[EpochScores]
+    validation_rows: str | None = None
 
     @property
     def best_validation_f1(self) -> float | None:

@@ -10,12 +10,19 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from hubtools.config import DataConfig
-from hubtools.context import neighbours, tokenize_with_context, training_rows, training_runs, with_document_context
+from hubtools.context import (
+    neighbours,
+    tokenize_with_context,
+    training_rows,
+    training_runs,
+    validation_runs,
+    with_document_context,
+)
 from hubtools.data.build import build_dataset, default_name, load_validated
 from hubtools.distillation.teacher import attach_teacher_logits, join_runs
 from hubtools.errors import DataError
 from hubtools.modeling import train_wordpiece_tokenizer
-from hubtools.tokenization import IGNORE
+from hubtools.tokenization import IGNORE, tokenize_dataset
 
 TRAIN = """-DOCSTART- -X- -X- O
 
@@ -134,6 +141,18 @@ def test_training_rows_are_runs_and_scored_rows_hold_one_sentence():
     assert scored["tokens"][0] == ["c1", "c2"]  # its neighbour b (3 words) does not fit 4
     assert scored["tokens"][2] == ["a", "b1", "b2", "b3"] and scored["context_right"][2] == 3
     assert scored["tokens"][1] == ["x", "y1", "y2"] and scored["context_left"][1] == 0
+
+
+def test_validation_runs_read_every_word_once_each_run_an_example_of_its_own():
+    ds = documents_dataset()
+    tokenizer = tokenizer_for(ds)
+    runs = validation_runs(ds, tokenizer, budget=6)
+    assert runs.column_names == ["tokens", "ner_tags"]
+    assert {tuple(t) for t in runs["tokens"]} == {("a", "b1", "b2", "b3", "c1", "c2"), ("x", "y1", "y2")}
+    features = tokenize_dataset(runs, tokenizer, max_length=16, stride=2)
+    assert features["example_index"] == [0, 1]
+    words = sum(len(tokens) for tokens in ds["tokens"])
+    assert sum(label != IGNORE for row in features["labels"] for label in row) == words  # every word scored once
 
 
 def test_context_words_are_never_labelled_or_scored():

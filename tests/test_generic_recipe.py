@@ -54,7 +54,12 @@ def test_document_context_decides_the_type_and_context_words_are_never_scored(tm
     alone = results.extra_scores["sentences_alone"].values["f1"]
     assert results.test.f1 >= 0.9, results.test
     assert alone <= 0.75, alone  # read alone, the type of the name is a guess
-    assert "Document context | up to 48 sub-tokens" in (run / "model" / "README.md").read_text()
+    # the validation pass after each epoch read runs of sentences (the recipe's default): context enough to
+    # pick a checkpoint that reads the test in context well
+    assert results.training.validation_rows == "runs" and results.training.best_validation_f1 >= 0.85
+    card = (run / "model" / "README.md").read_text()
+    assert "Document context | up to 48 sub-tokens" in card
+    assert "validation scores after each epoch read the validation split as the training rows" in card
 
 
 @pytest.mark.slow
@@ -63,6 +68,7 @@ def test_a_dataset_without_test_split_is_scored_on_validation_and_says_so(tmp_pa
     run = tmp_path / "notest"
     run_recipe("ner", run, "--data", str(data), "--no-export", "training.num_train_epochs=1")
     results = read_results(run)
+    assert results.training.validation_rows == "runs"
     assert results.test.split == "validation" and "test" not in results.dataset.splits
     assert results.dataset.splits["validation"] == 40  # 10 % of the 400 sentences, carved
     card = (run / "model" / "README.md").read_text()

@@ -131,10 +131,12 @@ class Recipe:
 
     Class attributes: ``family`` names the kind of model the run publishes (it selects the exporter, see
     :mod:`hubtools.families`); ``options_class`` types the family's own configuration section.
+    ``validation_rows`` is set by a family whose models read document context (``model.validation_rows``).
     """
 
     family: ClassVar[str]
     options_class: ClassVar[type | None] = None
+    validation_rows: str | None = None
 
     def __init__(self, cfg: RecipeConfig, command: str | None = None) -> None:
         self.cfg = cfg
@@ -302,7 +304,8 @@ class Recipe:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=portable_values(self.cfg.to_dict()),
             publish=self.publish_section(data), dataset=data.section, model=self.model_result(built),
-            training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history)),
+            training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history),
+                                    validation_rows=self.validation_rows),
             test=evaluation.scores,
             timings=Timings(dataset_s=data.seconds, train_s=trained.seconds, evaluate_s=evaluation.seconds,
                             train_words_per_second=self.training_words_per_second(features, trained)),

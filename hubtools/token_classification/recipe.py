@@ -12,14 +12,17 @@ from __future__ import annotations
 from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
 
-from hubtools.context import context_budget, has_documents, tokenize_with_context
+from hubtools.context import context_budget, has_documents, tokenize_with_context, validation_runs
 from hubtools.evaluation import Evaluation, evaluate_split
 from hubtools.metrics import ids_to_tags, io_entity_scores
 from hubtools.modeling import build_from_scratch, effective_max_length, load_pretrained
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
 from hubtools.results import MetricSet, ModelResult
 from hubtools.token_classification.options import TokenClassificationOptions
+from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import NerTrainer, WordMetrics, build_trainer
+
+VALIDATION_RUNS = "validation runs"  # features of the validation pass with model.validation_rows "runs"
 
 
 class TokenClassificationRecipe(Recipe):
@@ -69,10 +72,17 @@ class TokenClassificationRecipe(Recipe):
                      f"data.document_column): every sentence is read alone")
         self.built = built
         self.context = self.context_budget(built) if has_documents(data.splits["train"]) else 0
+        monitored = self.context and has_documents(data.splits["validation"])
+        self.validation_rows = self.cfg.model.validation_rows if monitored else None
         with self.state.main_process_first():
-            return {split: self.tokenize(ds, built, f"tokenize {split}", training=split == "train",
-                                         pool=tuple(other for name, other in data.splits.items() if name != split))
-                    for split, ds in data.splits.items()}
+            features = {split: self.tokenize(ds, built, f"tokenize {split}", training=split == "train",
+                                             pool=tuple(other for name, other in data.splits.items() if name != split))
+                        for split, ds in data.splits.items()}
+            if self.validation_rows == "runs":
+                features[VALIDATION_RUNS] = tokenize_dataset(
+                    validation_runs(data.splits["validation"], built.tokenizer, self.context), built.tokenizer,
+                    built.max_length, self.cfg.model.stride, desc="tokenize validation runs")
+        return features
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
         """Further keyword arguments of the Trainer class (a family's optimizer, distillation weights)."""
@@ -80,8 +90,12 @@ class TokenClassificationRecipe(Recipe):
 
     def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
-        metrics = WordMetrics(features["validation"], data.splits["validation"]["ner_tags"], data.label_names)
-        return build_trainer(built.model, built.tokenizer, args, features["train"], features["validation"], metrics,
+        validation, gold = features["validation"], data.splits["validation"]["ner_tags"]
+        if VALIDATION_RUNS in features:
+            validation = features[VALIDATION_RUNS]
+            gold = validation_runs(data.splits["validation"], built.tokenizer, self.context)["ner_tags"]
+        metrics = WordMetrics(validation, gold, data.label_names)
+        return build_trainer(built.model, built.tokenizer, args, features["train"], validation, metrics,
                              trainer_cls=self.trainer_class, **self.trainer_kwargs(built, features))
 
     def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
