@@ -32,6 +32,7 @@ class TokenClassificationRecipe(Recipe):
     options_class = TokenClassificationOptions
     trainer_class: type[Trainer] = NerTrainer
     context = 0  # sub-tokens of document context the model reads (set by featurize)
+    validation_gold: list[list[int]] | None = None  # tags of the validation runs (set by featurize)
 
     def build_model(self, data: LoadedData) -> BuiltModel:
         """A pretrained checkpoint (labels checked before anything is written) or a model built from scratch
@@ -74,14 +75,18 @@ class TokenClassificationRecipe(Recipe):
         self.context = self.context_budget(built) if has_documents(data.splits["train"]) else 0
         monitored = self.context and has_documents(data.splits["validation"])
         self.validation_rows = self.cfg.model.validation_rows if monitored else None
+        runs = self.validation_rows == "runs"
         with self.state.main_process_first():
+            # with runs, the validation sentences are read in context only when they are the scored split
             features = {split: self.tokenize(ds, built, f"tokenize {split}", training=split == "train",
                                              pool=tuple(other for name, other in data.splits.items() if name != split))
-                        for split, ds in data.splits.items()}
-            if self.validation_rows == "runs":
-                features[VALIDATION_RUNS] = tokenize_dataset(
-                    validation_runs(data.splits["validation"], built.tokenizer, self.context), built.tokenizer,
-                    built.max_length, self.cfg.model.stride, desc="tokenize validation runs")
+                        for split, ds in data.splits.items() if not runs or split != "validation"
+                        or split == data.scored_split}
+            if runs:
+                rows = validation_runs(data.splits["validation"], built.tokenizer, self.context)
+                self.validation_gold = rows["ner_tags"]
+                features[VALIDATION_RUNS] = tokenize_dataset(rows, built.tokenizer, built.max_length,
+                                                             self.cfg.model.stride, desc="tokenize validation runs")
         return features
 
     def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
@@ -90,10 +95,10 @@ class TokenClassificationRecipe(Recipe):
 
     def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
-        validation, gold = features["validation"], data.splits["validation"]["ner_tags"]
-        if VALIDATION_RUNS in features:
-            validation = features[VALIDATION_RUNS]
-            gold = validation_runs(data.splits["validation"], built.tokenizer, self.context)["ner_tags"]
+        if VALIDATION_RUNS in features:  # runs of sentences, their tags joined (featurize)
+            validation, gold = features[VALIDATION_RUNS], self.validation_gold
+        else:
+            validation, gold = features["validation"], data.splits["validation"]["ner_tags"]
         metrics = WordMetrics(validation, gold, data.label_names)
         return build_trainer(built.model, built.tokenizer, args, features["train"], validation, metrics,
                              trainer_cls=self.trainer_class, **self.trainer_kwargs(built, features))
