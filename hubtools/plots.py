@@ -100,7 +100,7 @@ def entity_distribution(entity_counts: Mapping[str, Mapping[str, int]], path: st
     ax.set_yticks(y + bar * (len(splits) - 1) / 2, types)
     ax.invert_yaxis()
     ax.set_xlabel("entities")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, never over them
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title or "Entity distribution per split")
     return _save(fig, path)

@@ -1,4 +1,4 @@
-"""The training-curve plots: epochs on the x axis of every panel as whole numbers."""
+"""The plots: epochs on the x axis of every panel as whole numbers; legends beside the bars, not over them."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def test_epoch_axes_have_whole_number_ticks(figures, tmp_path, plot):
         ticks = x_ticks(ax)
         assert ticks and all(t == int(t) for t in ticks), (ax.get_xlabel(), ticks)
         assert ax.get_xlabel() == "epoch"
+
+
+def test_the_entity_distribution_legend_covers_no_bar(figures, tmp_path):
+    counts = {"train": {"LOC": 1650, "ORG": 1610, "PER": 1480, "MISC": 920},
+              "validation": {"LOC": 205, "ORG": 212, "PER": 160, "MISC": 98},
+              "test": {"LOC": 207, "ORG": 176, "PER": 188, "MISC": 92}}
+    plots.entity_distribution(counts, tmp_path / "entities.png")
+    (fig,) = figures
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend = ax.get_legend().get_window_extent()
+    assert not any(bar.get_window_extent().overlaps(legend) for bar in ax.patches)
