@@ -224,14 +224,21 @@ class Handler(BaseHTTPRequestHandler):
         """A browser's CORS preflight, on any path: 204 with the allowed methods and headers (logged)."""
         if self.headers.get("Content-Length"):
             self.rfile.read(int(self.headers["Content-Length"]))
+        self.raw_path, self.user = urlsplit(self.path).path, None
+        self.log_request_entry(204)
         self.send_response(204)
         for key, value in {**CORS_HEADERS, **CORS_PREFLIGHT_HEADERS}.items():
             self.send_header(key, value)
         self.end_headers()
-        path = urlsplit(self.path).path
-        if not path.startswith("/_test/"):
+
+    def log_request_entry(self, status: int) -> None:
+        """Add this request to the request log; called before any byte of the answer goes out, so a client
+        that reads the log after its answer always finds its request there."""
+        if not self.raw_path.startswith("/_test/"):
             with self.state.lock:
-                self.state.requests.append({"method": "OPTIONS", "path": path, "status": 204, "user": None})
+                self.state.requests.append(
+                    {"method": self.command, "path": self.raw_path, "status": status, "user": self.user_name}
+                )
 
     def dispatch(self) -> None:
         url = urlsplit(self.path)
@@ -239,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
         self.segments = [unquote(s) for s in url.path.split("/")[1:]]
         self.raw_path = url.path
         self._body: bytes | None = None
-        self.status_sent = 0
+        self.user = None
         try:
             self.user = self.authenticate()
             self.route()
@@ -251,17 +258,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self.status_sent = -1
-        if not self.raw_path.startswith("/_test/"):
-            with self.state.lock:
-                self.state.requests.append(
-                    {
-                        "method": self.command,
-                        "path": url.path,
-                        "status": self.status_sent,
-                        "user": self.user_name,
-                    }
-                )
+            self.log_request_entry(-1)
 
     @property
     def user_name(self) -> str | None:
@@ -307,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
     def send_bytes(self, data: bytes, status: int = 200, headers: dict | None = None, length=None) -> None:
         if self._body is None and self.command in ("POST", "PUT", "PATCH", "DELETE"):
             self.body()  # keep the connection usable: consume what the client sent
-        self.status_sent = status
+        self.log_request_entry(status)
         self.send_response(status)
         for key, value in {**CORS_HEADERS, **(headers or {})}.items():
             self.send_header(key, str(value))
