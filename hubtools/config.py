@@ -125,6 +125,9 @@ class DataConfig:
             raise ConfigError(f"data.label_names must be a non-empty list of names, got {self.label_names!r}")
 
 
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")  # transformers' names
+
+
 @dataclass
 class ModelConfig:
     """The model to fine-tune.
@@ -150,6 +153,12 @@ class ModelConfig:
             read once: a fraction of the sub-tokens (:func:`hubtools.context.validation_runs`).
         freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
             less work per step, and words rare in the training data keep their pretrained meaning.
+        attention_dropout: dropout on the attention probabilities while fine-tuning a pretrained encoder
+            as a token classifier (``attention_probs_dropout_prob`` or ``attention_dropout`` of its config);
+            None keeps the checkpoint's own value.
+        attention_implementation: transformers' ``attn_implementation`` of a pretrained encoder fine-tuned as a
+            token classifier, for training and scoring (``eager``, ``sdpa``, ...); None lets transformers choose
+            (``sdpa`` where it can).
     """
 
     name_or_path: str = ""
@@ -164,6 +173,8 @@ class ModelConfig:
     document_context: int = 0
     validation_rows: str = "scored"
     freeze_embeddings: bool = False
+    attention_dropout: float | None = None
+    attention_implementation: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name_or_path and self.from_scratch is None:
@@ -174,6 +185,16 @@ class ModelConfig:
         if self.validation_rows not in VALIDATION_ROWS:
             raise ConfigError(f"model.validation_rows must be one of {', '.join(VALIDATION_ROWS)}, got "
                               f"{self.validation_rows!r}")
+        changed = [f"model.{key}" for key in ("freeze_embeddings", "attention_dropout", "attention_implementation")
+                   if getattr(self, key) is not None and getattr(self, key) is not False]  # 0 dropout is a value
+        if self.from_scratch is not None and changed:
+            raise ConfigError(f"{', '.join(changed)} change a pretrained encoder; model.from_scratch builds a new "
+                              f"one (set them to null / false, or its config values in model.from_scratch)")
+        if self.attention_implementation not in (None, *ATTENTION_IMPLEMENTATIONS):
+            raise ConfigError(f"model.attention_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
+                              f"got {self.attention_implementation!r}")
+        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
+            raise ConfigError(f"model.attention_dropout must be in [0, 1), got {self.attention_dropout}")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:

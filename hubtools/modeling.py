@@ -12,6 +12,7 @@ from transformers import (
     AutoTokenizer,
     BertTokenizerFast,
     DistilBertTokenizerFast,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -99,6 +100,24 @@ def permute_classifier(model: PreTrainedModel, order: list[int], label_names: Se
     model.config.id2label, model.config.label2id = label_maps(label_names)
 
 
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT-like
+
+
+def config_overrides(cfg: ModelConfig, config: PretrainedConfig) -> dict[str, float | str]:
+    """What ``cfg`` changes in the checkpoint, as ``from_pretrained`` keywords: ``model.attention_dropout``
+    under the name this architecture gives it, ``model.attention_implementation``."""
+    overrides: dict[str, float | str] = {}
+    if cfg.attention_implementation:
+        overrides["attn_implementation"] = cfg.attention_implementation
+    if cfg.attention_dropout is None:
+        return overrides
+    for key in ATTENTION_DROPOUT_KEYS:
+        if hasattr(config, key):
+            return {**overrides, key: cfg.attention_dropout}
+    raise ConfigError(f"model.attention_dropout: {cfg.name_or_path} ({config.model_type}) has none of "
+                      f"{', '.join(ATTENTION_DROPOUT_KEYS)} in its config")
+
+
 def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a checkpoint for token classification with the dataset's labels.
 
@@ -106,19 +125,20 @@ def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTr
     fixed by reordering its head); otherwise ``model.reset_head`` is required.
     """
     config = AutoConfig.from_pretrained(cfg.name_or_path)
+    overrides = config_overrides(cfg, config)
     id2label, label2id = label_maps(label_names)
     tokenizer = AutoTokenizer.from_pretrained(cfg.name_or_path)
     if not tokenizer.is_fast:
         raise ConfigError(f"{cfg.name_or_path}: a fast tokenizer is required for word alignment")
     if _is_token_classifier(config) and not cfg.reset_head:
         order = check_label_compatibility(config, label_names, cfg.name_or_path)
-        model = AutoModelForTokenClassification.from_pretrained(cfg.name_or_path)
+        model = AutoModelForTokenClassification.from_pretrained(cfg.name_or_path, **overrides)
         if order is not None:
             permute_classifier(model, order, label_names)
         return model, tokenizer
     model = AutoModelForTokenClassification.from_pretrained(
         cfg.name_or_path, num_labels=len(label_names), id2label=id2label, label2id=label2id,
-        ignore_mismatched_sizes=cfg.reset_head)
+        ignore_mismatched_sizes=cfg.reset_head, **overrides)
     return model, tokenizer
 
 

@@ -3,6 +3,7 @@ type; a dataset without a test split; the metadata taken from the data and the e
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -109,9 +110,14 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
     data = write_documents(tmp_path / "docs", {"train": 100, "test": 20})
     run = tmp_path / "frozen"
     run_recipe("ner", run, "--data", str(data), "--model", str(encoder), "--no-export", "model.from_scratch=null",
-               "model.reset_head=true", "model.freeze_embeddings=true", "training.num_train_epochs=1")
+               "model.reset_head=true", "model.freeze_embeddings=true", "model.attention_dropout=0",
+               "training.num_train_epochs=1")
     before, after = load_file(encoder / "model.safetensors"), load_file(run / "model" / "model.safetensors")
     name = "distilbert.embeddings.word_embeddings.weight"
     assert (before[name] == after[name]).all()
     layer = "distilbert.transformer.layer.0.ffn.lin1.weight"
     assert not (before[layer] == after[layer]).all()
+    # the card's hyperparameters and the saved config say what was changed in the encoder
+    hyperparameters = json.loads((run / "results.json").read_text())["training"]["hyperparameters"]
+    assert hyperparameters["word_embeddings"] == "frozen" and hyperparameters["attention_dropout"] == 0
+    assert json.loads((run / "model" / "config.json").read_text())["attention_dropout"] == 0

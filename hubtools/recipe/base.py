@@ -264,7 +264,8 @@ class Recipe:
 
     def hyperparameters(self, trainer: Trainer, built: BuiltModel) -> dict[str, Any]:
         """What the model card lists under Hyperparameters: transformers' own selection, the token budget,
-        mixed precision, the window size and, for a model built from scratch, its size."""
+        mixed precision, the window size, what the recipe changed in the pretrained encoder and, for a model
+        built from scratch, its size."""
         args = trainer.args
         values = extract_hyperparameters_from_trainer(trainer)
         if getattr(args, "max_tokens_per_batch", None):
@@ -272,6 +273,12 @@ class Recipe:
         if args.bf16:
             values["mixed_precision_training"] = "bf16 autocast"
         values.update({"max_length": built.max_length, "stride": self.cfg.model.stride})
+        if self.cfg.model.attention_dropout is not None:
+            values["attention_dropout"] = self.cfg.model.attention_dropout
+        if self.cfg.model.attention_implementation:
+            values["attention_implementation"] = self.cfg.model.attention_implementation
+        if self.cfg.model.freeze_embeddings:
+            values["word_embeddings"] = "frozen"
         values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.from_scratch or {}).items()})
         return values
 
