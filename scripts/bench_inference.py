@@ -165,6 +165,33 @@ def tagging_speed(model_dir: Path, int8_file: Path, test, work: Path) -> dict[st
     return speeds
 
 
+def gemm_rates(hidden: int, intermediate: int, tokens: int = 640) -> dict[str, float]:
+    """GMAC/s of this CPU on the model's feed-forward product (``tokens`` x hidden by hidden x intermediate,
+    about a batch of 32 sentences), 1 thread, fastest of 10: PyTorch fp32, ONNX Runtime fp32 ``MatMul`` and
+    ONNX Runtime int8 ``MatMulInteger`` (the kernel under ``DynamicQuantizeMatMul``). Their ratio bounds what
+    int8 can gain over PyTorch fp32 on this CPU."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = rng.integers(-127, 128, (hidden, intermediate)).astype(np.int8)
+    a32, w32 = torch.randn(tokens, hidden), torch.from_numpy(weight.astype(np.float32))
+    calls: dict[str, Callable[[object], object]] = {"pytorch fp32 matmul": lambda _: torch.mm(a32, w32)}
+    for name, op, a, w, out in [
+        ("onnxruntime fp32 MatMul", "MatMul", a32.numpy(), w32.numpy(), TensorProto.FLOAT),
+        ("onnxruntime int8 MatMulInteger", "MatMulInteger", rng.integers(0, 256, (tokens, hidden)).astype(np.uint8),
+         weight, TensorProto.INT32),
+    ]:
+        graph = helper.make_graph(
+            [helper.make_node(op, ["a", "w"], ["y"])], "gemm",
+            [helper.make_tensor_value_info("a", helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))],
+            [helper.make_tensor_value_info("y", out, [tokens, intermediate])], [numpy_helper.from_array(w, "w")])
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+        sess = ort.InferenceSession(proto.SerializeToString(), one_thread(), providers=["CPUExecutionProvider"])
+        calls[name] = lambda _, sess=sess, a=a: sess.run(None, {"a": a})
+    macs = tokens * hidden * intermediate
+    return {name: macs / float(ms[0]) / 1e6 for name, ms in fastest_ms(calls, [None], 10).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True, help="save_pretrained folder or run folder")
@@ -208,6 +235,11 @@ def main() -> None:
         print(f"# {len(rows)} test sentences, {sum(words)} words, mean {mean_len:.1f} sub-tokens; "
               f"model call, batch 1, 1 thread, fastest of {args.rounds} rounds per sentence; "
               f"instruction set {detect_instruction_set()}")
+        rates = gemm_rates(model.config.hidden_size, model.config.intermediate_size)
+        print(f"# this CPU on the feed-forward product (640 x {model.config.hidden_size} by "
+              f"{model.config.hidden_size} x {model.config.intermediate_size}), 1 thread: " + ", ".join(
+                  f"{name} {rate:.0f} GMAC/s" for name, rate in rates.items())
+              + f"; int8 / PyTorch fp32 x{rates['onnxruntime int8 MatMulInteger'] / rates['pytorch fp32 matmul']:.2f}")
         report(latencies(forwards, rows, pad, args.rounds, warm=True),
                "warm: each variant over all sentences in turn (a serving process)")
         report(latencies(forwards, rows, pad, args.rounds, warm=False),
