@@ -156,6 +156,9 @@ class ModelConfig:
         attention_dropout: dropout on the attention probabilities while fine-tuning a pretrained encoder
             as a token classifier (``attention_probs_dropout_prob`` or ``attention_dropout`` of its config);
             None keeps the checkpoint's own value.
+        hidden_dropout: dropout on the hidden states (after embeddings, attention output and feed-forward) while
+            fine-tuning a pretrained encoder as a token classifier (``hidden_dropout_prob`` or ``dropout``);
+            None keeps the checkpoint's own value.
         attention_implementation: transformers' ``attn_implementation`` of a pretrained encoder fine-tuned as a
             token classifier, for training and scoring (``eager``, ``sdpa``, ...); None lets transformers choose
             (``sdpa`` where it can).
@@ -174,6 +177,7 @@ class ModelConfig:
     validation_rows: str = "scored"
     freeze_embeddings: bool = False
     attention_dropout: float | None = None
+    hidden_dropout: float | None = None
     attention_implementation: str | None = None
 
     def __post_init__(self) -> None:
@@ -185,16 +189,19 @@ class ModelConfig:
         if self.validation_rows not in VALIDATION_ROWS:
             raise ConfigError(f"model.validation_rows must be one of {', '.join(VALIDATION_ROWS)}, got "
                               f"{self.validation_rows!r}")
-        changed = [f"model.{key}" for key in ("freeze_embeddings", "attention_dropout", "attention_implementation")
-                   if getattr(self, key) is not None and getattr(self, key) is not False]  # 0 dropout is a value
+        settings = {key: getattr(self, key) for key in
+                    ("freeze_embeddings", "attention_dropout", "hidden_dropout", "attention_implementation")}
+        changed = [f"model.{key}" for key, value in settings.items() if value is not None and value is not False]
         if self.from_scratch is not None and changed:
             raise ConfigError(f"{', '.join(changed)} change a pretrained encoder; model.from_scratch builds a new "
                               f"one (set them to null / false, or its config values in model.from_scratch)")
         if self.attention_implementation not in (None, *ATTENTION_IMPLEMENTATIONS):
             raise ConfigError(f"model.attention_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
                               f"got {self.attention_implementation!r}")
-        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
-            raise ConfigError(f"model.attention_dropout must be in [0, 1), got {self.attention_dropout}")
+        for key in ("attention_dropout", "hidden_dropout"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value < 1:
+                raise ConfigError(f"model.{key} must be in [0, 1), got {value}")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:

@@ -100,22 +100,28 @@ def permute_classifier(model: PreTrainedModel, order: list[int], label_names: Se
     model.config.id2label, model.config.label2id = label_maps(label_names)
 
 
-ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT-like
+DROPOUT_KEYS = {  # what each dropout is called in the configs of BERT-like and DistilBERT-like encoders
+    "attention_dropout": ("attention_probs_dropout_prob", "attention_dropout"),
+    "hidden_dropout": ("hidden_dropout_prob", "dropout"),
+}
 
 
 def config_overrides(cfg: ModelConfig, config: PretrainedConfig) -> dict[str, float | str]:
-    """What ``cfg`` changes in the checkpoint, as ``from_pretrained`` keywords: ``model.attention_dropout``
-    under the name this architecture gives it, ``model.attention_implementation``."""
+    """What ``cfg`` changes in the checkpoint, as ``from_pretrained`` keywords: ``model.attention_dropout`` and
+    ``model.hidden_dropout`` under the names this architecture gives them, ``model.attention_implementation``."""
     overrides: dict[str, float | str] = {}
     if cfg.attention_implementation:
         overrides["attn_implementation"] = cfg.attention_implementation
-    if cfg.attention_dropout is None:
-        return overrides
-    for key in ATTENTION_DROPOUT_KEYS:
-        if hasattr(config, key):
-            return {**overrides, key: cfg.attention_dropout}
-    raise ConfigError(f"model.attention_dropout: {cfg.name_or_path} ({config.model_type}) has none of "
-                      f"{', '.join(ATTENTION_DROPOUT_KEYS)} in its config")
+    for setting, keys in DROPOUT_KEYS.items():
+        value = getattr(cfg, setting)
+        if value is None:
+            continue
+        key = next((key for key in keys if hasattr(config, key)), None)
+        if key is None:
+            raise ConfigError(f"model.{setting}: {cfg.name_or_path} ({config.model_type}) has none of "
+                              f"{', '.join(keys)} in its config")
+        overrides[key] = value
+    return overrides
 
 
 def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

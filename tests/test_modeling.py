@@ -21,11 +21,13 @@ def save_tiny_bert_encoder(path):
     return path
 
 
-def test_attention_dropout_replaces_the_checkpoints_value_under_its_architectures_name(tmp_path):
+def test_dropouts_replace_the_checkpoints_values_under_the_names_its_architecture_gives_them(tmp_path):
     bert = save_tiny_bert_encoder(tmp_path / "bert")
     model, _ = load_pretrained(ModelConfig(name_or_path=str(bert), attention_dropout=0.0), LABELS)
     assert model.config.attention_probs_dropout_prob == 0.0
     assert model.config.hidden_dropout_prob == 0.1  # only attention dropout changes
+    model, _ = load_pretrained(ModelConfig(name_or_path=str(bert), hidden_dropout=0.0), LABELS)
+    assert model.config.hidden_dropout_prob == 0.0 and model.config.attention_probs_dropout_prob == 0.1
     assert model.config.num_labels == len(LABELS)
 
     kept, _ = load_pretrained(ModelConfig(name_or_path=str(bert)), LABELS)
@@ -37,9 +39,11 @@ def test_attention_dropout_replaces_the_checkpoints_value_under_its_architecture
 
     # a checkpoint that already classifies tokens with these labels (DistilBERT names it attention_dropout)
     distil = save_tiny_model(tmp_path / "distil")
-    model, _ = load_pretrained(ModelConfig(name_or_path=str(distil), attention_dropout=0.05), LABELS)
-    assert model.config.attention_dropout == 0.05
+    model, _ = load_pretrained(ModelConfig(name_or_path=str(distil), attention_dropout=0.05, hidden_dropout=0.0),
+                               LABELS)
+    assert model.config.attention_dropout == 0.05 and model.config.dropout == 0.0
     assert model.distilbert.transformer.layer[0].attention.dropout.p == 0.05
+    assert model.distilbert.embeddings.dropout.p == 0.0
 
 
 def test_attention_dropout_on_an_architecture_without_it_names_the_keys(tmp_path):
@@ -48,10 +52,11 @@ def test_attention_dropout_on_an_architecture_without_it_names_the_keys(tmp_path
         load_pretrained(ModelConfig(name_or_path=str(tmp_path / "gpt2"), attention_dropout=0.0), LABELS)
 
 
+@pytest.mark.parametrize("key", ["attention_dropout", "hidden_dropout"])
 @pytest.mark.parametrize("value", [-0.1, 1.0])
-def test_attention_dropout_out_of_range_is_refused(value):
-    with pytest.raises(ConfigError, match=r"model.attention_dropout must be in \[0, 1\)"):
-        ModelConfig(name_or_path="x", attention_dropout=value)
+def test_dropout_out_of_range_is_refused(key, value):
+    with pytest.raises(ConfigError, match=rf"model.{key} must be in \[0, 1\)"):
+        ModelConfig(name_or_path="x", **{key: value})
 
 
 def test_an_unknown_attention_implementation_is_refused():

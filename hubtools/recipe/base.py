@@ -273,8 +273,9 @@ class Recipe:
         if args.bf16:
             values["mixed_precision_training"] = "bf16 autocast"
         values.update({"max_length": built.max_length, "stride": self.cfg.model.stride})
-        if self.cfg.model.attention_dropout is not None:
-            values["attention_dropout"] = self.cfg.model.attention_dropout
+        for key in ("attention_dropout", "hidden_dropout"):
+            if getattr(self.cfg.model, key) is not None:
+                values[key] = getattr(self.cfg.model, key)
         if self.cfg.model.attention_implementation:
             values["attention_implementation"] = self.cfg.model.attention_implementation
         if self.cfg.model.freeze_embeddings:
