@@ -2,7 +2,7 @@
 
 Run as ``python tests/hub_server.py --port 0 --root DIR --user alice:TOKEN:write:nerhub-org``; the first
 stdout line is ``PORT <n>``. It answers the routes that the unmodified ``huggingface_hub``, ``transformers``
-and ``datasets`` clients use (see docs in /work/shared/notes/hub-api.md). Storage under ``--root``:
+and ``datasets`` clients use (see docs in ../shared/notes/hub-api.md). Storage under ``--root``:
 ``blobs/`` (content addressed by sha256), ``commits/`` (immutable JSON objects: parent + tree), ``repos/``
 (one JSON file per repo: visibility, branches, tags). A commit becomes visible by one atomic ref update. A
 commit that adds or changes a README.md whose metadata breaks the Hub's rules is refused with 400 and the
