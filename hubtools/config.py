@@ -126,6 +126,8 @@ class DataConfig:
 
 
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")  # transformers' names
+# ModelConfig fields that change a pretrained encoder as it is fine-tuned (the card lists those set)
+ENCODER_SETTINGS = ("freeze_embeddings", "attention_dropout", "hidden_dropout", "attention_implementation")
 
 
 @dataclass
@@ -189,12 +191,10 @@ class ModelConfig:
         if self.validation_rows not in VALIDATION_ROWS:
             raise ConfigError(f"model.validation_rows must be one of {', '.join(VALIDATION_ROWS)}, got "
                               f"{self.validation_rows!r}")
-        settings = {key: getattr(self, key) for key in
-                    ("freeze_embeddings", "attention_dropout", "hidden_dropout", "attention_implementation")}
-        changed = [f"model.{key}" for key, value in settings.items() if value is not None and value is not False]
-        if self.from_scratch is not None and changed:
-            raise ConfigError(f"{', '.join(changed)} change a pretrained encoder; model.from_scratch builds a new "
-                              f"one (set them to null / false, or its config values in model.from_scratch)")
+        if self.from_scratch is not None and self.encoder_changes():
+            raise ConfigError(f"{', '.join(f'model.{key}' for key in self.encoder_changes())} change a pretrained "
+                              f"encoder; model.from_scratch builds a new one (set them to null / false, or its "
+                              f"config values in model.from_scratch)")
         if self.attention_implementation not in (None, *ATTENTION_IMPLEMENTATIONS):
             raise ConfigError(f"model.attention_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
                               f"got {self.attention_implementation!r}")
@@ -206,6 +206,11 @@ class ModelConfig:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:
             raise ConfigError(f"model.stride must be in [0, max_length/2), got {self.stride}")
+
+    def encoder_changes(self) -> dict[str, Any]:
+        """The settings of :data:`ENCODER_SETTINGS` that change the pretrained encoder here (set, not false)."""
+        values = {key: getattr(self, key) for key in ENCODER_SETTINGS}
+        return {key: value for key, value in values.items() if value is not None and value is not False}
 
     @property
     def base_model_id(self) -> str | None:

@@ -165,7 +165,10 @@ def tagging_speed(model_dir: Path, int8_file: Path, test, work: Path) -> dict[st
     return speeds
 
 
-def gemm_rates(hidden: int, intermediate: int, tokens: int = 640) -> dict[str, float]:
+GEMM_TOKENS = 640  # rows of the timed product: about a batch of 32 CoNLL sentences
+
+
+def gemm_rates(hidden: int, intermediate: int, tokens: int = GEMM_TOKENS) -> dict[str, float]:
     """GMAC/s of this CPU on the model's feed-forward product (``tokens`` x hidden by hidden x intermediate,
     about a batch of 32 sentences), 1 thread, fastest of 10: PyTorch fp32, ONNX Runtime fp32 ``MatMul`` and
     ONNX Runtime int8 ``MatMulInteger`` (the kernel under ``DynamicQuantizeMatMul``). Their ratio bounds what
@@ -236,7 +239,7 @@ def main() -> None:
               f"model call, batch 1, 1 thread, fastest of {args.rounds} rounds per sentence; "
               f"instruction set {detect_instruction_set()}")
         rates = gemm_rates(model.config.hidden_size, model.config.intermediate_size)
-        print(f"# this CPU on the feed-forward product (640 x {model.config.hidden_size} by "
+        print(f"# this CPU on the feed-forward product ({GEMM_TOKENS} x {model.config.hidden_size} by "
               f"{model.config.hidden_size} x {model.config.intermediate_size}), 1 thread: " + ", ".join(
                   f"{name} {rate:.0f} GMAC/s" for name, rate in rates.items())
               + f"; int8 / PyTorch fp32 x{rates['onnxruntime int8 MatMulInteger'] / rates['pytorch fp32 matmul']:.2f}")

@@ -262,8 +262,7 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def user_name(self) -> str | None:
-        user = getattr(self, "user", None)
-        return user.name if user else None
+        return self.user.name if self.user else None
 
     def body(self) -> bytes:
         if self._body is None:

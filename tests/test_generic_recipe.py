@@ -119,5 +119,6 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
     assert not (before[layer] == after[layer]).all()
     # the card's hyperparameters and the saved config say what was changed in the encoder
     hyperparameters = json.loads((run / "results.json").read_text())["training"]["hyperparameters"]
-    assert hyperparameters["word_embeddings"] == "frozen" and hyperparameters["attention_dropout"] == 0
+    assert hyperparameters["freeze_embeddings"] is True and hyperparameters["attention_dropout"] == 0
+    assert "hidden_dropout" not in hyperparameters and "attention_implementation" not in hyperparameters
     assert json.loads((run / "model" / "config.json").read_text())["attention_dropout"] == 0

@@ -273,13 +273,7 @@ class Recipe:
         if args.bf16:
             values["mixed_precision_training"] = "bf16 autocast"
         values.update({"max_length": built.max_length, "stride": self.cfg.model.stride})
-        for key in ("attention_dropout", "hidden_dropout"):
-            if getattr(self.cfg.model, key) is not None:
-                values[key] = getattr(self.cfg.model, key)
-        if self.cfg.model.attention_implementation:
-            values["attention_implementation"] = self.cfg.model.attention_implementation
-        if self.cfg.model.freeze_embeddings:
-            values["word_embeddings"] = "frozen"
+        values.update(self.cfg.model.encoder_changes())
         values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.from_scratch or {}).items()})
         return values
 
