@@ -231,8 +231,9 @@ class ExportConfig:
     Attributes:
         enabled: run export, quantization, verification and benchmark after training.
         optimize_level: ORTOptimizer level applied before quantization (0 disables).
-        gelu_approximation: fuse GELU in its tanh form (FastGelu) when optimizing; every variant is verified.
-        split_attention: replace each fused attention by one int8 QKV GEMM and the ONNX ``Attention`` op
+        gelu_approximation: fuse GELU in its tanh form (FastGelu) when optimizing instead of the exact erf form
+            of BERT-family encoders (slower in ONNX Runtime 1.32 on one thread); every variant is verified.
+        split_attention: replace each fused attention by int8 Q, K and V GEMMs and the ONNX ``Attention`` op
             (opset 23, onnxruntime >= 1.23) instead of ``QAttention``, whose per-head int8 GEMMs are slower on
             short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
         quantize: dynamic int8 quantization.
@@ -253,7 +254,7 @@ class ExportConfig:
 
     enabled: bool = True
     optimize_level: int = 1
-    gelu_approximation: bool = True
+    gelu_approximation: bool = False
     split_attention: bool = True
     quantize: bool = True
     per_channel: bool = True

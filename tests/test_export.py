@@ -158,9 +158,9 @@ def test_export_quantize_verify_and_load(run):
 
 
 def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
-    """The int8 graph ships without SkipLayerNormalization, with the tanh GELU and with the split attention
-    (one per-channel int8 QKV GEMM + the ONNX Attention op); ONNX Runtime would fuse Add + LayerNormalization
-    again when the session loads it, hubtools' session options stop it."""
+    """The int8 graph ships without SkipLayerNormalization, with the erf GELU and with the split attention
+    (per-channel int8 Q, K and V GEMMs on one quantized input + the ONNX Attention op); ONNX Runtime would
+    fuse Add + LayerNormalization again when the session loads it, hubtools' session options stop it."""
     import onnx
     import onnxruntime as ort
 
@@ -172,12 +172,14 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
     graph = onnx.load(str(path)).graph
     ops = {(node.domain or "ai.onnx", node.op_type) for node in graph.node}
     assert ("ai.onnx", "LayerNormalization") in ops and ("com.microsoft", "SkipLayerNormalization") not in ops
-    assert ("com.microsoft", "FastGelu") in ops and ("ai.onnx", "Attention") in ops
+    assert ("com.microsoft", "Gelu") in ops and ("ai.onnx", "Attention") in ops
+    assert not ops & {("com.microsoft", "FastGelu"), ("com.microsoft", "BiasGelu"), ("ai.onnx", "Split")}
     assert ("com.microsoft", "QAttention") not in ops and ("com.microsoft", "Attention") not in ops
-    # every MatMul weight, the packed QKV included, per output channel
+    # every MatMul weight, Q, K and V included, per output channel; a layer's three share one quantized input
     shapes = {init.name: tuple(init.dims) for init in graph.initializer}
-    qkv = [n for n in graph.node if n.op_type == "MatMulInteger" and "qkv" in n.name]
-    assert len(qkv) == ARCHS["distilbert"]["n_layers"]
+    qkv = [n for n in graph.node if n.op_type == "MatMulInteger" and n.name.split("/")[-2:-1] in (["q"], ["k"], ["v"])]
+    assert len(qkv) == 3 * ARCHS["distilbert"]["n_layers"]
+    assert len({n.input[0] for n in qkv}) == ARCHS["distilbert"]["n_layers"]
     assert {len(shapes[n.input[3]]) for n in graph.node if n.op_type == "MatMulInteger"} == {1}
 
     def session_ops(options, name: str) -> set[str]:

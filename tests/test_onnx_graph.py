@@ -11,14 +11,17 @@ import onnxruntime as ort
 import pytest
 import torch
 from helpers import LABELS, SENTENCES
+from optimum.onnxruntime import ORTModelForTokenClassification
+from transformers import AutoTokenizer
 
 from hubtools.config import ModelConfig
 from hubtools.export.onnx_graph import gelu_bias_to_add, rewrite_for_cpu, split_attention
 from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
 
-SIZES = {"bert": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+HIDDEN = 32
+SIZES = {"bert": {"hidden_size": HIDDEN, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
                   "max_position_embeddings": 64},
-         "distilbert": {"dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 64}}
+         "distilbert": {"dim": HIDDEN, "n_layers": 2, "n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 64}}
 
 
 @pytest.fixture(scope="module", params=sorted(SIZES))
@@ -65,8 +68,12 @@ def test_split_attention_is_exact_on_padded_batches(fused, tmp_path):
     assert rewrite_for_cpu(fused, rewritten) == {"gelu_bias": 2, "attention": 2}
     graph = onnx.load(str(rewritten))
     counts = ops(graph)
-    assert counts[("com.microsoft", "Attention")] == 0
-    assert counts[("ai.onnx", "Attention")] == counts[("ai.onnx", "Split")] == layers
+    assert counts[("com.microsoft", "Attention")] == 0 and counts[("ai.onnx", "Split")] == 0
+    assert counts[("ai.onnx", "Attention")] == layers and counts[("ai.onnx", "MatMul")] >= 3 * layers
+    initializers = {t.name: tuple(t.dims) for t in graph.graph.initializer}
+    projections = [n for n in graph.graph.node if n.name.endswith(("/q/MatMul", "/k/MatMul", "/v/MatMul"))]
+    assert len(projections) == 3 * layers and {initializers[n.input[1]] for n in projections} == {(HIDDEN, HIDDEN)}
+    assert (HIDDEN, 3 * HIDDEN) not in initializers.values()  # the packed QKV weights are gone
     assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {23}
     attention = next(n for n in graph.graph.node if n.op_type == "Attention")
     assert {a.name: a.i for a in attention.attribute} == {"q_num_heads": 4, "kv_num_heads": 4}
@@ -94,17 +101,48 @@ def test_a_padded_key_changes_nothing_when_masked(fused, tmp_path):
     assert np.abs(third[real] - first[real]).max() > 1e-3  # the check above could fail
 
 
-def test_gelu_bias_moves_to_an_add(fused, tmp_path):
-    model = onnx.load(str(fused))
-    gelus = [n for n in model.graph.node if n.op_type == "FastGelu"]
+@pytest.mark.parametrize("approximation", [False, True])
+def test_gelu_bias_moves_to_an_add(fused, tmp_path, approximation):
+    """The erf GELU (BiasGelu, the default) becomes Add + Gelu, the tanh one (FastGelu) Add + FastGelu."""
+    source = fused if not approximation else optimize_onnx(ORTModelForTokenClassification.from_pretrained(
+        fused.parent.parent / "onnx"), 1, tmp_path / "tanh", gelu_approximation=True)
+    biased, plain = ("FastGelu", "FastGelu") if approximation else ("BiasGelu", "Gelu")
+    model = onnx.load(str(source))
+    gelus = [n for n in model.graph.node if n.op_type == biased]
     assert gelus and all(len(n.input) == 2 for n in gelus)
     assert gelu_bias_to_add(model) == len(gelus)
-    after = [n for n in model.graph.node if n.op_type == "FastGelu"]
-    assert all(len(n.input) == 1 for n in after)
+    after = [n for n in model.graph.node if n.op_type == plain]
+    assert len(after) == len(gelus) and all(len(n.input) == 1 for n in after)
+    assert not any(n.op_type == "BiasGelu" for n in model.graph.node)
     path = tmp_path / "gelu.onnx"
     onnx.save(model, str(path))
-    expected, batch = logits(fused)
+    expected, batch = logits(source)
     np.testing.assert_allclose(logits(path, batch)[0], expected, atol=1e-5)
+
+
+def test_rewritten_graph_computes_the_models_gelu(fused, tmp_path):
+    """With the default erf GELU the rewritten fp32 graph gives PyTorch's logits; the tanh form does not (its
+    FFN inputs scaled up so that the two GELUs differ: at random init they are too small to tell)."""
+    from transformers import AutoModelForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(fused.parent.parent / "model").eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith(("intermediate.dense.weight", "ffn.lin1.weight")):
+                parameter.mul_(100)
+    model.save_pretrained(tmp_path / "model")
+    AutoTokenizer.from_pretrained(fused.parent.parent / "model").save_pretrained(tmp_path / "model")
+    exported = export_onnx(tmp_path / "model", tmp_path / "onnx")
+    gaps = {}
+    for name, approximation in (("erf", False), ("tanh", True)):
+        source = optimize_onnx(exported, 1, tmp_path / name, gelu_approximation=approximation)
+        rewrite_for_cpu(source, tmp_path / f"{name}.onnx")
+        got, batch = logits(tmp_path / f"{name}.onnx")
+        with torch.inference_mode():
+            expected = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
+        real = batch["attention_mask"].astype(bool)
+        gaps[name] = np.abs(got[real] - expected[real]).max()
+    assert gaps["erf"] < 1e-6 and gaps["tanh"] > 10 * gaps["erf"], gaps
 
 
 def test_attention_left_fused_where_the_rewrite_does_not_apply(fused):

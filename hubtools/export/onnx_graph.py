@@ -3,11 +3,13 @@
 ``ORTOptimizer`` fuses each self-attention block into one ``com.microsoft`` ``Attention`` node with packed QKV
 weights. Quantized, it becomes ``QAttention``, which projects Q, K and V with one small int8 GEMM per head and
 per matrix (36 GEMMs of 32 columns for a 12-head layer, the input re-packed for each). :func:`split_attention`
-replaces the node with the same QKV ``MatMul`` + bias ``Add`` (quantized into one ``DynamicQuantizeMatMul`` of
-3 x hidden columns), a ``Split`` and the standard ONNX ``Attention`` op (opset 23, ONNX Runtime >= 1.23), which
-computes scaled dot-product attention for all heads in one kernel. :func:`gelu_bias_to_add` gives the FFN bias
-to an ``Add`` in front of ``FastGelu``, which ONNX Runtime folds into the preceding ``DynamicQuantizeMatMul``.
-Both are exact rewrites (same arithmetic in fp32); every exported variant is still verified against PyTorch.
+replaces the node with one ``MatMul`` + bias ``Add`` per projection (quantized, the three share one
+``DynamicQuantizeLinear`` of their input; a packed QKV product would need a ``Split`` that copies its output)
+and the standard ONNX ``Attention`` op (opset 23, ONNX Runtime >= 1.23), which computes scaled dot-product
+attention for all heads in one kernel. :func:`gelu_bias_to_add` gives the FFN bias of ``FastGelu`` or
+``BiasGelu`` to an ``Add`` in front of the GELU, which ONNX Runtime folds into the preceding
+``DynamicQuantizeMatMul``. Both are exact rewrites (same arithmetic in fp32, up to the masked keys' weight,
+see :data:`MASK_VALUE`); every exported variant is still verified against PyTorch.
 An attention with past state, extra bias inputs or other attributes, or a graph without ``attention_mask`` or
 below opset 18, is left fused (and becomes ``QAttention``).
 """
@@ -25,9 +27,14 @@ ATTENTION_OPSET = 23
 # The graph's default-domain opset is raised to ATTENTION_OPSET; from opset 18 on, the ops of these encoder
 # graphs only gained types up to 23. Older graphs (Unsqueeze axes as an attribute, ...) are left fused.
 MIN_SOURCE_OPSET = 18
-# Additive mask on padded keys: exp(-10000) underflows to 0 in fp32 softmax, and a finite value keeps rows of
-# padding queries free of NaN (they are discarded, but would feed the next layer's keys and values).
-MASK_VALUE = -10000.0
+# Additive mask on padded keys. Their softmax weight is at most exp(MASK_VALUE + s) against 1 for the row's
+# largest score, where s (a padded key's score minus that maximum) stays far below 27 in these encoders: the
+# weight is below fp32 resolution (1e-10 at s = 27). A larger magnitude changes no result but costs time:
+# ONNX Runtime's softmax clamps its exponent near -104, so a masked weight becomes a subnormal float, and on
+# Intel Xeons the softmax and the probabilities x V product run about twice as slow on subnormals
+# (scripts/bench_inference.py). exp(-50 + s) stays a normal float for s > -37. A finite value also keeps
+# rows of padding queries free of NaN (they are discarded, but feed the next layer's keys and values).
+MASK_VALUE = -50.0
 # Attributes of the contrib Attention that the rewrite reproduces; a node with any other is left fused.
 SUPPORTED_ATTRIBUTES = {"num_heads", "mask_filter_value", "scale"}
 MASK_INPUT = "attention_mask"
@@ -72,8 +79,8 @@ def _default_opset(model: onnx.ModelProto) -> int:
 
 
 def split_attention(model: onnx.ModelProto) -> int:
-    """Replace each fused encoder ``Attention`` node of ``model`` (in place) by QKV ``MatMul`` + ``Add``,
-    ``Split`` and ONNX ``Attention``; returns how many were replaced (0 leaves the model untouched). The key
+    """Replace each fused encoder ``Attention`` node of ``model`` (in place) by Q, K and V ``MatMul`` + ``Add``
+    and ONNX ``Attention``; returns how many were replaced (0 leaves the model untouched). The key
     mask is built from the graph input ``attention_mask``, so a graph without it, or of an opset below
     :data:`MIN_SOURCE_OPSET`, is left as is."""
     graph = model.graph
@@ -82,6 +89,7 @@ def split_attention(model: onnx.ModelProto) -> int:
     initializers = {t.name: t for t in graph.initializer}
     mask_nodes, constants, mask = _key_mask_nodes(MASK_INPUT)
     nodes: list[onnx.NodeProto] = []
+    unused: set[str] = set()  # packed QKV initializers
     replaced = 0
     for node in graph.node:
         if not _splittable(node, initializers):
@@ -93,36 +101,52 @@ def split_attention(model: onnx.ModelProto) -> int:
         replaced += 1
         attributes = _attributes(node)
         x, weight, bias = node.input[:3]
-        hidden = numpy_helper.to_array(initializers[weight]).shape[1] // 3
-        constants.append(numpy_helper.from_array(np.array([hidden] * 3, np.int64), f"{prefix}/qkv_sizes"))
-        qkv = [f"{prefix}/{part}" for part in ("q", "k", "v")]
+        packed = {"weight": numpy_helper.to_array(initializers[weight]),
+                  "bias": numpy_helper.to_array(initializers[bias])}
+        hidden = packed["weight"].shape[1] // 3
+        unused |= {weight, bias}
+        qkv = []
+        for i, part in enumerate(("q", "k", "v")):
+            name = f"{prefix}/{part}"
+            columns = slice(i * hidden, (i + 1) * hidden)
+            constants += [numpy_helper.from_array(packed["weight"][:, columns].copy(), f"{name}/weight"),
+                          numpy_helper.from_array(packed["bias"][columns].copy(), f"{name}/bias")]
+            nodes += [helper.make_node("MatMul", [x, f"{name}/weight"], [f"{name}/matmul"], name=f"{name}/MatMul"),
+                      helper.make_node("Add", [f"{name}/matmul", f"{name}/bias"], [name], name=f"{name}/Add")]
+            qkv.append(name)
         sdpa = {"q_num_heads": attributes["num_heads"], "kv_num_heads": attributes["num_heads"]}
         if attributes.get("scale"):
             sdpa["scale"] = attributes["scale"]
-        nodes += [helper.make_node("MatMul", [x, weight], [f"{prefix}/qkv_matmul"], name=f"{prefix}/qkv/MatMul"),
-                  helper.make_node("Add", [f"{prefix}/qkv_matmul", bias], [f"{prefix}/qkv"], name=f"{prefix}/qkv/Add"),
-                  helper.make_node("Split", [f"{prefix}/qkv", f"{prefix}/qkv_sizes"], qkv, axis=2,
-                                   name=f"{prefix}/Split"),
-                  helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{prefix}/sdpa", **sdpa)]
+        nodes.append(helper.make_node("Attention", [*qkv, mask], list(node.output[:1]), name=f"{prefix}/sdpa",
+                                      **sdpa))
     if not replaced:
         return 0
     del graph.node[:]
     graph.node.extend(nodes)
-    graph.initializer.extend(constants)
+    unused -= {name for n in nodes for name in n.input}
+    kept = [t for t in graph.initializer if t.name not in unused]
+    del graph.initializer[:]
+    graph.initializer.extend(kept + constants)
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx"):
             opset.version = max(opset.version, ATTENTION_OPSET)
     return replaced
 
 
+# GELU nodes with a bias input, and the op that computes the same GELU without it
+BIASED_GELUS = {"FastGelu": "FastGelu", "BiasGelu": "Gelu"}
+
+
 def gelu_bias_to_add(model: onnx.ModelProto) -> int:
-    """Give each ``FastGelu`` bias to an ``Add`` in front of it (in place); returns how many were moved."""
+    """Give the bias of each ``FastGelu`` (tanh GELU) or ``BiasGelu`` (erf GELU) to an ``Add`` in front of it
+    (in place); returns how many were moved."""
     nodes, moved = [], 0
     for node in model.graph.node:
-        if node.op_type == "FastGelu" and node.domain == MS_DOMAIN and len(node.input) > 1 and node.input[1]:
+        if node.op_type in BIASED_GELUS and node.domain == MS_DOMAIN and len(node.input) > 1 and node.input[1]:
             biased = f"{node.name}/biased"
             nodes += [helper.make_node("Add", [node.input[0], node.input[1]], [biased], name=f"{node.name}/bias"),
-                      helper.make_node("FastGelu", [biased], list(node.output), name=node.name, domain=MS_DOMAIN)]
+                      helper.make_node(BIASED_GELUS[node.op_type], [biased], list(node.output), name=node.name,
+                                       domain=MS_DOMAIN)]
             moved += 1
         else:
             nodes.append(node)

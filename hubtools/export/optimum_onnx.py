@@ -112,10 +112,10 @@ def export_onnx(model_dir: Path, out_dir: Path):
     return model
 
 
-def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = True) -> Path:
+def optimize_onnx(model, level: int, work_dir: Path, gelu_approximation: bool = False) -> Path:
     """The fused graph of an exported ORTModel (``ORTOptimizer``, ``optimization_level=level``): attention,
-    embeddings + LayerNormalization and bias + GELU fused, GELU in its tanh form with ``gelu_approximation``
-    (FastGelu), the residual Add + LayerNormalization left apart (see
+    embeddings + LayerNormalization and bias + GELU fused (BiasGelu; FastGelu, the tanh form, with
+    ``gelu_approximation``), the residual Add + LayerNormalization left apart (see
     :data:`hubtools.export.inference.CPU_DISABLED_OPTIMIZERS`)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
