@@ -139,7 +139,7 @@ import onnxruntime as ort
 from optimum.onnxruntime import ORTModelForTokenClassification
 from transformers import AutoTokenizer, pipeline
 
-options = ort.SessionOptions()  # on CPU, keep Add + LayerNormalization apart: faster on short sentences
+options = ort.SessionOptions()  # on CPU, keep Add + LayerNormalization apart: faster, short or long
 options.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
 model = ORTModelForTokenClassification.from_pretrained("acme/finer-tiny-ner", subfolder="onnx", file_name="model_quantized_embeddings.onnx", session_options=options)
 tokenizer = AutoTokenizer.from_pretrained("acme/finer-tiny-ner", subfolder="onnx")
