@@ -32,7 +32,7 @@ MIN_SOURCE_OPSET = 18
 # weight is below fp32 resolution (1e-10 at s = 27). A larger magnitude changes no result but costs time:
 # ONNX Runtime's softmax clamps its exponent near -104, so a masked weight becomes a subnormal float, and on
 # Intel Xeons the softmax and the probabilities x V product run about twice as slow on subnormals
-# (scripts/bench_inference.py). exp(-50 + s) stays a normal float for s > -37. A finite value also keeps
+# (docs/architecture.md). exp(-50 + s) stays a normal float for s > -37. A finite value also keeps
 # rows of padding queries free of NaN (they are discarded, but feed the next layer's keys and values).
 MASK_VALUE = -50.0
 # Attributes of the contrib Attention that the rewrite reproduces; a node with any other is left fused.
