@@ -236,6 +236,9 @@ class ExportConfig:
         split_attention: replace each fused attention by int8 Q, K and V GEMMs and the ONNX ``Attention`` op
             (opset 23, onnxruntime >= 1.23) instead of ``QAttention``, whose per-head int8 GEMMs are slower on
             short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
+        drop_padding: with ``split_attention``, run every layer's projections, GELU and layer norms on the real
+            tokens of a padded batch only (``hubtools.export.onnx_graph.drop_padding``): much faster on batches
+            of mixed lengths, a few percent slower on one sentence (docs/architecture.md has both).
         quantize: dynamic int8 quantization.
         per_channel: per-channel quantization of the MatMul weights (docs/architecture.md has the
             measurement); an attention left fused (``split_attention`` off) has its packed QKV weights per
@@ -256,6 +259,7 @@ class ExportConfig:
     optimize_level: int = 1
     gelu_approximation: bool = False
     split_attention: bool = True
+    drop_padding: bool = True
     quantize: bool = True
     per_channel: bool = True
     quantize_embeddings: bool = True

@@ -295,6 +295,7 @@ class ExportSettings:
     optimize_level: int | None = None
     gelu_approximation: bool | None = None
     split_attention: bool | None = None
+    drop_padding: bool | None = None
     per_channel: bool | None = None
     opset: int | None = None
     int8_scope: str | None = None  # SpanMarker: the nodes the int8 graph quantizes (onnx_export.QUANTIZATION_SCOPES)

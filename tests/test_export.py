@@ -182,11 +182,19 @@ def test_cpu_sessions_keep_residual_add_and_layer_norm_apart(run, tmp_path):
     assert len({n.input[0] for n in qkv}) == ARCHS["distilbert"]["n_layers"]
     assert {len(shapes[n.input[3]]) for n in graph.node if n.op_type == "MatMulInteger"} == {1}
 
+    # the token-wise ops run on packed rows of the real tokens
+    assert ("ai.onnx", "NonZero") in ops and export.settings.drop_padding is True
+
     def session_ops(options, name: str) -> set[str]:
         options.optimized_model_filepath = str(tmp_path / name)
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return {node.op_type for node in onnx.load(str(tmp_path / name)).graph.node}
 
+    assert "SkipLayerNormalization" not in session_ops(session_options(1), "hubtools.onnx")
+    # ONNX Runtime fuses the padded graph's Add + LayerNormalization (not the packed one's); hubtools' options stop it
+    padded = export_run(run, ExportConfig(drop_padding=False, **FAST))
+    assert padded.settings.drop_padding is False
+    assert ("ai.onnx", "NonZero") not in {(n.domain or "ai.onnx", n.op_type) for n in onnx.load(str(path)).graph.node}
     assert "SkipLayerNormalization" in session_ops(ort.SessionOptions(), "default.onnx")
     assert "SkipLayerNormalization" not in session_ops(session_options(1), "hubtools.onnx")
 

@@ -15,7 +15,7 @@ from optimum.onnxruntime import ORTModelForTokenClassification
 from transformers import AutoTokenizer
 
 from hubtools.config import ModelConfig
-from hubtools.export.onnx_graph import gelu_bias_to_add, rewrite_for_cpu, split_attention
+from hubtools.export.onnx_graph import drop_padding, gelu_bias_to_add, rewrite_for_cpu, split_attention
 from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
 
 HIDDEN = 32
@@ -65,7 +65,7 @@ def test_split_attention_is_exact_on_padded_batches(fused, tmp_path):
     layers = ops(model)[("com.microsoft", "Attention")]
     assert layers == 2
     rewritten = tmp_path / "rewritten.onnx"
-    assert rewrite_for_cpu(fused, rewritten) == {"gelu_bias": 2, "attention": 2}
+    assert rewrite_for_cpu(fused, rewritten) == {"gelu_bias": 2, "attention": 2, "padding": 2}
     graph = onnx.load(str(rewritten))
     counts = ops(graph)
     assert counts[("com.microsoft", "Attention")] == 0 and counts[("ai.onnx", "Split")] == 0
@@ -84,6 +84,54 @@ def test_split_attention_is_exact_on_padded_batches(fused, tmp_path):
     # same arithmetic in fp32 on every real position; padded keys must not leak into them
     np.testing.assert_allclose(got[real], expected[real], atol=1e-4)
     assert not np.isnan(got).any()
+
+
+@pytest.mark.parametrize("rows", [
+    pytest.param([[1] * 11, [1] * 4 + [0] * 7, [1] * 7 + [0] * 4], id="right-padded"),
+    pytest.param([[0] * 3 + [1] * 8, [1] * 11, [1] * 5 + [0] * 2 + [1] * 2 + [0] * 2], id="left-padded-and-holes"),
+    pytest.param([[1] * 9], id="one-sentence")])
+def test_dropped_padding_gives_every_real_token_its_logits(fused, tmp_path, rows):
+    """The packed graph's logits on the positions the mask marks real are the padded graph's, whatever the
+    mask's pattern; the projections, GELUs and layer norms run on those rows only."""
+    padded, packed = tmp_path / "padded.onnx", tmp_path / "packed.onnx"
+    model = onnx.load(str(fused))
+    gelu_bias_to_add(model)
+    split_attention(model)
+    onnx.save(model, str(padded))
+    gathers = ops(model)[("ai.onnx", "Gather")]
+    assert drop_padding(model) == 2
+    onnx.save(model, str(packed))
+    counts = ops(model)
+    # rows of the embeddings, per layer Q, K and V to positions and the attention back to rows, the logits
+    assert counts[("ai.onnx", "NonZero")] == 1 and counts[("ai.onnx", "Gather")] - gathers == 1 + 2 * 4 + 1
+    shapes = {"input_ids", "attention_mask", "token_type_ids"}
+    mask = np.array(rows, np.int64)
+    rng = np.random.default_rng(1)
+    session = ort.InferenceSession(str(packed), providers=["CPUExecutionProvider"])
+    batch = {"input_ids": rng.integers(5, 60, mask.shape) * mask, "attention_mask": mask,
+             "token_type_ids": np.zeros_like(mask)}
+    batch = {i.name: batch[i.name] for i in session.get_inputs() if i.name in shapes}
+    expected, _ = logits(padded, batch)
+    got = session.run(None, batch)[0]
+    real = mask.astype(bool)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got[real], expected[real], atol=1e-5)
+
+
+def test_padding_kept_where_a_layer_is_not_token_wise(fused):
+    """An op that mixes positions outside the attention (here a softmax over the length axis) stops the
+    rewrite: the graph is left as it was."""
+    model = onnx.load(str(fused))
+    split_attention(model)
+    gelu_bias_to_add(model)
+    logits_name = model.graph.output[0].name
+    model.graph.node.append(onnx.helper.make_node("Softmax", [logits_name], ["over_length"], axis=1))
+    model.graph.output.append(onnx.helper.make_tensor_value_info("over_length", onnx.TensorProto.FLOAT, None))
+    before = model.SerializeToString()
+    assert drop_padding(model) == 0
+    assert model.SerializeToString() == before
+    without_split = onnx.load(str(fused))
+    assert drop_padding(without_split) == 0  # the contrib Attention is not the ONNX op
 
 
 def test_a_padded_key_changes_nothing_when_masked(fused, tmp_path):

@@ -9,7 +9,8 @@ and the standard ONNX ``Attention`` op (opset 23, ONNX Runtime >= 1.23), which c
 attention for all heads in one kernel. :func:`gelu_bias_to_add` gives the FFN bias of ``FastGelu`` or
 ``BiasGelu`` to an ``Add`` in front of the GELU, which ONNX Runtime folds into the preceding
 ``DynamicQuantizeMatMul``. Both are exact rewrites (same arithmetic in fp32, up to the masked keys' weight,
-see :data:`MASK_VALUE`); every exported variant is still verified against PyTorch.
+see :data:`MASK_VALUE`); every exported variant is still verified against PyTorch. :func:`drop_padding` then
+runs everything but the attention itself on the real tokens of a padded batch only.
 An attention with past state, extra bias inputs or other attributes, or a graph without ``attention_mask`` or
 below opset 18, is left fused (and becomes ``QAttention``).
 """
@@ -155,10 +156,140 @@ def gelu_bias_to_add(model: onnx.ModelProto) -> int:
     return moved
 
 
-def rewrite_for_cpu(source: Path, target: Path, attention: bool = True) -> dict[str, int]:
-    """Write ``source`` to ``target`` with :func:`gelu_bias_to_add` and, with ``attention``,
-    :func:`split_attention` applied; returns how many nodes each rewrote."""
+# Ops that compute each token's vector from that vector alone (their other inputs constant): run on the packed
+# (tokens, hidden) rows of the real tokens they give those tokens' results of the padded (batch, length, hidden)
+# tensor. ``MatMul`` qualifies with a 2-D constant weight, ``LayerNormalization`` over the last axis.
+TOKEN_WISE = {("", "MatMul"), ("", "Add"), ("", "Mul"), ("", "LayerNormalization"), (MS_DOMAIN, "Gelu"),
+              (MS_DOMAIN, "FastGelu")}
+EMBEDDINGS = (MS_DOMAIN, "EmbedLayerNormalization")
+
+
+def _token_wise(node: onnx.NodeProto, packed: set[str], constants: dict[str, onnx.TensorProto]) -> bool:
+    """``node`` computes each packed row alone: its other inputs are constants of at most one dimension
+    (bias, scale), a MatMul's weight a 2-D constant, a LayerNormalization over the last axis."""
+    if (node.domain, node.op_type) not in TOKEN_WISE:
+        return False
+    if node.op_type == "LayerNormalization" and _attributes(node).get("axis", -1) != -1:
+        return False
+    if node.op_type == "MatMul":
+        return node.input[0] in packed and node.input[1] in constants and len(constants[node.input[1]].dims) == 2
+    return all(name in packed or (name in constants and len(constants[name].dims) <= 1)
+               for name in node.input if name)
+
+
+def drop_padding(model: onnx.ModelProto) -> int:
+    """Run the token-wise part of each layer on the real tokens only (in place); returns how many attention
+    nodes now read packed inputs (0 leaves the model untouched).
+
+    The embeddings' output is gathered into (tokens, hidden) rows of the positions ``attention_mask`` marks
+    real; every projection, GELU and layer norm runs on those rows; only the ONNX ``Attention`` op reads the
+    padded (batch, length, hidden) layout, its Q, K and V gathered back (a padded position takes a real row's
+    values: as a key it is masked, as a query it is discarded) and its output gathered to rows again; the
+    logits are gathered back to (batch, length, labels), padded positions holding copies of real ones. The
+    real tokens' results are those of the padded graph, which spends the same work on every padded position.
+    The rewrite applies to a graph that :func:`split_attention` has rewritten, with one embeddings node whose
+    output reaches the logits through token-wise ops (:data:`TOKEN_WISE`) and ONNX ``Attention`` nodes only.
+    """
+    graph = model.graph
+    embeddings = [n for n in graph.node if (n.domain, n.op_type) == EMBEDDINGS]
+    if MASK_INPUT not in {i.name for i in graph.input} or len(embeddings) != 1:
+        return 0
+    constants = {t.name: t for t in graph.initializer}
+    packed = {embeddings[0].output[0]}
+    width: dict[str, int] = {}  # last dimension of packed tensors, where a weight fixes it
+    attentions = []  # their positions in graph.node
+    for position, node in enumerate(graph.node):
+        if (node.domain, node.op_type) == EMBEDDINGS or not any(name in packed for name in node.input):
+            continue
+        if node.op_type == "Attention" and node.domain == "":
+            if not all(name in width for name in node.input[:3]) or any(name in packed for name in node.input[3:]):
+                return 0
+            attentions.append(position)
+            width[node.output[0]] = width[node.input[2]]
+        elif not _token_wise(node, packed, constants):
+            return 0
+        elif node.op_type == "MatMul":
+            width[node.output[0]] = constants[node.input[1]].dims[1]
+        elif known := [width[name] for name in node.input if name in width]:
+            width[node.output[0]] = known[0]
+        packed.update(node.output)
+    outputs = [o.name for o in graph.output if o.name in packed]
+    if not attentions or not outputs or not all(name in width for name in outputs):
+        return 0
+    sizes = sorted({width[n] for n in outputs} | {width[n] for p in attentions for n in graph.node[p].input[:3]})
+
+    def name(key: str) -> str:
+        return f"drop_padding/{key}"
+
+    graph.initializer.extend([numpy_helper.from_array(np.array([-1], np.int64), name("flat")),
+                              numpy_helper.from_array(np.array(0, np.int64), name("axis")),
+                              numpy_helper.from_array(np.array(1, np.int64), name("one"))])
+    index_nodes = [  # real_rows: flat positions of the real tokens; row_of: each position's packed row
+        helper.make_node("Reshape", [MASK_INPUT, name("flat")], [name("mask")], name=name("mask")),
+        helper.make_node("NonZero", [name("mask")], [name("nonzero")], name=name("nonzero")),
+        helper.make_node("Reshape", [name("nonzero"), name("flat")], [name("real_rows")], name=name("real_rows")),
+        helper.make_node("CumSum", [name("mask"), name("axis")], [name("count")], name=name("count")),
+        helper.make_node("Sub", [name("count"), name("one")], [name("row_of")], name=name("row_of")),
+        helper.make_node("Shape", [MASK_INPUT], [name("batch_length")], name=name("batch_length"))]
+
+    def pack(padded: str, rows: str) -> list[onnx.NodeProto]:
+        return [helper.make_node("Flatten", [padded], [f"{padded}/flat"], axis=2, name=f"{padded}/flatten"),
+                helper.make_node("Gather", [f"{padded}/flat", name("real_rows")], [rows], axis=0,
+                                 name=f"{rows}/pack")]
+
+    def unpack(rows: str, padded: str) -> list[onnx.NodeProto]:
+        """Rows back to (batch, length, width), the width fixed, as ONNX Runtime's shape inference needs."""
+        return [helper.make_node("Gather", [rows, name("row_of")], [f"{rows}/positions"], axis=0,
+                                 name=f"{rows}/unpack"),
+                helper.make_node("Reshape", [f"{rows}/positions", name(f"shape_{width[rows]}")], [padded],
+                                 name=f"{padded}/reshape")]
+
+    nodes = list(index_nodes)
+    shapes = []  # of the Attention inputs and outputs
+    for position, node in enumerate(graph.node):
+        if (node.domain, node.op_type) == EMBEDDINGS or position in attentions:
+            padded = f"{node.output[0]}/padded"
+            rows = node.output[0]
+            node.output[0] = padded
+            if position in attentions:
+                shapes.append(helper.make_tensor_value_info(padded, TensorProto.FLOAT,
+                                                            ["batch", "length", width[rows]]))
+                inputs = list(node.input)
+                for i in range(3):
+                    nodes += unpack(inputs[i], f"{inputs[i]}/padded")
+                    node.input[i] = f"{inputs[i]}/padded"
+                    shapes.append(helper.make_tensor_value_info(node.input[i], TensorProto.FLOAT,
+                                                                ["batch", "length", width[inputs[i]]]))
+            nodes += [node, *pack(padded, rows)]
+        else:
+            nodes.append(node)
+    for output in outputs:
+        rows = f"{output}/rows"
+        width[rows] = width[output]
+        for node in nodes:
+            node.output[:] = [rows if o == output else o for o in node.output]
+            node.input[:] = [rows if i == output else i for i in node.input]
+        nodes += unpack(rows, output)
+    for size in sizes:
+        graph.initializer.append(numpy_helper.from_array(np.array([size], np.int64), name(f"width_{size}")))
+        nodes.insert(len(index_nodes), helper.make_node(
+            "Concat", [name("batch_length"), name(f"width_{size}")], [name(f"shape_{size}")], axis=0,
+            name=name(f"shape_{size}")))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    # the shapes recorded for renamed tensors are wrong now; ONNX Runtime infers them again, except around the
+    # ONNX Attention op: from inputs of unknown width (a Reshape to a computed shape) it infers an output of
+    # width 0 (onnxruntime 1.32), so the widths are given
+    del graph.value_info[:]
+    graph.value_info.extend(shapes)
+    return len(attentions)
+
+
+def rewrite_for_cpu(source: Path, target: Path, attention: bool = True, padding: bool = True) -> dict[str, int]:
+    """Write ``source`` to ``target`` with :func:`gelu_bias_to_add`, with ``attention`` :func:`split_attention`
+    and with both :func:`drop_padding` applied; returns how many nodes each rewrote."""
     model = onnx.load(str(source))
     counts = {"gelu_bias": gelu_bias_to_add(model), "attention": split_attention(model) if attention else 0}
+    counts["padding"] = drop_padding(model) if counts["attention"] and padding else 0
     onnx.save(model, str(target))
     return counts

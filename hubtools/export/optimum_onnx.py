@@ -169,7 +169,7 @@ def build_variants(model_dir: Path, out_dir: Path, cfg: ExportConfig, instructio
     if cfg.optimize_level:
         fused = optimize_onnx(model, cfg.optimize_level, work, cfg.gelu_approximation)
         source = work / "model_rewritten.onnx"
-        counts = rewrite_for_cpu(fused, source, attention=cfg.split_attention)
+        counts = rewrite_for_cpu(fused, source, attention=cfg.split_attention, padding=cfg.drop_padding)
         logger.info("export: CPU rewrites of the fused graph: %s", counts)
     qconfig = quantization_config(cfg, instruction_set)
     variants["onnx_int8"] = quantize_onnx(source, out_dir / INT8_FILE, qconfig, embeddings=False)
@@ -214,4 +214,5 @@ class OptimumExporter(Exporter):
     def settings(self) -> ExportSettings:
         return ExportSettings(instruction_set=self.instruction_set, optimize_level=self.cfg.optimize_level,
                               gelu_approximation=self.cfg.gelu_approximation,
-                              split_attention=self.cfg.split_attention, per_channel=self.cfg.per_channel)
+                              split_attention=self.cfg.split_attention, drop_padding=self.cfg.drop_padding,
+                              per_channel=self.cfg.per_channel)
