@@ -28,13 +28,14 @@ ATTENTION_OPSET = 23
 # The graph's default-domain opset is raised to ATTENTION_OPSET; from opset 18 on, the ops of these encoder
 # graphs only gained types up to 23. Older graphs (Unsqueeze axes as an attribute, ...) are left fused.
 MIN_SOURCE_OPSET = 18
-# Additive mask on padded keys. Their softmax weight is at most exp(MASK_VALUE + s) against 1 for the row's
-# largest score, where s (a padded key's score minus that maximum) stays far below 27 in these encoders: the
-# weight is below fp32 resolution (1e-10 at s = 27). A larger magnitude changes no result but costs time:
-# ONNX Runtime's softmax clamps its exponent near -104, so a masked weight becomes a subnormal float, and on
-# Intel Xeons the softmax and the probabilities x V product run about twice as slow on subnormals
-# (docs/architecture.md). exp(-50 + s) stays a normal float for s > -37. A finite value also keeps
-# rows of padding queries free of NaN (they are discarded, but feed the next layer's keys and values).
+# Additive mask on padded keys. A masked key's softmax weight is exp(MASK_VALUE + s) against 1 for the row's
+# largest score, s being its own score minus that maximum: below fp32 resolution unless s > 34 (on a MiniLM
+# CoNLL model the fp32 logits at -50 and at -10000 were bit-identical, docs/architecture.md; after
+# :func:`drop_padding` a padded key is a copy of a real one, so s <= 0). A larger magnitude
+# changes no result but costs time: ONNX Runtime's softmax clamps its exponent near -104, so a masked weight
+# becomes a subnormal float, and on Intel Xeons the softmax and the probabilities x V product run about twice
+# as slow on subnormals. exp(-50 + s) stays a normal float for s > -37. A finite value also keeps rows of
+# padding queries free of NaN (they are discarded, but feed the next layer's keys and values).
 MASK_VALUE = -50.0
 # Attributes of the contrib Attention that the rewrite reproduces; a node with any other is left fused.
 SUPPORTED_ATTRIBUTES = {"num_heads", "mask_filter_value", "scale"}
