@@ -197,27 +197,20 @@ def drop_padding(model: onnx.ModelProto) -> int:
         return 0
     constants = {t.name: t for t in graph.initializer}
     packed = {embeddings[0].output[0]}
-    width: dict[str, int] = {}  # last dimension of packed tensors, where a weight fixes it
     attentions = []  # their positions in graph.node
     for position, node in enumerate(graph.node):
         if (node.domain, node.op_type) == EMBEDDINGS or not any(name in packed for name in node.input):
             continue
         if node.op_type == "Attention" and node.domain == "":
-            if not all(name in width for name in node.input[:3]) or any(name in packed for name in node.input[3:]):
+            if not all(name in packed for name in node.input[:3]) or any(name in packed for name in node.input[3:]):
                 return 0
             attentions.append(position)
-            width[node.output[0]] = width[node.input[2]]
         elif not _token_wise(node, packed, constants):
             return 0
-        elif node.op_type == "MatMul":
-            width[node.output[0]] = constants[node.input[1]].dims[1]
-        elif known := [width[name] for name in node.input if name in width]:
-            width[node.output[0]] = known[0]
         packed.update(node.output)
     outputs = [o.name for o in graph.output if o.name in packed]
-    if not attentions or not outputs or not all(name in width for name in outputs):
+    if not attentions or not outputs:
         return 0
-    sizes = sorted({width[n] for n in outputs} | {width[n] for p in attentions for n in graph.node[p].input[:3]})
 
     def name(key: str) -> str:
         return f"drop_padding/{key}"
@@ -225,64 +218,43 @@ def drop_padding(model: onnx.ModelProto) -> int:
     graph.initializer.extend([numpy_helper.from_array(np.array([-1], np.int64), name("flat")),
                               numpy_helper.from_array(np.array(0, np.int64), name("axis")),
                               numpy_helper.from_array(np.array(1, np.int64), name("one"))])
-    index_nodes = [  # real_rows: flat positions of the real tokens; row_of: each position's packed row
-        helper.make_node("Reshape", [MASK_INPUT, name("flat")], [name("mask")], name=name("mask")),
-        helper.make_node("NonZero", [name("mask")], [name("nonzero")], name=name("nonzero")),
-        helper.make_node("Reshape", [name("nonzero"), name("flat")], [name("real_rows")], name=name("real_rows")),
-        helper.make_node("CumSum", [name("mask"), name("axis")], [name("count")], name=name("count")),
-        helper.make_node("Sub", [name("count"), name("one")], [name("row_of")], name=name("row_of")),
-        helper.make_node("Shape", [MASK_INPUT], [name("batch_length")], name=name("batch_length"))]
+    # real_rows: the flat positions of the real tokens; row_of: (batch, length), each position's row (the count
+    # of real tokens runs on over the flattened batch, so a padded position copies the real row before it)
+    steps = [("Reshape", [MASK_INPUT, name("flat")], "mask"), ("NonZero", [name("mask")], "nonzero"),
+             ("Reshape", [name("nonzero"), name("flat")], "real_rows"),
+             ("CumSum", [name("mask"), name("axis")], "count"), ("Sub", [name("count"), name("one")], "row"),
+             ("Shape", [MASK_INPUT], "batch_length"), ("Reshape", [name("row"), name("batch_length")], "row_of")]
+    nodes = [helper.make_node(op, inputs, [name(output)], name=name(output)) for op, inputs, output in steps]
 
     def pack(padded: str, rows: str) -> list[onnx.NodeProto]:
         return [helper.make_node("Flatten", [padded], [f"{padded}/flat"], axis=2, name=f"{padded}/flatten"),
                 helper.make_node("Gather", [f"{padded}/flat", name("real_rows")], [rows], axis=0,
                                  name=f"{rows}/pack")]
 
-    def unpack(rows: str, padded: str) -> list[onnx.NodeProto]:
-        """Rows back to (batch, length, width), the width fixed, as ONNX Runtime's shape inference needs."""
-        return [helper.make_node("Gather", [rows, name("row_of")], [f"{rows}/positions"], axis=0,
-                                 name=f"{rows}/unpack"),
-                helper.make_node("Reshape", [f"{rows}/positions", name(f"shape_{width[rows]}")], [padded],
-                                 name=f"{padded}/reshape")]
+    def unpack(rows: str, padded: str) -> onnx.NodeProto:
+        """(tokens, width) rows to (batch, length, width) positions."""
+        return helper.make_node("Gather", [rows, name("row_of")], [padded], axis=0, name=f"{padded}/unpack")
 
-    nodes = list(index_nodes)
-    shapes = []  # of the Attention inputs and outputs
     for position, node in enumerate(graph.node):
         if (node.domain, node.op_type) == EMBEDDINGS or position in attentions:
-            padded = f"{node.output[0]}/padded"
-            rows = node.output[0]
+            padded, rows = f"{node.output[0]}/padded", node.output[0]
             node.output[0] = padded
             if position in attentions:
-                shapes.append(helper.make_tensor_value_info(padded, TensorProto.FLOAT,
-                                                            ["batch", "length", width[rows]]))
-                inputs = list(node.input)
                 for i in range(3):
-                    nodes += unpack(inputs[i], f"{inputs[i]}/padded")
-                    node.input[i] = f"{inputs[i]}/padded"
-                    shapes.append(helper.make_tensor_value_info(node.input[i], TensorProto.FLOAT,
-                                                                ["batch", "length", width[inputs[i]]]))
+                    nodes.append(unpack(node.input[i], f"{node.input[i]}/padded"))
+                    node.input[i] = f"{node.input[i]}/padded"
             nodes += [node, *pack(padded, rows)]
         else:
             nodes.append(node)
     for output in outputs:
         rows = f"{output}/rows"
-        width[rows] = width[output]
         for node in nodes:
             node.output[:] = [rows if o == output else o for o in node.output]
             node.input[:] = [rows if i == output else i for i in node.input]
-        nodes += unpack(rows, output)
-    for size in sizes:
-        graph.initializer.append(numpy_helper.from_array(np.array([size], np.int64), name(f"width_{size}")))
-        nodes.insert(len(index_nodes), helper.make_node(
-            "Concat", [name("batch_length"), name(f"width_{size}")], [name(f"shape_{size}")], axis=0,
-            name=name(f"shape_{size}")))
+        nodes.append(unpack(rows, output))
     del graph.node[:]
     graph.node.extend(nodes)
-    # the shapes recorded for renamed tensors are wrong now; ONNX Runtime infers them again, except around the
-    # ONNX Attention op: from inputs of unknown width (a Reshape to a computed shape) it infers an output of
-    # width 0 (onnxruntime 1.32), so the widths are given
-    del graph.value_info[:]
-    graph.value_info.extend(shapes)
+    del graph.value_info[:]  # the shapes recorded for renamed tensors are wrong now; ONNX Runtime infers them
     return len(attentions)
 
 
