@@ -238,7 +238,8 @@ class ExportConfig:
             short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
         drop_padding: with ``split_attention``, run every layer's projections, GELU and layer norms on the real
             tokens of a padded batch only (``hubtools.export.onnx_graph.drop_padding``): much faster on batches
-            of mixed lengths, a few percent slower on one sentence (docs/architecture.md has both).
+            of mixed lengths, a few percent slower on one sentence and on length-sorted batches with little
+            padding (docs/architecture.md, README benchmarks).
         quantize: dynamic int8 quantization.
         per_channel: per-channel quantization of the MatMul weights (docs/architecture.md has the
             measurement); an attention left fused (``split_attention`` off) has its packed QKV weights per

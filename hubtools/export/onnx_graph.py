@@ -31,7 +31,7 @@ MIN_SOURCE_OPSET = 18
 # Additive mask on padded keys. A masked key's softmax weight is exp(MASK_VALUE + s) against 1 for the row's
 # largest score, s being its own score minus that maximum: below fp32 resolution unless s > 34 (on a MiniLM
 # CoNLL model the fp32 logits at -50 and at -10000 were bit-identical, docs/architecture.md; after
-# :func:`drop_padding` a padded key is a copy of a real one, so s <= 0). A larger magnitude
+# :func:`drop_padding` a right-padded key copies its own sequence's last real key, so s <= 0). A larger magnitude
 # changes no result but costs time: ONNX Runtime's softmax clamps its exponent near -104, so a masked weight
 # becomes a subnormal float, and on Intel Xeons the softmax and the probabilities x V product run about twice
 # as slow on subnormals. exp(-50 + s) stays a normal float for s > -37. A finite value also keeps rows of
@@ -219,7 +219,8 @@ def drop_padding(model: onnx.ModelProto) -> int:
                               numpy_helper.from_array(np.array(0, np.int64), name("axis")),
                               numpy_helper.from_array(np.array(1, np.int64), name("one"))])
     # real_rows: the flat positions of the real tokens; row_of: (batch, length), each position's row (the count
-    # of real tokens runs on over the flattened batch, so a padded position copies the real row before it)
+    # of real tokens runs on over the flattened batch: a padded position copies the real row before it, leading
+    # padding the last row, index -1)
     steps = [("Reshape", [MASK_INPUT, name("flat")], "mask"), ("NonZero", [name("mask")], "nonzero"),
              ("Reshape", [name("nonzero"), name("flat")], "real_rows"),
              ("CumSum", [name("mask"), name("axis")], "count"), ("Sub", [name("count"), name("one")], "row"),
