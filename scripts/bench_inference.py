@@ -271,10 +271,10 @@ def main() -> None:
                                                     aggregation_strategy="simple")
         listed = fastest_ms({name: (lambda _, p=p: p(texts, batch_size=32)) for name, p in pipes.items()}, [None],
                             args.rounds)
-        speed = {name: sum(words) / (float(ms[0]) / 1000) for name, ms in listed.items()}
+        listed_speed = {name: sum(words) / (float(ms[0]) / 1000) for name, ms in listed.items()}
         print(f"pipeline('ner') over the {timed} timed sentences in test order, batch_size=32, 1 thread, fastest of "
               f"{args.rounds} passes, words/s: " + "  ".join(
-                  f"{k} {v:.0f} (x{v / speed['pytorch fp32']:.2f} vs PyTorch)" for k, v in speed.items()))
+                  f"{k} {v:.0f} (x{v / listed_speed['pytorch fp32']:.2f} vs PyTorch)" for k, v in listed_speed.items()))
         batched = {name: forwards[name] for name in ("pytorch fp32", "stock int8", "+ split attention", OURS)}
         all_words = [sum(w >= 0 for w in row) for row in features["word_index"]]
         for sample, sample_rows, sample_words, rounds in [

@@ -160,8 +160,8 @@ def gelu_bias_to_add(model: onnx.ModelProto) -> int:
 # Ops that compute each token's vector from that vector alone (their other inputs constant): run on the packed
 # (tokens, hidden) rows of the real tokens they give those tokens' results of the padded (batch, length, hidden)
 # tensor. ``MatMul`` qualifies with a 2-D constant weight, ``LayerNormalization`` over the last axis.
-TOKEN_WISE = {("", "MatMul"), ("", "Add"), ("", "Mul"), ("", "LayerNormalization"), (MS_DOMAIN, "Gelu"),
-              (MS_DOMAIN, "FastGelu")}
+TOKEN_WISE = {("", "MatMul"), ("", "Add"), ("", "Mul"), ("", "LayerNormalization"),
+              *((MS_DOMAIN, gelu) for gelu in BIASED_GELUS.values())}
 EMBEDDINGS = (MS_DOMAIN, "EmbedLayerNormalization")
 
 
