@@ -127,7 +127,8 @@ class DataConfig:
 
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")  # transformers' names
 # ModelConfig fields that change a pretrained encoder as it is fine-tuned (the card lists those set)
-ENCODER_SETTINGS = ("freeze_embeddings", "attention_dropout", "hidden_dropout", "attention_implementation")
+ENCODER_SETTINGS = ("case_tokens", "freeze_embeddings", "attention_dropout", "hidden_dropout",
+                    "attention_implementation")
 
 
 @dataclass
@@ -153,6 +154,9 @@ class ModelConfig:
             checkpoint kept) reads the validation split: ``scored``, each sentence with its own neighbours, as
             the scored split is read; ``runs``, runs of consecutive sentences as the training rows, every word
             read once: a fraction of the sub-tokens (:func:`hubtools.context.validation_runs`).
+        case_tokens: when the encoder's tokenizer lowercases (a WordPiece one), add the Capitalized and UPPER form
+            of every piece to its vocabulary, embedded as the lowercase piece plus a direction per form, and keep
+            case in the tokenizer (:mod:`hubtools.case_tokens`); other tokenizers are left as they are.
         freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
             less work per step, and words rare in the training data keep their pretrained meaning.
         attention_dropout: dropout on the attention probabilities while fine-tuning a pretrained encoder
@@ -177,6 +181,7 @@ class ModelConfig:
     reset_head: bool = False
     document_context: int = 0
     validation_rows: str = "scored"
+    case_tokens: bool = False
     freeze_embeddings: bool = False
     attention_dropout: float | None = None
     hidden_dropout: float | None = None

@@ -82,6 +82,7 @@ class ModelResult:
     entity_max_length: int | None = None
     marker_max_length: int | None = None
     document_context: int = 0
+    case_tokens: int = 0  # cased pieces added to an uncased encoder's vocabulary (hubtools.case_tokens)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from helpers import write_documents
 from recipe_runs import ROOT, run_recipe
 from tiny_ner import save_tiny_model
+from transformers import AutoTokenizer
 
 from hubtools.cards import check_cards
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
@@ -111,14 +112,23 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
     run = tmp_path / "frozen"
     run_recipe("ner", run, "--data", str(data), "--model", str(encoder), "--no-export", "model.from_scratch=null",
                "model.reset_head=true", "model.freeze_embeddings=true", "model.attention_dropout=0",
-               "training.num_train_epochs=1")
+               "model.case_tokens=true", "training.num_train_epochs=1")
     before, after = load_file(encoder / "model.safetensors"), load_file(run / "model" / "model.safetensors")
     name = "distilbert.embeddings.word_embeddings.weight"
-    assert (before[name] == after[name]).all()
+    # the encoder's tokenizer lowercases, so model.case_tokens (ner.yaml's default) added cased pieces after its
+    results = json.loads((run / "results.json").read_text())
+    added = results["model"]["case_tokens"]
+    assert added > 0 and after[name].shape[0] == before[name].shape[0] + added
+    assert (before[name] == after[name][:before[name].shape[0]]).all()
+    uncased, cased = AutoTokenizer.from_pretrained(encoder), AutoTokenizer.from_pretrained(run / "model")
+    word = next(piece for piece in uncased.get_vocab() if piece.isalpha() and len(piece) > 2).capitalize()
+    assert uncased.tokenize(word) == [word.lower()] and cased.tokenize(word) == [word]
+    assert f"{added} cased pieces" in (run / "model" / "README.md").read_text()
     layer = "distilbert.transformer.layer.0.ffn.lin1.weight"
     assert not (before[layer] == after[layer]).all()
     # the card's hyperparameters and the saved config say what was changed in the encoder
-    hyperparameters = json.loads((run / "results.json").read_text())["training"]["hyperparameters"]
+    hyperparameters = results["training"]["hyperparameters"]
     assert hyperparameters["freeze_embeddings"] is True and hyperparameters["attention_dropout"] == 0
+    assert hyperparameters["case_tokens"] is True
     assert "hidden_dropout" not in hyperparameters and "attention_implementation" not in hyperparameters
     assert json.loads((run / "model" / "config.json").read_text())["attention_dropout"] == 0

@@ -10,8 +10,15 @@ test split is scored on words. The distillation and RNN-tagger families build on
 from __future__ import annotations
 
 from datasets import Dataset
-from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Trainer,
+)
 
+from hubtools.case_tokens import add_case_tokens, why_not_cased
 from hubtools.context import context_budget, has_documents, tokenize_with_context, validation_runs
 from hubtools.evaluation import Evaluation, evaluate_split
 from hubtools.metrics import ids_to_tags, io_entity_scores
@@ -32,6 +39,7 @@ class TokenClassificationRecipe(Recipe):
     options_class = TokenClassificationOptions
     trainer_class: type[Trainer] = NerTrainer
     context = 0  # sub-tokens of document context the model reads (set by featurize)
+    case_tokens = 0  # cased pieces added to the encoder's vocabulary (set by build_model)
     validation_gold: list[list[int]] | None = None  # tags of the validation runs (set by featurize)
 
     def build_model(self, data: LoadedData) -> BuiltModel:
@@ -40,6 +48,8 @@ class TokenClassificationRecipe(Recipe):
         self.seed()
         if self.cfg.model.from_scratch is None:
             model, tokenizer = load_pretrained(self.cfg.model, data.label_names)
+            if self.cfg.model.case_tokens:
+                tokenizer = self.with_case_tokens(model, tokenizer)
         else:
             self.create_folder()
             init_dir = self.folder.path / "init"
@@ -53,6 +63,20 @@ class TokenClassificationRecipe(Recipe):
         if self.cfg.model.freeze_embeddings:
             model.get_input_embeddings().requires_grad_(False)
         return BuiltModel(model, tokenizer, effective_max_length(model, tokenizer, self.cfg.model.max_length))
+
+    def with_case_tokens(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
+        """``model.case_tokens``: the encoder sees case where its tokenizer lowercases (:mod:`hubtools.case_tokens`);
+        otherwise the tokenizer as it is, and a line saying why."""
+        reason = why_not_cased(tokenizer)
+        if reason:
+            self.say(f"model.case_tokens: {self.cfg.model.name_or_path} is left as it is: {reason}")
+            return tokenizer
+        size = len(tokenizer)
+        cased = add_case_tokens(model, tokenizer)
+        self.case_tokens = len(cased) - size
+        self.say(f"model.case_tokens: {self.case_tokens:,} cased pieces added to the {size:,} of "
+                 f"{self.cfg.model.name_or_path}, whose tokenizer lowercases; the tokenizer now keeps case")
+        return cased
 
     def tokenize(self, split: Dataset, built: BuiltModel, desc: str, training: bool = False,
                  pool: tuple[Dataset, ...] | None = ()) -> Dataset:
@@ -128,7 +152,7 @@ class TokenClassificationRecipe(Recipe):
             stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.from_scratch,
             vocab_size=getattr(model.config, "vocab_size", None),
             remote_code=bool(getattr(model.config, "auto_map", None)),
-            document_context=self.context)
+            document_context=self.context, case_tokens=self.case_tokens)
 
     def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
         """The IO entity scores and the published reference of this system, when the options ask for them,
