@@ -115,7 +115,7 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
                "model.case_tokens=true", "training.num_train_epochs=1")
     before, after = load_file(encoder / "model.safetensors"), load_file(run / "model" / "model.safetensors")
     name = "distilbert.embeddings.word_embeddings.weight"
-    # the encoder's tokenizer lowercases, so model.case_tokens (ner.yaml's default) added cased pieces after its
+    # the encoder's tokenizer lowercases: model.case_tokens (ner.yaml's default) appended cased pieces to its own
     results = json.loads((run / "results.json").read_text())
     added = results["model"]["case_tokens"]
     assert added > 0 and after[name].shape[0] == before[name].shape[0] + added
@@ -132,3 +132,29 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_learns(tmp_path):
     assert hyperparameters["case_tokens"] is True
     assert "hidden_dropout" not in hyperparameters and "attention_implementation" not in hyperparameters
     assert json.loads((run / "model" / "config.json").read_text())["attention_dropout"] == 0
+
+
+@pytest.mark.slow
+def test_case_tokens_leave_an_encoder_that_keeps_case_as_it_is(tmp_path):
+    import torch
+    from transformers import DistilBertConfig, DistilBertForTokenClassification
+
+    from hubtools.modeling import train_wordpiece_tokenizer
+
+    data = write_documents(tmp_path / "docs", {"train": 60, "test": 10})
+    tokenizer = train_wordpiece_tokenizer([d.split() for d in (data / "train.txt").read_text().splitlines()],
+                                          vocab_size=150, lowercase=False)
+    torch.manual_seed(0)
+    config = DistilBertConfig(vocab_size=len(tokenizer), dim=16, hidden_dim=32, n_layers=1, n_heads=2,
+                              max_position_embeddings=64)
+    DistilBertForTokenClassification(config).save_pretrained(tmp_path / "cased")
+    tokenizer.save_pretrained(tmp_path / "cased")
+    run = tmp_path / "run"
+    proc = run_recipe("ner", run, "--data", str(data), "--model", str(tmp_path / "cased"), "--no-export",
+                      "model.from_scratch=null", "model.reset_head=true", "model.case_tokens=true",
+                      "training.num_train_epochs=1")
+    assert "model.case_tokens: " in proc.stderr and "is left as it is: its tokenizer does not lowercase" in proc.stderr
+    results = json.loads((run / "results.json").read_text())
+    assert results["model"]["case_tokens"] == 0 and results["model"]["vocab_size"] == len(tokenizer)
+    assert "case_tokens" not in results["training"]["hyperparameters"]
+    assert "| Case |" not in (run / "model" / "README.md").read_text()

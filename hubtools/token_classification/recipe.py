@@ -9,6 +9,8 @@ test split is scored on words. The distillation and RNN-tagger families build on
 
 from __future__ import annotations
 
+from typing import Any
+
 from datasets import Dataset
 from transformers import (
     AutoModelForTokenClassification,
@@ -143,6 +145,13 @@ class TokenClassificationRecipe(Recipe):
         scores = evaluate_split(trainer, data.scored, features, data.label_names).scores
         return MetricSet(definition="the same model, every sentence read without its document context",
                          values={k: getattr(scores, k) for k in ("precision", "recall", "f1")})
+
+    def hyperparameters(self, trainer: Trainer, built: BuiltModel) -> dict[str, Any]:
+        """The base's, without ``case_tokens`` when it added nothing (the encoder's tokenizer keeps case)."""
+        values = super().hyperparameters(trainer, built)
+        if not self.case_tokens:
+            values.pop("case_tokens", None)
+        return values
 
     def model_result(self, built: BuiltModel) -> ModelResult:
         model, cfg = built.model, self.cfg.model
