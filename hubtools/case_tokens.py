@@ -28,7 +28,10 @@ def why_not_cased(tokenizer: PreTrainedTokenizerFast) -> str | None:
     """None when :func:`add_case_tokens` applies to ``tokenizer``; otherwise why it does not."""
     state = _state(tokenizer)
     normalizer = state.get("normalizer") or {}
-    if normalizer.get("type") != "BertNormalizer" or not normalizer.get("lowercase"):
+    if normalizer.get("type") != "BertNormalizer":
+        return ("its tokenizer does not lowercase" if not normalizer else
+                f"its tokenizer's normalizer is {normalizer['type']}; cased pieces need a BertNormalizer")
+    if not normalizer.get("lowercase"):
         return "its tokenizer does not lowercase"
     if state["model"]["type"] != "WordPiece":
         return f"its tokenizer is {state['model']['type']}, and cased pieces are added to WordPiece ones only"
@@ -64,13 +67,13 @@ def add_case_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast) 
     normalizer = state["normalizer"]
     normalizer["strip_accents"] = normalizer.get("strip_accents") is not False  # None followed lowercase
     normalizer["lowercase"] = False
-    embeddings = model.get_input_embeddings().weight.detach().clone()
-    directions = torch.randn(len(FORMS), embeddings.shape[1])
-    directions *= embeddings.norm(dim=1).median() / directions.norm(dim=1, keepdim=True)
-    model.resize_token_embeddings(len(vocab), mean_resizing=False)
+    model.resize_token_embeddings(len(vocab), mean_resizing=False)  # the old rows are copied over
     with torch.no_grad():
-        model.get_input_embeddings().weight[len(pieces):] = (embeddings[torch.tensor(base, dtype=torch.long)]
-                                                             + directions[torch.tensor(form_of, dtype=torch.long)])
+        weight = model.get_input_embeddings().weight
+        directions = torch.randn(len(FORMS), weight.shape[1])
+        directions *= weight[:len(pieces)].norm(dim=1).median() / directions.norm(dim=1, keepdim=True)
+        weight[len(pieces):] = (weight[torch.tensor(base, dtype=torch.long)]
+                                + directions[torch.tensor(form_of, dtype=torch.long)])
     kwargs = {key: value for key, value in tokenizer.init_kwargs.items()
               if key not in ("tokenizer_object", "tokenizer_file", "vocab_file", "name_or_path")}
     kwargs.update(do_lower_case=False, strip_accents=normalizer["strip_accents"])

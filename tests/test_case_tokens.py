@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import torch
 from helpers import tiny_tokenizer
+from tokenizers import normalizers
 from transformers import AutoModelForTokenClassification, AutoTokenizer, DistilBertConfig, pipeline
 from transformers_js import JS_DIR, require_transformers_js
 
@@ -73,6 +74,9 @@ def test_a_tokenizer_that_keeps_case_is_left_alone():
     with pytest.raises(ValueError, match="does not lowercase"):
         add_case_tokens(model, tokenizer)
     assert why_not_cased(tiny_tokenizer()) is None
+    other = tiny_tokenizer()
+    other.backend_tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    assert why_not_cased(other) == "its tokenizer's normalizer is Sequence; cased pieces need a BertNormalizer"
 
 
 def test_the_saved_checkpoint_is_a_plain_one(tmp_path):
