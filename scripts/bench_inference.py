@@ -15,7 +15,8 @@ instruction set, + int8 embeddings, all in a default ONNX Runtime session, then 
 that keep Add + LayerNormalization unfused, then + the split attention and + the dropped padding of
 ``hubtools.export.onnx_graph``) and each step is printed with its ratio to PyTorch and to the stock path
 (optimum export + ``ORTQuantizer`` with ``AutoQuantizationConfig.avx2(is_static=False)``, no graph
-optimization). Also printed: end-to-end ``pipeline("ner")`` latency and its words/s given the timed sentences
+optimization). Also printed: end-to-end ``pipeline("ner")`` latency at batch 1 with its ceiling on this CPU (the
+pipeline's own time plus the int8 products alone, :func:`products_graph`), its words/s given the timed sentences
 as one list (``batch_size=32``, in test order), batch-32 length-sorted throughput (over the timed sentences,
 where the few long ones share a batch that is mostly padding, and over the whole test split), the words/s of
 tagging the whole test split as ``hubtools predict`` does (int8 against PyTorch), file sizes, and word-level
@@ -202,11 +203,10 @@ def gemm_rates(hidden: int, intermediate: int, tokens: int = GEMM_TOKENS) -> dic
 PRODUCT_OPS = ("DynamicQuantizeMatMul", "DynamicQuantizeLinear", "MatMulIntegerToFloat")
 
 
-def products_alone(model_file: Path, lengths: list[int], rounds: int, work: Path) -> np.ndarray:
-    """Per sentence length, the fastest batch-1 run (ms) of the int8 model's products alone: ONNX Runtime's own
-    optimized graph of ``model_file`` (hubtools session) with every node but the products removed and every fp32
-    input of a product fed as ``length`` rows of its width. No graph or session change can take this time away
-    from a batch-1 call on this CPU."""
+def products_graph(model_file: Path, work: Path):
+    """The int8 model's products alone: ONNX Runtime's own optimized graph of ``model_file`` (hubtools session)
+    with every node but the products removed, and every fp32 tensor a product reads made a graph input
+    ``rows_WIDTH`` of shape (rows, WIDTH). Raises if a ``MatMulInteger`` of the file is not among them."""
     from onnx import TensorProto, helper, load
 
     options = session_options(1)
@@ -215,6 +215,10 @@ def products_alone(model_file: Path, lengths: list[int], rounds: int, work: Path
     optimized = load(work / "optimized.onnx")
     weights = {w.name: w for w in optimized.graph.initializer}
     products = [node for node in optimized.graph.node if node.op_type in PRODUCT_OPS]
+    int8_products = sum(node.op_type == "MatMulInteger" for node in load(model_file).graph.node)
+    if sum(node.op_type != "DynamicQuantizeLinear" for node in products) != int8_products:
+        raise RuntimeError(f"{model_file}: ONNX Runtime did not fuse all {int8_products} MatMulInteger nodes into "
+                           f"DynamicQuantizeMatMul or MatMulIntegerToFloat")
     quantizer = {out: node for node in products if node.op_type == "DynamicQuantizeLinear" for out in node.output}
     width = {}  # fp32 tensor read by a product -> its width (rows of the weight it multiplies)
     for node in products:
@@ -229,7 +233,13 @@ def products_alone(model_file: Path, lengths: list[int], rounds: int, work: Path
     outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, None) for node in products
                if node.op_type != "DynamicQuantizeLinear" for out in node.output if out not in read]
     graph = helper.make_graph(products, "products", inputs, outputs, [weights[n] for n in read & weights.keys()])
-    proto = helper.make_model(graph, opset_imports=optimized.opset_import)
+    return helper.make_model(graph, opset_imports=optimized.opset_import)
+
+
+def products_alone(model_file: Path, lengths: list[int], rounds: int, work: Path) -> np.ndarray:
+    """Per sentence length, the fastest of ``rounds`` runs (ms) of :func:`products_graph` on that many rows: the
+    time no graph or session change can take away from a batch-1 call of ``model_file`` on this CPU."""
+    proto = products_graph(model_file, work)
     sess = ort.InferenceSession(proto.SerializeToString(), session_options(1), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     feeds = [{i.name: rng.standard_normal((n, i.shape[1])).astype(np.float32) for i in sess.get_inputs()}
