@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from onnx import ModelProto
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
 from hubtools.config import ExportConfig
@@ -200,10 +201,11 @@ def gemm_rates(hidden: int, intermediate: int, tokens: int = GEMM_TOKENS) -> dic
     macs = tokens * hidden * intermediate
     return {name: macs / float(ms[0]) / 1e6 for name, ms in fastest_ms(calls, [None], 10).items()}
 
+
 PRODUCT_OPS = ("DynamicQuantizeMatMul", "DynamicQuantizeLinear", "MatMulIntegerToFloat")
 
 
-def products_graph(model_file: Path, work: Path):
+def products_graph(model_file: Path, work: Path) -> ModelProto:
     """The int8 model's products alone: ONNX Runtime's own optimized graph of ``model_file`` (hubtools session)
     with every node but the products removed, and every fp32 tensor a product reads made a graph input
     ``rows_WIDTH`` of shape (rows, WIDTH). Raises if a ``MatMulInteger`` of the file is not among them."""
