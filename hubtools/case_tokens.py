@@ -24,9 +24,7 @@ def _state(tokenizer: PreTrainedTokenizerFast) -> dict:
     return json.loads(tokenizer.backend_tokenizer.to_str())
 
 
-def why_not_cased(tokenizer: PreTrainedTokenizerFast) -> str | None:
-    """None when :func:`add_case_tokens` applies to ``tokenizer``; otherwise why it does not."""
-    state = _state(tokenizer)
+def _why_not(state: dict) -> str | None:
     normalizer = state.get("normalizer") or {}
     if normalizer.get("type") != "BertNormalizer":
         return ("its tokenizer does not lowercase" if not normalizer else
@@ -38,29 +36,34 @@ def why_not_cased(tokenizer: PreTrainedTokenizerFast) -> str | None:
     return None
 
 
+def why_not_cased(tokenizer: PreTrainedTokenizerFast) -> str | None:
+    """None when :func:`add_case_tokens` applies to ``tokenizer``; otherwise why it does not."""
+    return _why_not(_state(tokenizer))
+
+
 def cased_forms(piece: str) -> list[str]:
-    """The Capitalized and UPPER forms of a lowercase piece that differ from it (none for special tokens)."""
+    """The Capitalized and UPPER forms of a lowercase piece, in :data:`FORMS` order (the piece itself where case
+    does not apply, as for digits); none for special tokens."""
     if piece.startswith("[") and piece.endswith("]"):
         return []
     prefix, body = ("##", piece[2:]) if piece.startswith("##") and len(piece) > 2 else ("", piece)
-    forms = [prefix + body[:1].upper() + body[1:], prefix + body.upper()]
-    return [form if form != piece else "" for form in forms]
+    return [prefix + body[:1].upper() + body[1:], prefix + body.upper()]
 
 
 def add_case_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
     """Give ``model`` the cased forms of ``tokenizer``'s pieces (see the module) and return the tokenizer that
     produces them; ``model``'s input embeddings are resized in place. The original pieces keep their ids and
     embeddings. Draws the two directions from torch's global generator (seed it first)."""
-    reason = why_not_cased(tokenizer)
+    state = _state(tokenizer)
+    reason = _why_not(state)
     if reason:
         raise ValueError(f"cased pieces cannot be added: {reason}")
-    state = _state(tokenizer)
     vocab: dict[str, int] = state["model"]["vocab"]
     pieces = sorted(vocab, key=vocab.get)
     base, form_of = [], []
     for piece in pieces:
         for form, cased in enumerate(cased_forms(piece)):
-            if cased and cased not in vocab:
+            if cased not in vocab:  # nor the piece itself, nor a form added before
                 vocab[cased] = len(vocab)
                 base.append(vocab[piece])
                 form_of.append(form)

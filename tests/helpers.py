@@ -24,6 +24,32 @@ def tiny_dataset(sentences=SENTENCES, labels=LABELS) -> Dataset:
                              features=features)
 
 
+TINY_HIDDEN, TINY_LAYERS, TINY_INTERMEDIATE = 32, 2, 64
+TINY_ENCODERS = {  # from_scratch sizes of an untrained 2-layer, 4-head encoder per architecture
+    "bert": {"hidden_size": TINY_HIDDEN, "num_hidden_layers": TINY_LAYERS, "num_attention_heads": 4,
+             "intermediate_size": TINY_INTERMEDIATE, "max_position_embeddings": 64},
+    "distilbert": {"dim": TINY_HIDDEN, "n_layers": TINY_LAYERS, "n_heads": 4, "hidden_dim": TINY_INTERMEDIATE,
+                   "max_position_embeddings": 64}}
+
+
+def tiny_fused_graph(architecture: str, root: Path) -> Path:
+    """The ORTOptimizer-fused fp32 ONNX graph of an untrained :data:`TINY_ENCODERS` model (random weights, seed 0),
+    exported under ``root``."""
+    import torch
+
+    from hubtools.config import ModelConfig
+    from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
+    from hubtools.modeling import build_from_scratch
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(from_scratch=TINY_ENCODERS[architecture], architecture=architecture, vocab_size=60,
+                      max_length=64, stride=8)
+    model, tokenizer = build_from_scratch(cfg, LABELS, [words for words, _ in SENTENCES] * 3)
+    model.save_pretrained(root / "model")
+    tokenizer.save_pretrained(root / "model")
+    return optimize_onnx(export_onnx(root / "model", root / "onnx"), 1, root / "fused")
+
+
 def tiny_tokenizer(vocab_size: int = 60, architecture: str = "distilbert"):
     words = [s for s, _ in SENTENCES] * 3
     return train_wordpiece_tokenizer(words, vocab_size=vocab_size, architecture=architecture)

@@ -11,23 +11,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
-from helpers import LABELS, SENTENCES
+from helpers import LABELS, TINY_HIDDEN, TINY_INTERMEDIATE, TINY_LAYERS, tiny_fused_graph
 from recipe_runs import ROOT
 
-from hubtools.config import ExportConfig, ModelConfig
+from hubtools.config import ExportConfig
 from hubtools.export.inference import session_options
 from hubtools.export.onnx_graph import rewrite_for_cpu
-from hubtools.export.optimum_onnx import (
-    detect_instruction_set,
-    export_onnx,
-    optimize_onnx,
-    quantization_config,
-    quantize_onnx,
-)
+from hubtools.export.optimum_onnx import detect_instruction_set, quantization_config, quantize_onnx
 
 SCRIPT = ROOT / "scripts" / "bench_inference.py"
-HIDDEN, INTERMEDIATE, LAYERS = 32, 64, 2
 
 
 def load_bench():
@@ -40,18 +32,8 @@ def load_bench():
 @pytest.fixture(scope="module")
 def int8_model(tmp_path_factory) -> Path:
     """The int8 graph hubtools exports (split attention, dropped padding) of an untrained 2-layer BERT."""
-    from hubtools.modeling import build_from_scratch
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(from_scratch={"hidden_size": HIDDEN, "num_hidden_layers": LAYERS, "num_attention_heads": 4,
-                                    "intermediate_size": INTERMEDIATE, "max_position_embeddings": 64},
-                      architecture="bert", vocab_size=60, max_length=64, stride=8)
-    model, tokenizer = build_from_scratch(cfg, LABELS, [words for words, _ in SENTENCES] * 3)
     root = tmp_path_factory.mktemp("bench")
-    model.save_pretrained(root / "model")
-    tokenizer.save_pretrained(root / "model")
-    fused = optimize_onnx(export_onnx(root / "model", root / "onnx"), 1, root / "fused")
-    rewrite_for_cpu(fused, root / "rewritten.onnx")
+    rewrite_for_cpu(tiny_fused_graph("bert", root), root / "rewritten.onnx")
     qconfig = quantization_config(ExportConfig(), detect_instruction_set())
     return quantize_onnx(root / "rewritten.onnx", root / "model_quantized.onnx", qconfig, embeddings=True)
 
@@ -60,18 +42,19 @@ def test_products_graph_holds_every_int8_product_and_nothing_else(int8_model, tm
     graph = load_bench().products_graph(int8_model, tmp_path)
     ops = Counter(node.op_type for node in graph.graph.node)
     # per layer Q, K, V, attention output, feed-forward in and out; then the classifier
-    assert ops["DynamicQuantizeMatMul"] + ops["MatMulIntegerToFloat"] == 6 * LAYERS + 1
+    assert ops["DynamicQuantizeMatMul"] + ops["MatMulIntegerToFloat"] == 6 * TINY_LAYERS + 1
     assert set(ops) <= {"DynamicQuantizeMatMul", "MatMulIntegerToFloat", "DynamicQuantizeLinear"}
-    assert sum(node.op_type == "MatMulInteger" for node in onnx.load(int8_model).graph.node) == 6 * LAYERS + 1
-    assert sorted(i.name for i in graph.graph.input) == [f"rows_{HIDDEN}", f"rows_{INTERMEDIATE}"]
+    assert sum(node.op_type == "MatMulInteger" for node in onnx.load(int8_model).graph.node) == 6 * TINY_LAYERS + 1
+    assert sorted(i.name for i in graph.graph.input) == [f"rows_{TINY_HIDDEN}", f"rows_{TINY_INTERMEDIATE}"]
     session = ort.InferenceSession(graph.SerializeToString(), session_options(1), providers=["CPUExecutionProvider"])
     for rows in (1, 7):
-        outputs = session.run(None, {f"rows_{w}": np.ones((rows, w), np.float32) for w in (HIDDEN, INTERMEDIATE)})
+        feed = {f"rows_{w}": np.ones((rows, w), np.float32) for w in (TINY_HIDDEN, TINY_INTERMEDIATE)}
+        outputs = session.run(None, feed)
         assert all(out.shape[0] == rows and np.isfinite(out).all() for out in outputs)
         # every product's output: per layer Q, K, V, attention output and feed-forward out of the hidden width,
         # feed-forward in of the intermediate width; the classifier's of one column per label
         widths = Counter(out.shape[1] for out in outputs)
-        assert widths == {HIDDEN: 5 * LAYERS, INTERMEDIATE: LAYERS, len(LABELS): 1}
+        assert widths == {TINY_HIDDEN: 5 * TINY_LAYERS, TINY_INTERMEDIATE: TINY_LAYERS, len(LABELS): 1}
 
 
 def test_products_alone_times_each_length(int8_model, tmp_path) -> None:

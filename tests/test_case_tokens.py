@@ -33,7 +33,7 @@ def test_cased_forms_of_pieces():
     assert cased_forms("john") == ["John", "JOHN"]
     assert cased_forms("##son") == ["##Son", "##SON"]
     assert cased_forms("a") == ["A", "A"]  # one new piece: the second is already there when it is added
-    assert cased_forms("42") == ["", ""] and cased_forms("[CLS]") == []
+    assert cased_forms("42") == ["42", "42"] and cased_forms("[CLS]") == []
 
 
 def test_the_tokenizer_keeps_case_and_the_old_pieces_keep_ids_and_embeddings():
@@ -43,7 +43,10 @@ def test_the_tokenizer_keeps_case_and_the_old_pieces_keep_ids_and_embeddings():
     torch.manual_seed(1)
     cased = add_case_tokens(model, tokenizer)
 
-    assert len(cased) > len(tokenizer) and model.config.vocab_size == len(cased)
+    old = tokenizer.get_vocab()  # each new form added once; digits, punctuation and special tokens have none
+    new = {form for piece in old for form in cased_forms(piece)} - old.keys()
+    assert new and len(cased) == len(tokenizer) + len(new) and model.config.vocab_size == len(cased)
+    assert set(cased.get_vocab()) == old.keys() | new
     assert cased(" ".join(TEXT).lower())["input_ids"] == lower  # lowercase text: the same ids as before
     assert cased.tokenize("Boeing BOEING boeing") == ["Boeing", "BOEING", "boeing"]
     assert cased.tokenize("Café") == cased.tokenize("Cafe")  # accents stripped, as the encoder was trained

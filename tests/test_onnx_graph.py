@@ -10,33 +10,18 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from helpers import LABELS, SENTENCES
+from helpers import TINY_ENCODERS, TINY_HIDDEN, tiny_fused_graph
 from optimum.onnxruntime import ORTModelForTokenClassification
 from transformers import AutoTokenizer
 
-from hubtools.config import ModelConfig
 from hubtools.export.onnx_graph import drop_padding, gelu_bias_to_add, rewrite_for_cpu, split_attention
 from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
 
-HIDDEN = 32
-SIZES = {"bert": {"hidden_size": HIDDEN, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
-                  "max_position_embeddings": 64},
-         "distilbert": {"dim": HIDDEN, "n_layers": 2, "n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 64}}
 
-
-@pytest.fixture(scope="module", params=sorted(SIZES))
+@pytest.fixture(scope="module", params=sorted(TINY_ENCODERS))
 def fused(request, tmp_path_factory) -> Path:
     """The ORTOptimizer-fused fp32 graph of an untrained 2-layer, 4-head model (random weights)."""
-    from hubtools.modeling import build_from_scratch
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(from_scratch=SIZES[request.param], architecture=request.param, vocab_size=60, max_length=64,
-                      stride=8)
-    model, tokenizer = build_from_scratch(cfg, LABELS, [words for words, _ in SENTENCES] * 3)
-    root = tmp_path_factory.mktemp(request.param)
-    model.save_pretrained(root / "model")
-    tokenizer.save_pretrained(root / "model")
-    return optimize_onnx(export_onnx(root / "model", root / "onnx"), 1, root / "fused")
+    return tiny_fused_graph(request.param, tmp_path_factory.mktemp(request.param))
 
 
 def ops(model: onnx.ModelProto) -> Counter:
@@ -72,8 +57,9 @@ def test_split_attention_is_exact_on_padded_batches(fused, tmp_path):
     assert counts[("ai.onnx", "Attention")] == layers and counts[("ai.onnx", "MatMul")] >= 3 * layers
     initializers = {t.name: tuple(t.dims) for t in graph.graph.initializer}
     projections = [n for n in graph.graph.node if n.name.endswith(("/q/MatMul", "/k/MatMul", "/v/MatMul"))]
-    assert len(projections) == 3 * layers and {initializers[n.input[1]] for n in projections} == {(HIDDEN, HIDDEN)}
-    assert (HIDDEN, 3 * HIDDEN) not in initializers.values()  # the packed QKV weights are gone
+    assert len(projections) == 3 * layers
+    assert {initializers[n.input[1]] for n in projections} == {(TINY_HIDDEN, TINY_HIDDEN)}
+    assert (TINY_HIDDEN, 3 * TINY_HIDDEN) not in initializers.values()  # the packed QKV weights are gone
     assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {23}
     attention = next(n for n in graph.graph.node if n.op_type == "Attention")
     assert {a.name: a.i for a in attention.attribute} == {"q_num_heads": 4, "kv_num_heads": 4}
