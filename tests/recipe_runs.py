@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_module(path: str) -> ModuleType:
+    """A script or recipe of the repository (``path`` from its root) as a module, registered under its file name
+    (as its dataclasses need), executed anew at each call."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
 # The finer tiny preset, shortened for the test suite but long enough that the tiny model learns.
 FINER_TEST_ARGS = ["training.num_train_epochs=4", "training.per_device_train_batch_size=16"]
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from recipe_runs import ROOT, recipe_env
+from recipe_runs import ROOT, load_module, recipe_env
 
 SCRIPT = ROOT / "scripts" / "bench_distillation.py"
 
 
 def load_bench():
-    """The script as a module (registered, as its dataclasses need)."""
-    spec = importlib.util.spec_from_file_location("bench_distillation", SCRIPT)
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
+    return load_module("scripts/bench_distillation.py")
 
 
 def test_table_means_spreads_and_paired_differences() -> None:

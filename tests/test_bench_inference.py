@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -12,21 +10,16 @@ import onnx
 import onnxruntime as ort
 import pytest
 from helpers import LABELS, TINY_HIDDEN, TINY_INTERMEDIATE, TINY_LAYERS, tiny_fused_graph
-from recipe_runs import ROOT
+from recipe_runs import load_module
 
 from hubtools.config import ExportConfig
 from hubtools.export.inference import session_options
 from hubtools.export.onnx_graph import rewrite_for_cpu
 from hubtools.export.optimum_onnx import detect_instruction_set, quantization_config, quantize_onnx
 
-SCRIPT = ROOT / "scripts" / "bench_inference.py"
-
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_inference", SCRIPT)
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
+    return load_module("scripts/bench_inference.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from helpers import run_results
-from recipe_runs import ROOT, recipe_env
+from recipe_runs import ROOT, load_module, recipe_env
 
 from hubtools.results import ExportResult, ReferenceModel, VariantReport
 from hubtools.training.arguments import resolve_precision
@@ -18,11 +17,7 @@ SCRIPT = ROOT / "scripts" / "check_cuda.sh"
 
 
 def load_checker():
-    """scripts/check_cuda_run.py as a module (registered, as its dataclass needs)."""
-    spec = importlib.util.spec_from_file_location("check_cuda_run", ROOT / "scripts" / "check_cuda_run.py")
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
+    return load_module("scripts/check_cuda_run.py")
 
 
 def test_record_problems_name_device_precision_and_export() -> None:

@@ -1,6 +1,5 @@
 """Few-NERD: the generator's Hub schema, IO -> IOB2 conversion, IO entity scores, and the tiny recipe runs."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
+from recipe_runs import ROOT, load_module
 
 from hubtools.data.generate_fewnerd import FEWNERD_COARSE_LABELS, FEWNERD_FINE_LABELS, generate_fewnerd, type_words
 from hubtools.data.loading import normalize
@@ -18,8 +18,6 @@ from hubtools.metrics import io_entities, io_entity_scores
 from hubtools.recipe.cli import recipe_parser, variant_configs
 from hubtools.run import read_results
 from hubtools.token_classification import TokenClassificationRecipe
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +130,7 @@ def test_io_entity_scores_hand_computed():
 
 
 def _configs(*argv: str) -> dict:
-    spec = importlib.util.spec_from_file_location("fewnerd_recipe", ROOT / "recipes" / "fewnerd.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_module("recipes/fewnerd.py")
     parser = recipe_parser("fewnerd")
     recipe.GRANULARITY.add_arguments(parser)
     args = parser.parse_args(list(argv))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from recipe_runs import ROOT, load_module
 from safetensors.torch import load_file
 
 from hubtools.config import DataConfig
@@ -20,7 +21,6 @@ from hubtools.recipe.cli import recipe_parser, variant_configs
 from hubtools.rnn.recipe import RnnTaggerRecipe
 from hubtools.run import read_results
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "recipes" / "configs" / "ner_uk.yaml"
 CELLS = ("rnn", "gru", "lstm")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -143,11 +143,7 @@ def test_weight_averaging_run(tmp_path):
 
 def configs(*argv: str) -> dict:
     """The configurations ``recipes/ner_uk.py ARGV`` would run, by cell."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ner_uk_recipe", ROOT / "recipes" / "ner_uk.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_module("recipes/ner_uk.py")
     parser = recipe_parser("ner_uk")
     recipe.CELL.add_arguments(parser)
     args = parser.parse_args(list(argv))
