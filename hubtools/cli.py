@@ -30,8 +30,8 @@ def _check(args: argparse.Namespace) -> int:
     repo_id = args.repo_id or publish.model_repo_id or PLACEHOLDER_REPO
     dataset_repo_id = args.dataset_repo_id or publish.dataset_repo_id or PLACEHOLDER_DATASET
     problems = check_cards(args.run_dir) + [
-        problem for rid, rtype, files in plan_files(args.run_dir, repo_id, dataset_repo_id)
-        for problem in publish_problems(rid, rtype, files)]
+        problem for target in plan_files(args.run_dir, repo_id, dataset_repo_id)
+        for problem in publish_problems(target)]
     for problem in problems:
         print(f"- {problem}")
     print("cards OK" if not problems else f"{len(problems)} problem(s) found")
@@ -83,7 +83,8 @@ def _push(args: argparse.Namespace) -> int:
     from hubtools.push import format_report, push_run
 
     report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, private=args.private,
-                      revision=args.revision, commit_message=args.commit_message, dry_run=args.dry_run)
+                      visibility=args.visibility, revision=args.revision, commit_message=args.commit_message,
+                      dry_run=args.dry_run)
     print(format_report(report))
     return 0
 
@@ -184,10 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("run_dir", type=Path)
     push.add_argument("--repo-id", help="model repo, as namespace/name (default: publish.model_repo_id)")
     push.add_argument("--dataset-repo-id", help="dataset repo, as namespace/name (default: publish.dataset_repo_id)")
-    push.add_argument("--private", action="store_true")
+    push.add_argument("--private", action="store_true", help="create the repos private (an existing public repo is "
+                      "refused: see --visibility)")
+    push.add_argument("--visibility", choices=["private", "public"], help="create the repos so, or change the "
+                      "visibility of existing ones to it")
     push.add_argument("--revision", help="branch to commit to (created if missing)")
     push.add_argument("--commit-message")
-    push.add_argument("--dry-run", action="store_true", help="print the plan and touch nothing")
+    push.add_argument("--dry-run", action="store_true", help="check everything and print, per repo, the exact files "
+                      "that would be published and those left out; touch nothing")
     push.set_defaults(func=_push)
 
     data = sub.add_parser("data", help="load and validate a data source as a recipe would, and summarize it")

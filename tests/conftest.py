@@ -87,7 +87,8 @@ class HubServer:
         return self._call("GET", "/_test/requests")
 
     def inject_fault(self, drop: str | None, count: int = 1) -> None:
-        """Make the next `count` requests of kind `drop` ("lfs_upload" | "commit") lose their connection.
+        """Make the next `count` requests of kind `drop` ("lfs_upload" | "commit", or "commit:TYPE/REPO_ID" for the
+        commits to one repo) lose their connection.
 
         `drop=None` clears every pending fault.
         """

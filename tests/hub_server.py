@@ -797,7 +797,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json({"ok": True})
 
     def route_commit(self, rtype: str, repo_id: str, rev: str) -> None:
-        if self.state.take_fault("commit"):
+        if self.state.take_fault("commit") or self.state.take_fault(f"commit:{rtype}/{repo_id}"):
             self.drop_mid_request()
         self.repo(rtype, repo_id, write=True)
         if self.query.get("create_pr"):

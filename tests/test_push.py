@@ -1,4 +1,5 @@
-"""hubtools.push against the test Hub: plans, single commits, idempotence, failures and clients."""
+"""hubtools.push against the test Hub: plans, single commits, idempotence, failures and clients; and what a push
+must never do: publish a file nobody vetted, a token, into the wrong visibility, or half a run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import functools
 import json
 import logging
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from tiny_ner import ner_dataset, save_tiny_model
 
 from hubtools import push
 from hubtools.cards import render_cards
+from hubtools.credentials import command_without_secrets, has_token, without_secrets
 from hubtools.push import PushError, format_report, push_run
 from hubtools.run import read_results, write_results
 
@@ -82,7 +86,7 @@ def test_push_then_clients_then_idempotent(hub, run, tmp_path):
     server, api = hub
     model_id, dataset_id = ids(server)
     report = do_push(server, run, model_id, dataset_id)
-    model, data = report.repos
+    model, data = report.model, report.dataset
     assert (model.repo_type, data.repo_type) == ("model", "dataset")
     assert commits(api, model_id) == [model.commit, commits(api, model_id)[1]]  # initial commit + ours
     assert (
@@ -153,8 +157,9 @@ def test_dry_run_writes_nothing(hub, run):
     before = len(server.requests())
     report = do_push(server, run, model_id, dataset_id, dry_run=True)
     assert report.dry_run and [r.commit for r in report.repos] == [None, None]
-    assert all(r.created for r in report.repos) and len(report.repos[1].added) == 4
-    assert all(r["method"] in ("GET", "HEAD") for r in server.requests()[before:])
+    assert all(r.created for r in report.repos) and len(report.dataset.added) == 4
+    # reads only, and the Hub's card validation (which commits nothing)
+    assert all(r["method"] in ("GET", "HEAD") or r["path"] == "/api/validate-yaml" for r in server.requests()[before:])
     assert not api.repo_exists(model_id)
     text = format_report(report)
     assert "dry run" in text and "new       model.safetensors" in text
@@ -222,7 +227,7 @@ def test_revision_creates_branch(hub, run):
     main_head = commits(api, model_id)[0]
     touch_results(run)
     report = do_push(server, run, model_id, dataset_id, revision="experiment")
-    model, data = report.repos
+    model, data = report.model, report.dataset
     # the model card links the dataset repo pushed with it this time
     assert [f.path for f in model.changed] == ["README.md", "results.json"] and model.url.endswith("/tree/experiment")
     card = open(api.hf_hub_download(model_id, "README.md", revision="experiment")).read()
@@ -231,3 +236,115 @@ def test_revision_creates_branch(hub, run):
     assert commits(api, model_id)[0] == main_head
     assert data.commit in commits(api, dataset_id, "dataset", revision="experiment")
     assert [r.commit for r in do_push(server, run, model_id, dataset_id, revision="experiment").repos] == [None, None]
+
+
+# ---- what a push must never do ------------------------------------------------------------------------
+TOKEN = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"  # shaped like a user access token
+
+
+def test_only_the_allow_list_is_published(hub, run):
+    server, api = hub
+    (run / "model" / ".env").write_text("HF_TOKEN=not-for-the-hub\n")
+    (run / "model" / "training_args.bin").write_bytes(b"\x80\x04\x95pickle /home/ana/run.partial")
+    (run / "model" / "notes.pkl").write_bytes(b"\x80\x04pickle")
+    (run / "onnx" / ".cache").mkdir()
+    (run / "onnx" / ".cache" / "model.onnx").write_bytes(b"\x08hidden")
+    (run / "dataset" / "scratch.csv").write_text("a,b\n")
+    model_id, dataset_id = ids(server)
+    plan = do_push(server, run, model_id, dataset_id, dry_run=True)
+    text = format_report(plan)
+    assert ("not published (not on the model repo's list of files): model/.env, model/notes.pkl, "
+            "model/training_args.bin, onnx/.cache/model.onnx") in text
+    assert "not published (not on the dataset repo's list of files): dataset/scratch.csv" in text
+    do_push(server, run, model_id, dataset_id)
+    published = set(api.list_repo_files(model_id))
+    assert {"config.json", "model.safetensors", "onnx/model.onnx", "results.json", "README.md"} <= published
+    assert not published & {".env", "training_args.bin", "notes.pkl", "onnx/.cache/model.onnx"}
+    assert "scratch.csv" not in api.list_repo_files(dataset_id, repo_type="dataset")
+
+
+def test_a_token_or_machine_path_in_any_published_file_is_refused(hub, run):
+    server, _ = hub
+    model_id, _ = ids(server)
+    onnx = run / "onnx" / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes() + b"\x00" + TOKEN.encode() + b"\x00")  # binary, on the allow-list
+    with pytest.raises(PushError, match=r"onnx/model\.onnx: contains a Hugging Face access token") as err:
+        do_push(server, run, model_id, dry_run=True)
+    assert TOKEN not in str(err.value)
+    onnx.write_bytes(b"\x08\x07onnx-bytes\x00")
+    (run / "model" / "vocab.txt").write_text("[PAD]\n/home/ana/private/notes\n")
+    with pytest.raises(PushError, match=r"vocab\.txt: machine path '/home/ana/private/notes'"):
+        do_push(server, run, model_id, dry_run=True)
+    (run / "model" / "vocab.txt").unlink()
+    (run / "model" / "config.json").write_bytes(b"{\x00\xff}")  # text slot, binary content
+    with pytest.raises(PushError, match=r"config\.json: binary content where a text file belongs"):
+        do_push(server, run, model_id, dry_run=True)
+    assert not server.requests() or model_id not in str(server.requests()[-1])
+
+
+def test_credentials_are_never_recorded():
+    config = {"training": {"hub_token": TOKEN, "learning_rate": 0.1, "max_tokens_per_batch": 8},
+              "model": {"case_tokens": True}, "publish": {"api_key": "x", "model_repo_id": "a/b"}}
+    assert without_secrets(config) == {"training": {"learning_rate": 0.1, "max_tokens_per_batch": 8},
+                                       "model": {"case_tokens": True}, "publish": {"model_repo_id": "a/b"}}
+    argv = ["--preset", "tiny", f"training.hub_token={TOKEN}", "--hub-token", "abc", "--output-dir", "runs/x",
+            f"--note={TOKEN}", "data.tokens_column=words"]
+    assert command_without_secrets(argv) == ["--preset", "tiny", "--output-dir", "runs/x",
+                                             "data.tokens_column=words"]
+    assert has_token(TOKEN.encode()) and not has_token(b"hf_wdca3bf7d1 max_tokens_per_batch")
+
+
+def test_a_refused_repo_leaves_both_unpublished(hub, run):
+    server, api = hub
+    model_id, dataset_id = ids(server)
+    for model, dataset in ((model_id, "someone-else/data"), ("someone-else/model", dataset_id)):
+        with pytest.raises(PushError) as err:
+            do_push(server, run, model, dataset)
+        assert "cannot write to the namespace 'someone-else'" in str(err.value) and "nothing pushed" in str(err.value)
+        assert not api.repo_exists(model_id) and not api.repo_exists(dataset_id, repo_type="dataset")
+
+
+def test_fault_between_the_two_commits_then_the_same_command_finishes(hub, run):
+    server, api = hub
+    model_id, dataset_id = ids(server)
+    server.inject_fault(f"commit:model/{model_id}", count=100)
+    try:
+        with pytest.raises(PushError) as err:
+            do_push(server, run, model_id, dataset_id)
+    finally:
+        server.inject_fault(None)
+    message = str(err.value)
+    data_commit = commits(api, dataset_id, "dataset")[0]
+    assert message.startswith(f"published dataset {dataset_id} (commit {data_commit[:12]}), but not the rest: ")
+    assert message.endswith("run the same command again to finish (files already on the Hub are skipped)")
+    assert "README.md" not in api.list_repo_files(model_id)  # the model card never names a missing dataset
+    report = do_push(server, run, model_id, dataset_id)
+    assert report.dataset.commit is None and report.model.commit is not None
+    assert commits(api, dataset_id, "dataset")[0] == data_commit
+    card = open(api.hf_hub_download(model_id, "README.md")).read()
+    assert f"datasets:\n- {dataset_id}\n" in card
+
+
+def push_cli(server, run, *args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = client_env(server.endpoint, tmp_path, HF_TOKEN=server.write_token)
+    return subprocess.run([sys.executable, "-m", "hubtools", "push", str(run), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_private_never_publishes_into_a_public_repo(hub, run, tmp_path):
+    server, api = hub
+    model_id, _ = ids(server)
+    do_push(server, run, model_id)
+    before = commits(api, model_id)
+    proc = push_cli(server, run, "--repo-id", model_id, "--private", tmp_path=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"hubtools push: error: model repo {model_id} exists and is public: --private only applies to a repo the "
+        "push creates; pass --visibility private to make it private first, or drop --private to publish into the "
+        "public repo; nothing pushed")
+    assert commits(api, model_id) == before and not api.model_info(model_id).private
+    touch_results(run)
+    proc = push_cli(server, run, "--repo-id", model_id, "--visibility", "private", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"model {model_id}@main (made private)" in proc.stdout
+    assert api.model_info(model_id).private and commits(api, model_id) != before

@@ -185,8 +185,8 @@ class StudentRecipe(TokenClassificationRecipe):
     options_class = DistillationConfig
 
     def __init__(self, cfg: RecipeConfig, command: str | None = None, teacher: TeacherReading | None = None,
-                 alpha: float | None = None, temperature: float | None = None) -> None:
-        super().__init__(cfg, command)
+                 alpha: float | None = None, temperature: float | None = None, **folder: bool) -> None:
+        super().__init__(cfg, command, **folder)
         self.teacher, self.alpha, self.temperature = teacher, alpha, temperature
 
     @property
@@ -241,24 +241,40 @@ class StudentRecipe(TokenClassificationRecipe):
 class DistillationRecipe(StudentRecipe):
     """The conll_distil recipe: teacher, student alone, search, and the distilled student as the run."""
 
-    def __init__(self, cfg: RecipeConfig, command: str | None = None) -> None:
-        super().__init__(cfg, command)
+    def __init__(self, cfg: RecipeConfig, command: str | None = None, **folder: bool) -> None:
+        super().__init__(cfg, command, **folder)
         self.dataset, _ = build_dataset(cfg.data)
         self.label_names = list(self.dataset["train"].features["ner_tags"].feature.names)
 
     def run(self) -> Path:
         """The teacher, the lone student and the search; then the distilled student with the best pair."""
+        self.claim_folder()
+        try:
+            return self.compose()
+        finally:
+            self.folder.release()
+
+    @property
+    def siblings(self) -> dict[str, bool]:
+        """How the sibling runs treat their folders: they belong to this run, so they replace the finished runs
+        an earlier try of it left when this one may replace or resume its own."""
+        folder = self.folder
+        return {"overwrite": folder.overwrite or folder.resuming or folder.restart, "restart": folder.restart}
+
+    def compose(self) -> Path:
+        """The stages of :meth:`run` in the claimed staging folder."""
         self.teacher = self.read_teacher()
         model_section = {"name_or_path": self.teacher.path, "from_scratch": None} \
             if self.options.student_from_teacher else {}
         alone = StudentRecipe(stage_config(self.cfg, "student-alone", model=model_section), self.command,
-                              self.teacher).run()
+                              self.teacher, **self.siblings).run()
         self.alone = StudentAloneReport(run=self.sibling(alone), validation_f1=validation_f1(alone),
                                         test=self.score(*load_model(alone / "model")))
 
         def trial(alpha: float, temperature: float) -> float:
             cfg = stage_config(self.cfg, f"search/a{alpha:g}-t{temperature:g}", model=model_section)
-            return validation_f1(StudentRecipe(cfg, self.command, self.teacher, alpha, temperature).run())
+            return validation_f1(StudentRecipe(cfg, self.command, self.teacher, alpha, temperature,
+                                               **self.siblings).run())
 
         pairs = search_pairs(self.options.alphas, self.options.temperatures, self.options.search_budget)
         if len(pairs) == 1:  # nothing to choose: the run itself is the one trial (extra_results scores it)
@@ -273,7 +289,7 @@ class DistillationRecipe(StudentRecipe):
         final["model"].update(model_section)
         self.cfg = from_dict(final, DistillationConfig)
         self.options = self.cfg.options
-        return super().run()
+        return self.stages()
 
     def teacher_checkpoint(self) -> tuple[str, Path | None]:
         """The configured teacher, or one trained here (its run folder returned too)."""
@@ -281,7 +297,7 @@ class DistillationRecipe(StudentRecipe):
             return str(self.options.teacher), None
         cfg = stage_config(self.cfg, "teacher", TokenClassificationOptions, model=self.options.teacher_model,
                            training=self.options.teacher_training)
-        run = TokenClassificationRecipe(cfg, self.command).run()
+        run = TokenClassificationRecipe(cfg, self.command, **self.siblings).run()
         return str(run / "model"), run
 
     def read_teacher(self) -> TeacherReading:

@@ -29,11 +29,14 @@ from accelerate import PartialState
 from datasets import Dataset, DatasetDict
 from transformers import Trainer, set_seed
 from transformers.modelcard import extract_hyperparameters_from_trainer
+from transformers.trainer import TRAINING_ARGS_NAME
 
+import hubtools
 from hubtools import plots
 from hubtools.cards import render_cards
 from hubtools.cards.data import hub_dataset_id
 from hubtools.config import PublishConfig, RecipeConfig, load_config
+from hubtools.credentials import command_without_secrets, without_secrets
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
@@ -49,7 +52,7 @@ from hubtools.results import (
     Timings,
     TrainingResult,
 )
-from hubtools.run import RunFolder, library_versions, machine_description
+from hubtools.run import RunFolder, content_fingerprint, library_versions, machine_description
 from hubtools.tokenization import IGNORE
 from hubtools.training.trainer import epoch_history, fp32_after_training, last_checkpoint, readable_progress
 
@@ -103,7 +106,7 @@ def command_line() -> str:
     launcher = "accelerate launch" if launched else "python"
     script = Path(sys.argv[0])
     script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(sys.argv[0])
-    return f"{launcher} {shlex.join([script, *portable_command(sys.argv[1:])])}"
+    return f"{launcher} {shlex.join([script, *portable_command(command_without_secrets(sys.argv[1:]))])}"
 
 
 def portable_values(value: Any) -> Any:
@@ -138,12 +141,13 @@ class Recipe:
     options_class: ClassVar[type | None] = None
     validation_rows: str | None = None
 
-    def __init__(self, cfg: RecipeConfig, command: str | None = None) -> None:
+    def __init__(self, cfg: RecipeConfig, command: str | None = None, *, overwrite: bool = False,
+                 restart: bool = False) -> None:
         self.cfg = cfg
         self.options = cfg.options
         self.command = command or command_line()
         self.state = PartialState()
-        self.folder = RunFolder(cfg.output_dir)
+        self.folder = RunFolder(cfg.output_dir, overwrite=overwrite, restart=restart)
 
     @classmethod
     def load_config(cls, path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
@@ -155,17 +159,27 @@ class Recipe:
 
     def run(self) -> Path:
         """Every stage; returns the finished run folder."""
+        self.claim_folder()
+        try:
+            return self.stages()
+        finally:
+            self.folder.release()
+
+    def stages(self) -> Path:
+        """The stages of :meth:`run`, in the claimed staging folder."""
         data = self.load_data()
+        if self.state.is_main_process:
+            self.folder.check_fingerprint({"data": content_fingerprint(data.splits)})
         self.say(f"data {data.section.name}: " + ", ".join(f"{s} {n:,}" for s, n in data.section.splits.items())
                  + f" sentences, {len(data.section.entity_types)} entity types")
         built = self.build_model(data)
         self.say(f"model {type(built.model).__name__}, {sum(p.numel() for p in built.model.parameters()):,} "
                  f"parameters, windows of {built.max_length} sub-tokens")
-        self.create_folder()
         features = self.featurize(data, built)
         trained = self.train(readable_progress(self.build_trainer(built, features, data)))
         evaluation = self.evaluate(trained.trainer, data, features)
         if self.state.is_main_process:
+            self.folder.clear_outputs()
             evaluation.scores.split = data.scored_split
             self.say(f"{data.scored_split} F1 {evaluation.scores.f1:.4f} on {evaluation.scores.num_words:,} words "
                      f"(trained in {trained.seconds:.0f} s)")
@@ -187,10 +201,19 @@ class Recipe:
         if self.state.is_main_process:
             logger.info("%s (%s): %s", self.cfg.recipe, Path(self.cfg.output_dir).name, message)
 
-    def create_folder(self) -> None:
-        """Create the staging folder (main process; the others wait), keeping a crashed run's checkpoints."""
-        if self.state.is_main_process:
-            self.folder.create()
+    def fingerprint(self) -> dict[str, Any]:
+        """What determines this run's result besides its data: the configuration after defaults (without the
+        output folder, the export and publish sections and credentials) and the project's version."""
+        config = without_secrets(self.cfg.to_dict())
+        for key in ("output_dir", "export", "publish"):
+            config.pop(key, None)
+        return {"config": config, "version": hubtools.__version__}
+
+    def claim_folder(self) -> None:
+        """Check the output folder and take the staging folder (main process; the others wait), before any
+        work: :meth:`hubtools.run.RunFolder.claim`. Claiming twice (a recipe composing runs) is one claim."""
+        if self.state.is_main_process and not self.folder.claimed:
+            self.folder.claim(self.fingerprint())
         self.state.wait_for_everyone()
 
     # ---- steps a family overrides ---------------------------------------------------------------------
@@ -257,6 +280,7 @@ class Recipe:
         """Save the trained model and its tokenizer to ``RUN/model`` (main process)."""
         trainer.save_model(str(self.folder.model_dir))
         built.tokenizer.save_pretrained(self.folder.model_dir)
+        (self.folder.model_dir / TRAINING_ARGS_NAME).unlink(missing_ok=True)  # a pickle: results.json has them
 
     def model_result(self, built: BuiltModel) -> ModelResult:
         """The ``model`` section of results.json."""
@@ -304,7 +328,7 @@ class Recipe:
         return RunResults(
             recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            config=portable_values(self.cfg.to_dict()),
+            config=portable_values(without_secrets(self.cfg.to_dict())),
             publish=self.publish_section(data), dataset=data.section, model=self.model_result(built),
             training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history),
                                     validation_rows=self.validation_rows),

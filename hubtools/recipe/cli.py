@@ -1,7 +1,7 @@
 """The command line every recipe shares, and variants of a system run side by side.
 
     accelerate launch recipes/NAME.py [--config FILE] [--preset tiny] [--output-dir DIR] [--no-export]
-                                      [VARIANT OPTION] [section.key=value ...]
+                                      [--overwrite] [--restart] [VARIANT OPTION] [section.key=value ...]
 
 (also runnable with ``python``). A recipe script names its recipe class, its default configuration and,
 optionally, a :class:`Variants` option (multinerd's ``--system A,B``, fewnerd's ``--granularity``, ner_uk's
@@ -22,7 +22,7 @@ from hubtools.config import RecipeConfig
 from hubtools.console import setup_logging, summary
 from hubtools.errors import run_reporting_errors
 from hubtools.recipe.base import Recipe
-from hubtools.run import read_results, write_comparison
+from hubtools.run import RunFolder, read_results, write_comparison
 
 
 @dataclass
@@ -80,6 +80,11 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--preset", help="preset merged over the configuration, e.g. 'tiny' (offline, minutes)")
     parser.add_argument("--output-dir", help="run folder to write (default: from the configuration)")
     parser.add_argument("--no-export", action="store_true", help="skip the ONNX export stage")
+    parser.add_argument("--overwrite", action="store_true", help="replace the finished run in the output folder "
+                        "(moved aside only once the new run has finished; a folder that is not a run is never "
+                        "replaced)")
+    parser.add_argument("--restart", action="store_true", help="discard the staged work of a crashed run "
+                        "(OUTPUT_DIR.partial) instead of resuming it")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error in the input or "
                         "configuration (or HUBTOOLS_DEBUG=1); without it such errors print one line, exit status 2")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.num_train_epochs=2")
@@ -151,13 +156,16 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
         variants.add_arguments(parser)
     for shortcut in shortcuts:
         shortcut.add_argument(parser)
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides before and after options alike
     args.shortcut_overrides = [o for shortcut in shortcuts for o in shortcut.override(args)]
     values = variants.selected(parser, args) if variants else [None]
 
     def main() -> dict[str, Path]:
         configs = variant_configs(recipe, args, default_config, variants, values)
-        runs = {name: recipe(cfg).run() for name, cfg in configs.items()}
+        folders = {"overwrite": args.overwrite, "restart": args.restart}
+        for cfg in configs.values():  # every variant's output folder refused or accepted before any work
+            RunFolder(cfg.output_dir, **folders).check_output()
+        runs = {name: recipe(cfg, **folders).run() for name, cfg in configs.items()}
         if PartialState().is_main_process:
             for out in runs.values():
                 print(f"\n{summary(out, read_results(out))}", flush=True)

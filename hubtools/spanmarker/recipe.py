@@ -36,9 +36,8 @@ class SpanMarkerRecipe(Recipe):
         """``model.name_or_path``, or with ``model.from_scratch`` a tiny BERT built once by the main process."""
         if self.cfg.model.from_scratch is None:
             return self.cfg.model.name_or_path
-        self.create_folder()
         folder = self.folder.path / "init" / "encoder"
-        if self.state.is_main_process:
+        if self.state.is_main_process and not self.folder.staged_init(folder):
             self.seed()
             build_tiny_encoder(self.cfg.model, data.splits["train"]["tokens"], folder)
         self.state.wait_for_everyone()

@@ -53,9 +53,8 @@ class TokenClassificationRecipe(Recipe):
             if self.cfg.model.case_tokens:
                 tokenizer = self.with_case_tokens(model, tokenizer)
         else:
-            self.create_folder()
             init_dir = self.folder.path / "init"
-            if self.state.is_main_process:
+            if self.state.is_main_process and not self.folder.staged_init(init_dir):
                 model, tokenizer = build_from_scratch(self.cfg.model, data.label_names, data.splits["train"]["tokens"])
                 model.save_pretrained(init_dir)
                 tokenizer.save_pretrained(init_dir)
