@@ -14,6 +14,7 @@ import dataclasses
 import importlib.util
 import inspect
 import re
+import textwrap
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,6 +53,15 @@ def _markdown(text: str) -> str:
     return re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)
 
 
+def _script_doc(doc: str) -> str:
+    """A recipe script's docstring as Markdown: its paragraphs of example commands become code blocks."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    commands = ("accelerate ", "python ")
+    return "\n\n".join(f"```bash\n{textwrap.dedent(p)}\n```" if all(line.strip().startswith(commands)
+                                                                      for line in p.splitlines())
+                        else _markdown(p) for p in paragraphs)
+
+
 def _cell(text: Any) -> str:
     """A Markdown table cell: one line, pipes escaped."""
     return _markdown(" ".join(str(text).split())).replace("|", "\\|")
@@ -72,7 +82,7 @@ def _argument_name(action: argparse.Action) -> str:
 
 def parser_markdown(parser: argparse.ArgumentParser) -> str:
     """The usage line and a table of the arguments of one parser (subcommands excepted)."""
-    parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=110)
+    parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=90)
     rows = []
     for action in parser._actions:  # argparse offers no public listing of its arguments
         if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
@@ -110,7 +120,7 @@ def cli_reference() -> str:
         _, variants, shortcuts = recipe_parts(module)
         parser = script_parser(module.__doc__, variants, shortcuts)
         parser.prog = f"recipes/{name}.py"
-        out += [f"### recipes/{name}.py", "", inspect.cleandoc(module.__doc__), "", parser_markdown(parser)]
+        out += [f"### recipes/{name}.py", "", _script_doc(module.__doc__), "", parser_markdown(parser)]
     return "\n".join(out)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ def test_cli_reference_has_each_recipe_with_its_own_options(cli_text, recipe, ow
         assert f"| `{flag}` |" in part, (recipe, flag)
     assert part.count("| `--system") == (recipe == "multinerd")
     assert f"recipes/{recipe}.py [-h]" in part
+    assert re.search(rf"```bash\n(accelerate launch|python) recipes/{recipe}\.py", part)  # the script's examples
 
 
 def test_configuration_reference_has_every_key_with_type_default_and_description():
