@@ -244,9 +244,9 @@ class ExportConfig:
         drop_padding: with ``split_attention``, run every layer's projections, GELU and layer norms on the real
             tokens of a padded batch only (``hubtools.export.onnx_graph.drop_padding``): much faster on batches
             of mixed lengths, a few percent slower on one sentence and on length-sorted batches with little
-            padding (docs/architecture.md, README benchmarks).
+            padding (docs/decisions.md, docs/benchmarks.md).
         quantize: dynamic int8 quantization.
-        per_channel: per-channel quantization of the MatMul weights (docs/architecture.md has the
+        per_channel: per-channel quantization of the MatMul weights (docs/decisions.md has the
             measurement); an attention left fused (``split_attention`` off) has its packed QKV weights per
             tensor.
         quantize_embeddings: also try quantizing the word embeddings (Gather); kept only if it verifies.
@@ -295,9 +295,9 @@ class PublishConfig:
 
     Attributes:
         model_repo_id / dataset_repo_id: default Hub repos of ``hubtools push``.
-        license: the model's license, a Hub license identifier or ``other`` with ``license_name`` (and
-            ``license_link``); unset, the data's license (and its name and link). The dataset card states
-            the data's.
+        license / license_name / license_link: the model's license, a Hub license identifier or ``other``
+            with ``license_name`` (and ``license_link``); unset, the data's license (and its name and link). The
+            dataset card states the data's.
         tags / widget / description: card metadata, widget sentences and the opening paragraph.
         templates: a folder of card templates that replace the shipped ones of the same name (``cards/``).
     """

@@ -18,7 +18,7 @@ every sentence alone (runs with ``model.document_context``: results.json ``extra
 the minutes per run; ``OUTPUT/bench.json`` holds every run's figures (with the weight averaging's outcome:
 whether the averaged weights were kept, and the test F1 of the weights not kept).
 
-The README's ner-uk figures are ``python scripts/bench_ner_uk.py --data PATH/ner-uk/v1.0 --seeds 42,1,2``.
+The ner-uk figures of docs/benchmarks.md are ``python scripts/bench_ner_uk.py --data PATH/ner-uk/v1.0 --seeds 42,1,2``.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def feature_logits(forward: Forward, rows: Sequence[Row], names: Sequence[str], 
 
 
 # ONNX Runtime's CPU SkipLayerNormalization kernel is slower than the Add + LayerNormalization it replaces on
-# short sequences (docs/architecture.md has the profile), so CPU sessions keep the two apart;
+# short sequences (docs/decisions.md has the profile), so CPU sessions keep the two apart;
 # ``optimize_onnx`` does not fuse them offline either.
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasSkipLayerNormFusion")
 

@@ -30,7 +30,7 @@ ATTENTION_OPSET = 23
 MIN_SOURCE_OPSET = 18
 # Additive mask on padded keys. A masked key's softmax weight is exp(MASK_VALUE + s) against 1 for the row's
 # largest score, s being its own score minus that maximum: below fp32 resolution unless s > 34 (on a MiniLM
-# CoNLL model the fp32 logits at -50 and at -10000 were bit-identical, docs/architecture.md; after
+# CoNLL model the fp32 logits at -50 and at -10000 were bit-identical, docs/decisions.md; after
 # :func:`drop_padding` a right-padded key copies its own sequence's last real key, so s <= 0). A larger magnitude
 # changes no result but costs time: ONNX Runtime's softmax clamps its exponent near -104, so a masked weight
 # becomes a subnormal float, and on Intel Xeons the softmax and the probabilities x V product run about twice

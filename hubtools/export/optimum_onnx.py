@@ -130,7 +130,7 @@ def quantize_onnx(source: Path, target: Path, qconfig, embeddings: bool) -> Path
     """Dynamic int8 quantization of MatMul weights (and of the Gather tables with ``embeddings``), with the
     weight type, symmetry, range and per-channel option of ``qconfig``, then of the packed QKV weights of any
     fused attention left (:func:`hubtools.export.onnx_graph.split_attention` off or not applicable) per tensor
-    (QAttention with per-column scales was slower; docs/architecture.md)."""
+    (QAttention with per-column scales was slower; docs/decisions.md)."""
     import onnx
     from onnxruntime.quantization import quantize_dynamic
 

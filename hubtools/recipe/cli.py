@@ -114,6 +114,17 @@ class Shortcut:
         return [] if value is None else [f"{self.key}={value}"]
 
 
+def script_parser(doc: str, variants: Variants | None = None, shortcuts: tuple[Shortcut, ...] = ()) \
+        -> argparse.ArgumentParser:
+    """The command line of a recipe script: the shared arguments, its variant option and its shortcuts."""
+    parser = recipe_parser(doc.strip().splitlines()[0])
+    if variants:
+        variants.add_arguments(parser)
+    for shortcut in shortcuts:
+        shortcut.add_argument(parser)
+    return parser
+
+
 def config_from_args(recipe: type[Recipe], args: argparse.Namespace, default_config: Path,
                      extra: list[str] | None = None) -> RecipeConfig:
     """The configuration named by the command line, ``extra`` overrides first (the user's win)."""
@@ -151,11 +162,7 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
                 shortcuts: tuple[Shortcut, ...] = ()) -> dict[str, Path]:
     """Parse the shared command line, run the recipe (once per selected variant) and print the run folders."""
     setup_logging()
-    parser = recipe_parser(doc.strip().splitlines()[0])
-    if variants:
-        variants.add_arguments(parser)
-    for shortcut in shortcuts:
-        shortcut.add_argument(parser)
+    parser = script_parser(doc, variants, shortcuts)
     args = parser.parse_intermixed_args()  # overrides before and after options alike
     args.shortcut_overrides = [o for shortcut in shortcuts for o in shortcut.override(args)]
     values = variants.selected(parser, args) if variants else [None]

@@ -179,7 +179,7 @@ def optimize_spanmarker_onnx(onnx_path: str | os.PathLike, out_path: str | os.Pa
 # Which nodes the int8 variant quantizes (``quantize_spanmarker_onnx``'s ``scope``): every node
 # ``quantize_dynamic`` can (``all``: the embedding tables, the attention's activation x activation MatMuls and the
 # span classifier too), or only the encoder's linear layers (``encoder_linear``: MatMuls of an activation by a
-# weight inside the encoder), the default; ``docs/spanmarker_onnx.md`` has the measurement that picked it.
+# weight inside the encoder), the default; ``docs/decisions.md`` has the measurement that picked it.
 QUANTIZATION_SCOPES = ("encoder_linear", "all")
 ENCODER_PREFIX = "/encoder/"
 
