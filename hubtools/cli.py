@@ -210,7 +210,8 @@ def _model_arguments(parser: argparse.ArgumentParser, variant: str) -> None:
     parser.add_argument("--variant", choices=VARIANTS, default=variant,
                         help=f"the PyTorch weights or an exported ONNX file (default {variant})")
     parser.add_argument("--revision", help="Hub revision of RUN_OR_REPO")
-    parser.add_argument("--trust-remote-code", action="store_true", help="run a Hub model's own code")
+    parser.add_argument("--trust-remote-code", action="store_true", help="run the model's own code (config.json "
+                        "auto_map) from its folder or repo; this project's RNN taggers load without it")
     parser.add_argument("--batch-size", type=int, default=32)
 
 
