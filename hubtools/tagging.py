@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubtools.config import DataConfig, ModelConfig
 from hubtools.data.schemes import invalid_tags, types_of
-from hubtools.errors import DataError, UsageError
+from hubtools.errors import DataError, UsageError, one_line, user_error
 from hubtools.paths import looks_like_path, portable
 from hubtools.remote_code import check_code, code_note, load_token_classifier
 from hubtools.results import RunResults
@@ -209,9 +209,9 @@ def _hub_source(repo_id: str, variant: str, revision: str | None, trust_remote_c
     except RevisionNotFoundError:
         raise UsageError(f"--revision {revision!r}: not a branch, tag or commit of the Hub repo {repo_id}") from None
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
-        raise UsageError(f"{where}: cannot download the model from the Hub ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}); check the repo id, HF_ENDPOINT "
-                         "and HF_TOKEN") from None
+        message = user_error(err) or (f"cannot download the model from the Hub ({one_line(err)}); check the repo "
+                                      "id, HF_ENDPOINT and HF_TOKEN")
+        raise UsageError(f"{where}: {message}") from None
     results = read_results(folder) if (folder / RESULTS_FILE).is_file() else None
     return ModelSource(repo_id, folder, folder, results, repo_id=repo_id, revision=info.sha,
                        trust_remote_code=trust_remote_code)

@@ -155,9 +155,14 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
     args.shortcut_overrides = [o for shortcut in shortcuts for o in shortcut.override(args)]
     values = variants.selected(parser, args) if variants else [None]
 
+    running: list[Recipe] = []  # the recipe at work, whose staging folder an interruption or a full disk names
+
     def main() -> dict[str, Path]:
         configs = variant_configs(recipe, args, default_config, variants, values)
-        runs = {name: recipe(cfg).run() for name, cfg in configs.items()}
+        runs = {}
+        for name, cfg in configs.items():
+            running[:] = [recipe(cfg)]
+            runs[name] = running[0].run()
         if PartialState().is_main_process:
             for out in runs.values():
                 print(f"\n{summary(out, read_results(out))}", flush=True)
@@ -165,4 +170,4 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
                 print(f"comparison  {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
         return runs
 
-    return run_reporting_errors(parser.prog, main, args.debug)
+    return run_reporting_errors(parser.prog, main, args.debug, lambda: running[0].folder.path if running else None)
