@@ -137,11 +137,11 @@ def _hub_error(err: BaseException) -> str | None:
     if isinstance(err, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
         return "not a local folder, and not in the Hub cache" + (" (HF_HUB_OFFLINE is set)" if HF_HUB_OFFLINE else "")
     if isinstance(err, GatedRepoError):
-        return f"a gated Hub repo: ask for access on its page, then set HF_TOKEN ({_first_line(err)})"
+        return "a gated Hub repo: ask for access on its page, then set HF_TOKEN"
     if isinstance(err, RepositoryNotFoundError):
-        return f"no such Hub repo, or HF_TOKEN gives no access to it ({_first_line(err)})"
+        return "no such Hub repo, or HF_TOKEN gives no access to it"
     if isinstance(err, RevisionNotFoundError):
-        return f"no such revision in the Hub repo ({_first_line(err)})"
+        return "no such branch, tag or commit in the Hub repo"
     if isinstance(err, HFValidationError):
         return f"not a local folder, and not a valid Hub repo id ({_first_line(err)})"
     return None
