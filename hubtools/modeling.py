@@ -130,11 +130,13 @@ def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTr
     A checkpoint that already classifies tokens must have the same label names (a different order is
     fixed by reordering its head); otherwise ``model.reset_head`` is required.
     """
-    with about(f"model.name_or_path {cfg.name_or_path!r}"):
+    where = f"model.name_or_path {cfg.name_or_path!r}"
+    with about(where):
         config = AutoConfig.from_pretrained(cfg.name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(cfg.name_or_path)
     overrides = config_overrides(cfg, config)
     id2label, label2id = label_maps(label_names)
+    with about(where):
+        tokenizer = AutoTokenizer.from_pretrained(cfg.name_or_path)
     if not tokenizer.is_fast:
         raise ConfigError(f"{cfg.name_or_path}: a fast tokenizer is required for word alignment")
     if _is_token_classifier(config) and not cfg.reset_head:
