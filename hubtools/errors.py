@@ -64,8 +64,8 @@ def one_line(err: BaseException) -> str:
 
 WHERE_ATTRIBUTE = "_hubtools_where"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped with Ctrl-C
-# OSError numbers that say something about the user's machine or paths, not about a bug
-PATH_ERRNOS = frozenset({errno.ENOSPC, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+# OSError numbers that say something about the user's paths, not about a bug (ENOSPC has its own message)
+PATH_ERRNOS = frozenset({errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
                          errno.EDQUOT, errno.ENAMETOOLONG, errno.EEXIST})
 
 
@@ -127,6 +127,7 @@ def _hub_error(err: BaseException) -> str | None:
     from huggingface_hub.constants import HF_HUB_OFFLINE
     from huggingface_hub.errors import (
         GatedRepoError,
+        HfHubHTTPError,
         HFValidationError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
@@ -144,6 +145,8 @@ def _hub_error(err: BaseException) -> str | None:
         return "no such branch, tag or commit in the Hub repo"
     if isinstance(err, HFValidationError):
         return f"not a local folder, and not a valid Hub repo id ({_first_line(err)})"
+    if isinstance(err, HfHubHTTPError):
+        return f"the Hub refused the request ({_first_line(err)})"
     return None
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+import requests
 from recipe_runs import ROOT, recipe_env
 
 from hubtools.data.loading import load_hub
@@ -108,7 +109,8 @@ def test_a_full_disk_names_the_folder(tmp_path, capsys):
 
 
 def test_the_argument_is_named_and_bugs_keep_their_traceback(capsys, monkeypatch):
-    from huggingface_hub.utils import validate_repo_id
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import hf_raise_for_status, validate_repo_id
 
     def bad_id():
         with about("--model 'a b'"):
@@ -116,6 +118,11 @@ def test_the_argument_is_named_and_bugs_keep_their_traceback(capsys, monkeypatch
 
     assert reported(bad_id, capsys)[1].startswith("prog: error: --model 'a b': not a local folder, and not a valid "
                                                   "Hub repo id (Repo id must use alphanumeric")
+    response = requests.models.Response()
+    response.status_code, response.url = 503, "http://127.0.0.1/api/models/org/name"
+    with pytest.raises(HfHubHTTPError) as refused:
+        hf_raise_for_status(response)
+    assert user_error(refused.value).startswith("the Hub refused the request (503 Server Error")
     with pytest.raises(ZeroDivisionError):
         run_reporting_errors("prog", lambda: 1 / 0)
     assert user_error(ValueError("a bug")) is None
