@@ -67,6 +67,7 @@ def test_the_rules_read_config_json(rnn_folder, tmp_path):
     assert "made with hubtools 0.0.9" in code_note(rnn_folder, "M", "0.0.9")
 
 
+@pytest.mark.slow
 def test_an_rnn_tagger_folder_runs_none_of_its_code_without_the_flag(rnn_folder, text, tmp_path):
     marker, out = tmp_path / "planted-ran", tmp_path / "out.jsonl"
     proc = hubtools("predict", str(rnn_folder), "--text", str(text), "--output", str(out), "--variant", "pytorch",
@@ -82,6 +83,7 @@ def test_an_rnn_tagger_folder_runs_none_of_its_code_without_the_flag(rnn_folder,
     assert marker.read_text() == "ran"
 
 
+@pytest.mark.slow
 def test_foreign_code_is_refused_in_one_line_and_runs_with_the_flag(foreign_folder, text, tmp_path):
     marker, out = tmp_path / "planted-ran", tmp_path / "out.jsonl"
     proc = hubtools("evaluate", str(foreign_folder), "--data", "generate:conll2003", marker=marker, tmp_path=tmp_path)

@@ -39,6 +39,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_mistyped_model_of_a_recipe(tmp_path):
     proc = run(["recipes/ner.py", "--preset", "tiny", "--output-dir", str(tmp_path / "run"), "--no-export",
                 "data.generate.num_sentences=60", "model.name_or_path=nonexistent/model", "model.from_scratch=null"])
@@ -47,6 +48,7 @@ def test_a_mistyped_model_of_a_recipe(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_model_id_offline_and_an_endpoint_that_does_not_answer(tmp_path):
     message = one_line_error(run(["-m", "hubtools", "evaluate", "nonexistent/model"]), "hubtools evaluate")
     assert message == "RUN_OR_REPO 'nonexistent/model': not a local folder, and not in the Hub cache " \
@@ -59,6 +61,7 @@ def test_a_model_id_offline_and_an_endpoint_that_does_not_answer(tmp_path):
         and "Connection refused" in message
 
 
+@pytest.mark.slow
 def test_an_output_that_is_a_folder_or_cannot_be_written(tmp_path):
     text = tmp_path / "in.txt"
     text.write_text("Alice lives in Paris\n")
@@ -133,6 +136,7 @@ def test_the_argument_is_named_and_bugs_keep_their_traceback(capsys, monkeypatch
     assert status == EXIT_INTERRUPTED and err.splitlines()[-1] == "prog: error: interrupted"
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_staged_work(tmp_path):
     """SIGINT to a recipe once its first checkpoint is saved: status 130, one line naming the staging folder."""
     out, log = tmp_path / "run", tmp_path / "stderr.txt"
