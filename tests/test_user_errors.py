@@ -14,6 +14,7 @@ import time
 
 import pytest
 import requests
+from conftest import client_env
 from recipe_runs import ROOT, recipe_env
 
 from hubtools.data.loading import load_hub
@@ -59,6 +60,16 @@ def test_a_model_id_offline_and_an_endpoint_that_does_not_answer(tmp_path):
     message = one_line_error(proc, "hubtools evaluate")
     assert message.startswith(f"RUN_OR_REPO 'nonexistent/model': cannot reach http://127.0.0.1:{port}/") \
         and "Connection refused" in message
+
+
+@pytest.mark.slow
+def test_a_repo_the_hub_does_not_have(hub_server, tmp_path):
+    env = client_env(hub_server.endpoint, tmp_path, HF_TOKEN=hub_server.read_token)
+    proc = subprocess.run([sys.executable, "-m", "hubtools", "predict", f"{hub_server.user}/no-such-model", "--text",
+                           str(tmp_path), "--output", str(tmp_path / "out.jsonl")], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+    assert one_line_error(proc, "hubtools predict") == (
+        f"RUN_OR_REPO '{hub_server.user}/no-such-model': no such Hub repo, or HF_TOKEN gives no access to it")
 
 
 @pytest.mark.slow
