@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
+    if args.output:
+        check_output_file(args.output)
     data = data_argument(args.data, args.data_option) if args.data else None
     main_process = PartialState().is_main_process
     if args.variant != "pytorch" and not main_process:
@@ -77,6 +80,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.output:
         write_json(args.output, to_dict(evaluation))
     return 0
+
+
+def check_output_file(path: Path, flag: str = "--output") -> None:
+    """UsageError naming ``flag`` when no file can be written at ``path`` (a folder, under a file, in a folder
+    where no file can be created: tried with a temporary file), checked before any work."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: a folder; give the name of the file to write")
+    folder = next(p for p in path.absolute().parents if p.exists())
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: {folder} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot write in {folder} ({err.strerror or type(err).__name__})") from None
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -107,6 +124,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
+    check_output_file(args.output)
     source = resolve_model(args.model, args.variant, args.revision, args.trust_remote_code)
     tagger = Tagger(source, args.variant, args.batch_size)
     if args.text:
@@ -215,7 +233,8 @@ def _model_arguments(parser: argparse.ArgumentParser, variant: str) -> None:
     parser.add_argument("--variant", choices=VARIANTS, default=variant,
                         help=f"the PyTorch weights or an exported ONNX file (default {variant})")
     parser.add_argument("--revision", help="Hub revision of RUN_OR_REPO")
-    parser.add_argument("--trust-remote-code", action="store_true", help="run a Hub model's own code")
+    parser.add_argument("--trust-remote-code", action="store_true", help="run the model's own code (config.json "
+                        "auto_map) from its folder or repo; this project's RNN taggers load without it")
     parser.add_argument("--batch-size", type=int, default=32)
 
 

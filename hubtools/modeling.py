@@ -18,7 +18,7 @@ from transformers import (
 )
 
 from hubtools.config import ModelConfig
-from hubtools.errors import ConfigError
+from hubtools.errors import ConfigError, about
 
 _TOKENIZER_CLASSES = {"distilbert": DistilBertTokenizerFast, "bert": BertTokenizerFast}
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -130,10 +130,13 @@ def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTr
     A checkpoint that already classifies tokens must have the same label names (a different order is
     fixed by reordering its head); otherwise ``model.reset_head`` is required.
     """
-    config = AutoConfig.from_pretrained(cfg.name_or_path)
+    where = f"model.name_or_path {cfg.name_or_path!r}"
+    with about(where):
+        config = AutoConfig.from_pretrained(cfg.name_or_path)
     overrides = config_overrides(cfg, config)
     id2label, label2id = label_maps(label_names)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.name_or_path)
+    with about(where):
+        tokenizer = AutoTokenizer.from_pretrained(cfg.name_or_path)
     if not tokenizer.is_fast:
         raise ConfigError(f"{cfg.name_or_path}: a fast tokenizer is required for word alignment")
     if _is_token_classifier(config) and not cfg.reset_head:

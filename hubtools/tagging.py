@@ -6,8 +6,9 @@ A model is named by RUN_OR_REPO: a run folder (``results.json``, ``model/``, ``o
 ``HF_TOKEN`` and its cache as usual; only the files the variant needs, after ``config.json`` has shown a token
 classifier). Variants: ``pytorch`` (the weights) and the ONNX files of the export, ``onnx``, ``onnx_int8`` and
 ``onnx_int8_embeddings`` (the files the run's ``results.json`` lists as passed, else the exporter's file names
-in ``onnx/``). Supported: transformers token classifiers and the remote-code RNN taggers (their code runs only
-for a run folder of this project or with ``trust_remote_code``); SpanMarker models are refused.
+in ``onnx/``). Supported: transformers token classifiers and this project's RNN taggers (loaded with the installed
+package's classes, :mod:`hubtools.remote_code`); a model's own code (``auto_map``) runs only with
+``--trust-remote-code``; SpanMarker models are refused.
 
 Sentences are tokenized as in training (:func:`hubtools.context.tokenize_with_context` with the run's window
 size and stride, else the model's maximum length and the recipes' default stride): a sentence longer than the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from hubtools.config import DataConfig, ModelConfig
 from hubtools.data.schemes import invalid_tags, types_of
-from hubtools.errors import DataError, UsageError
+from hubtools.errors import DataError, UsageError, one_line, user_error
 from hubtools.paths import looks_like_path, portable
+from hubtools.remote_code import check_code, code_note, load_token_classifier
 from hubtools.results import RunResults
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
     from hubtools.data.loading import LoadReport
 
+logger = logging.getLogger(__name__)
 ARGUMENT = "RUN_OR_REPO"
 VARIANTS = ("pytorch", "onnx", "onnx_int8", "onnx_int8_embeddings")  # the names the exporters give them
 DEFAULT_MAX_LENGTH = 512
@@ -140,9 +144,7 @@ def check_token_classifier(config: dict[str, Any], argument: str, trusted: bool)
     if bad:
         tag = next(iter(bad))
         raise UsageError(f"{where}: label {tag!r} is not an IOB2 tag ({bad[tag]})")
-    if auto_map and not trusted:
-        raise UsageError(f"{where}: the model runs code from its repo (config.json auto_map); pass "
-                         "--trust-remote-code to run it")
+    check_code(config, where, trusted)
 
 
 def resolve_model(argument: str, variant: str = "pytorch", revision: str | None = None,
@@ -161,6 +163,10 @@ def resolve_model(argument: str, variant: str = "pytorch", revision: str | None 
     else:
         source = _hub_source(argument, variant, revision, trust_remote_code)
     check_token_classifier(source.config, argument, source.trust_remote_code)
+    note = None if source.trust_remote_code else code_note(
+        source.model_dir, f"{ARGUMENT} {argument!r}", source.results.versions.get("nerhub") if source.results else None)
+    if note:
+        logger.warning(note)
     if variant != "pytorch":
         source.onnx_file(variant)
     return source
@@ -171,8 +177,7 @@ def _local_source(argument: str, path: Path, trust_remote_code: bool) -> ModelSo
 
     if (path / RESULTS_FILE).is_file() and (path / "model" / "config.json").is_file():
         results = read_results(path)
-        return ModelSource(argument, path, path / "model", results, run_dir=path,
-                           trust_remote_code=trust_remote_code or results.model.remote_code)
+        return ModelSource(argument, path, path / "model", results, run_dir=path, trust_remote_code=trust_remote_code)
     if (path / "config.json").is_file():
         results = read_results(path) if (path / RESULTS_FILE).is_file() else None
         return ModelSource(argument, path, path, results, trust_remote_code=trust_remote_code)
@@ -204,9 +209,9 @@ def _hub_source(repo_id: str, variant: str, revision: str | None, trust_remote_c
     except RevisionNotFoundError:
         raise UsageError(f"--revision {revision!r}: not a branch, tag or commit of the Hub repo {repo_id}") from None
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
-        raise UsageError(f"{where}: cannot download the model from the Hub ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}); check the repo id, HF_ENDPOINT "
-                         "and HF_TOKEN") from None
+        message = user_error(err) or (f"cannot download the model from the Hub ({one_line(err)}); check the repo "
+                                      "id, HF_ENDPOINT and HF_TOKEN")
+        raise UsageError(f"{where}: {message}") from None
     results = read_results(folder) if (folder / RESULTS_FILE).is_file() else None
     return ModelSource(repo_id, folder, folder, results, repo_id=repo_id, revision=info.sha,
                        trust_remote_code=trust_remote_code)
@@ -288,13 +293,13 @@ class Tagger:
     def _tag_pytorch(self, features: Dataset, lengths: list[int]) -> list[list[int]]:
         import tempfile
 
-        from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, TrainingArguments
+        from transformers import DataCollatorForTokenClassification, TrainingArguments
 
         from hubtools.evaluation import predict_words
         from hubtools.training.trainer import NerTrainer, argmax_logits
 
-        model = AutoModelForTokenClassification.from_pretrained(
-            self.source.model_dir, trust_remote_code=self.source.trust_remote_code)
+        model = load_token_classifier(self.source.model_dir, self.source.trust_remote_code,
+                                      f"{ARGUMENT} {self.source.argument!r}")
         with tempfile.TemporaryDirectory() as tmp:
             args = TrainingArguments(output_dir=tmp, per_device_eval_batch_size=self.batch_size, report_to="none",
                                      dataloader_pin_memory=False)

@@ -149,4 +149,5 @@ def test_a_hub_repo_without_a_token_classifier_is_refused(hub_server, other, tmp
     proc = hubtools("evaluate", f"{hub_server.user}/no-such-model", "--data", str(other[0]), env=env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(
-        f"hubtools evaluate: error: RUN_OR_REPO '{hub_server.user}/no-such-model': cannot download the model")
+        f"hubtools evaluate: error: RUN_OR_REPO '{hub_server.user}/no-such-model': no such Hub repo, or HF_TOKEN "
+        "gives no access to it")

@@ -3,6 +3,7 @@ comparison report, configuration checks, and the ner-uk data sources (generator,
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,21 @@ def test_reload_with_remote_code_and_pipeline(compared, cell):
     for entity in reloaded["entities"]:
         assert SENTENCE[entity["start"]:entity["end"]] == entity["word"]
     assert ("LOC", "Харків") in {(e["entity_group"], e["word"]) for e in reloaded["entities"]}
+
+
+@pytest.mark.slow
+def test_a_copied_run_is_evaluated_without_running_its_code(compared, tmp_path):
+    """``hubtools evaluate`` of a run folder whose modeling_rnn_tagger.py was changed to write a file: scored with
+    the installed classes, no --trust-remote-code needed, the file never written."""
+    run, marker = Path(shutil.copytree(compared[0] / "rnn", tmp_path / "copied")), tmp_path / "planted-ran"
+    code = run / "model" / "modeling_rnn_tagger.py"
+    code.write_text(f"open({str(marker)!r}, 'w').write('ran')\n" + code.read_text(encoding="utf-8"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "hubtools", "evaluate", str(run), "--no-record"], text=True,
+                          capture_output=True, env={**ENV, "HF_MODULES_CACHE": str(tmp_path / "m")}, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    overall = next(line for line in proc.stdout.splitlines() if line.startswith("overall (micro)"))
+    assert not marker.exists() and overall.split()[4] == f"{read_results(run).test.f1:.4f}"
+    assert "--trust-remote-code runs the folder's own code instead" in proc.stderr
 
 
 @pytest.mark.slow

@@ -66,3 +66,24 @@ def ner_dataset():
         validation=Dataset.from_list(rows[2:3], features=features),
         test=Dataset.from_list(rows[3:], features=features),
     )
+
+
+def save_tiny_rnn_tagger(path: Path) -> Path:
+    """Save a tiny untrained RNN tagger of this project as the RNN recipe does: weights, word tokenizer and the
+    copies of its code files (``auto_map``)."""
+    import torch
+
+    from hubtools.rnn.configuration_rnn_tagger import RnnTaggerConfig
+    from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
+    from hubtools.rnn.tokenizer import build_word_tokenizer
+
+    tokenizer = build_word_tokenizer([s.split() for s in SENTENCES])
+    config = RnnTaggerConfig(vocab_size=len(tokenizer), embedding_dim=8, hidden_size=6, cell="lstm",
+                             pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+                             id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)})
+    torch.manual_seed(0)
+    RnnTaggerConfig.register_for_auto_class()
+    RnnTaggerForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+    RnnTaggerForTokenClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -42,6 +42,7 @@ Empty sentences and empty documents, one rule for every format:
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -402,12 +403,31 @@ def load_hub(dataset_id: str, *, name: str | None = None, revision: str | None =
     except (DatasetNotFoundError, FileNotFoundError, ConnectionError) as err:
         raise DataError(f"data.source {dataset_id!r}: cannot load from the Hub: {' '.join(str(err).split())}") \
             from None
+    except ValueError as err:
+        message = config_error(err, dataset_id, name)
+        if message is None:
+            raise
+        raise DataError(message) from None
     if report is not None:
         report.format = "Hub"
     if filters:
         dsd = filter_rows(dsd, filters, source=dataset_id)
     return normalize(dsd, tokens_column, tags_column, scheme, source=dataset_id, label_names=label_names,
                      label_where=label_where, report=report, document_column=document_column)
+
+
+def config_error(err: ValueError, dataset_id: str, name: str | None) -> str | None:
+    """The one-line message of ``datasets.load_dataset``'s error for a configuration the dataset does not have
+    (``data.config_name``), naming the ones it has; None for another ValueError."""
+    text = str(err)
+    available = re.search(r"\[[^\]]*\]", text)
+    names = re.findall(r"'([^']*)'", available.group(0)) if available else []
+    configs = f" (its configurations: {', '.join(names)})" if names else ""
+    if "BuilderConfig" in text and "not found" in text:
+        return f"data.config_name {name!r}: {dataset_id} has no such configuration{configs}"
+    if text.startswith("Config name is missing"):
+        return f"data.config_name: {dataset_id} has several configurations; choose one{configs}"
+    return None
 
 
 def strip_token_prefix(ds: Dataset, prefix: str, where: str) -> Dataset:

@@ -77,16 +77,17 @@ def time_forward(forward, rows: list[dict], words: list[int], names: list[str], 
             "throughput_words_s": round(sum(words) / seconds, 1)}
 
 
-def _forward(kind: str, path: str, threads: int | None, device: str, remote_code: bool = False):
+def _forward(kind: str, path: str, threads: int | None, device: str):
+    """The forward of one variant; PyTorch weights load with the installed classes (no code of the run runs)."""
     if kind == "pytorch":
         import torch
-        from transformers import AutoModelForTokenClassification
 
         from hubtools.export.inference import torch_forward
+        from hubtools.remote_code import load_token_classifier
 
         if threads:
             torch.set_num_threads(threads)
-        model = AutoModelForTokenClassification.from_pretrained(path, trust_remote_code=remote_code)
+        model = load_token_classifier(path)
         return torch_forward(model, device)
     from hubtools.export.inference import ort_forward, ort_session
 
@@ -112,7 +113,7 @@ def measure(spec: dict, kind: str, path: str) -> dict:
     rows = [{k: v for k, v in row.items() if k in INPUT_NAMES} for row in spec["rows"]]
     out = []
     for threads in spec["threads"]:
-        forward, names = _forward(kind, path, threads, spec["device"], spec.get("remote_code", False))
+        forward, names = _forward(kind, path, threads, spec["device"])
         out.append({"threads": threads or "gpu", **time_forward(forward, rows, spec["words"], names,
                                                                 spec["pad_id"])})
     return {"peak_rss_mb": peak_rss_mb(), "settings": out}
@@ -164,8 +165,7 @@ def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, 
     rows: list[BenchmarkRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device,
-                                         "remote_code": results.model.remote_code}))
+        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device}))
         for name, path in todo.items():
             result = run_worker(spec_path, "pytorch" if name == "pytorch" else "onnx", path)
             files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]

@@ -167,12 +167,17 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
     args.shortcut_overrides = [o for shortcut in shortcuts for o in shortcut.override(args)]
     values = variants.selected(parser, args) if variants else [None]
 
+    running: list[Recipe] = []  # the recipe at work, whose staging folder an interruption or a full disk names
+
     def main() -> dict[str, Path]:
         configs = variant_configs(recipe, args, default_config, variants, values)
         folders = {"overwrite": args.overwrite, "restart": args.restart}
         for cfg in configs.values():  # every variant's output folder refused or accepted before any work
             RunFolder(cfg.output_dir, **folders).check_output()
-        runs = {name: recipe(cfg, **folders).run() for name, cfg in configs.items()}
+        runs = {}
+        for name, cfg in configs.items():
+            running[:] = [recipe(cfg, **folders)]
+            runs[name] = running[0].run()
         if PartialState().is_main_process:
             for out in runs.values():
                 print(f"\n{summary(out, read_results(out))}", flush=True)
@@ -180,4 +185,4 @@ def recipe_main(recipe: type[Recipe], doc: str, default_config: Path, variants: 
                 print(f"comparison  {compare_runs(runs, next(iter(configs.values())).recipe) / 'comparison.json'}")
         return runs
 
-    return run_reporting_errors(parser.prog, main, args.debug)
+    return run_reporting_errors(parser.prog, main, args.debug, lambda: running[0].folder.path if running else None)

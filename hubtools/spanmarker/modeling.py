@@ -15,7 +15,7 @@ from transformers import AutoConfig, AutoModel
 
 from hubtools.config import ModelConfig
 from hubtools.data.schemes import types_of
-from hubtools.errors import ConfigError
+from hubtools.errors import ConfigError, about
 from hubtools.modeling import train_wordpiece_tokenizer
 from hubtools.spanmarker.options import SpanMarkerOptions
 from hubtools.spanmarker.reference import ENCODER_SUBFOLDER, encoder_at, refers_to_itself
@@ -47,8 +47,9 @@ def load_spanmarker(model_cfg: ModelConfig, options: SpanMarkerOptions, label_na
                     encoder: str | Path) -> SpanMarkerModel:
     """A SpanMarker model on ``encoder`` (an encoder id or folder) for ``label_names``, or a SpanMarker
     checkpoint, which must already predict exactly the dataset's entity types."""
-    model = SpanMarkerModel.from_pretrained(str(encoder), labels=label_names,
-                                            **spanmarker_limits(model_cfg, options))
+    with about(f"model.name_or_path {str(encoder)!r}"):
+        model = SpanMarkerModel.from_pretrained(str(encoder), labels=label_names,
+                                                **spanmarker_limits(model_cfg, options))
     own = sorted(label for label in model.config.label2id if label != "O")
     if own != sorted(types_of(label_names)):
         raise ConfigError(f"{encoder}: the SpanMarker checkpoint predicts {own}, the dataset has "
