@@ -120,7 +120,7 @@ PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
 
 def _predict(args: argparse.Namespace) -> int:
     from hubtools.prediction import dataset_rows, read_text_file, text_rows, write_jsonl
-    from hubtools.tagging import Tagger, data_argument, load_data, resolve_model
+    from hubtools.tagging import Tagger, chosen_split, data_argument, load_data, resolve_model
 
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
@@ -128,15 +128,15 @@ def _predict(args: argparse.Namespace) -> int:
     source = resolve_model(args.model, args.variant, args.revision, args.trust_remote_code)
     tagger = Tagger(source, args.variant, args.batch_size)
     if args.text:
-        rows = text_rows(tagger, *read_text_file(args.text, args.encoding))
+        rows, where = text_rows(tagger, *read_text_file(args.text, args.encoding)), ""
     else:
         cfg = data_argument(args.data, args.data_option)
         splits = load_data(cfg)[0]
-        if args.split and args.split not in splits:
-            raise UsageError(f"--split {args.split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
-        rows = dataset_rows(tagger, splits, args.split)
+        split = chosen_split(splits, args.split, cfg.source, default=None)
+        rows = dataset_rows(tagger, splits, split)
+        where = f" of split {split}" if split else f" of the splits {', '.join(splits)}"
     count = write_jsonl(args.output, rows)
-    print(f"{count} sentences tagged by {args.model} ({args.variant}): {args.output}")
+    print(f"{count} sentences{where} tagged by {args.model} ({args.variant}): {args.output}")
     return 0
 
 
@@ -177,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="SRC", help="Hub dataset id, local file or folder, or generate:NAME "
                           "(default: the run's own saved splits); the scores are recorded in the run's results.json")
     _data_options(evaluate)
-    evaluate.add_argument("--split", help="the split scored (default: test; for the run's own saved splits, the one "
-                          "the run was scored on)")
+    evaluate.add_argument("--split", help="the split scored (default: the only split of a source that has one, such "
+                          "as a single file, else test; for the run's own saved splits, the one the run was scored on)")
     evaluate.add_argument("--label-map", metavar="MODEL=DATA,...", help="score model type MODEL as data type DATA "
                           "(types of the same name match without it)")
     evaluate.add_argument("--no-record", action="store_true", help="do not add the scores to the run's results.json")

@@ -31,7 +31,7 @@ from hubtools.metrics import ids_to_tags, test_scores
 from hubtools.paths import portable
 from hubtools.results import DatasetEvaluation, TestScores
 from hubtools.run import machine_description, read_results, write_results
-from hubtools.tagging import ModelSource, Tagger, load_data, resolve_model
+from hubtools.tagging import ModelSource, Tagger, chosen_split, load_data, resolve_model
 from hubtools.tokenization import merge_word_predictions
 
 
@@ -160,8 +160,9 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str | None
                    variant: str = "pytorch", batch_size: int = 32, revision: str | None = None,
                    trust_remote_code: bool = False) -> tuple[DatasetEvaluation, ModelSource]:
     """Score ``model`` (a run folder, model folder or Hub repo: :func:`hubtools.tagging.resolve_model`) on a split
-    of ``data`` (default: the run's own saved splits); ``split`` defaults to ``test``, or to the split the run
-    was scored on when ``data`` is its own. Every argument is checked before any scoring; PyTorch scores
+    of ``data`` (default: the run's own saved splits); ``split`` defaults to the split the run was scored on when
+    ``data`` is its own, else to the only split of a source that has one (a single file), else to ``test``
+    (:func:`hubtools.tagging.chosen_split`). Every argument is checked before any scoring; PyTorch scores
     identically with 1 or N processes."""
     start = time.time()
     source = resolve_model(model, variant, revision, trust_remote_code)
@@ -170,9 +171,8 @@ def evaluate_model(model: str, data: DataConfig | None = None, split: str | None
         split = split or source.results.test.split
     else:
         (splits, report), cfg = load_data(data), data
-        split, hub = split or "test", report.format == "Hub"
-    if split not in splits:
-        raise UsageError(f"--split {split!r}: --data {cfg.source} has the splits {', '.join(splits)}")
+        hub = report.format == "Hub"
+    split = chosen_split(splits, split, cfg.source)
     ds = splits[split]
     data_names = label_names_of(ds)
     match = match_types(source.entity_types, types_of(data_names), parse_label_map(label_map),

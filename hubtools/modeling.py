@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import (
     AutoConfig,
     AutoModelForTokenClassification,
@@ -19,6 +20,7 @@ from transformers import (
 
 from hubtools.config import ModelConfig
 from hubtools.errors import ConfigError, about
+from hubtools.wordpiece import PREFIX, wordpiece_vocabulary
 
 _TOKENIZER_CLASSES = {"distilbert": DistilBertTokenizerFast, "bert": BertTokenizerFast}
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -27,16 +29,20 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def train_wordpiece_tokenizer(sentences: Iterable[Sequence[str]], vocab_size: int = 2000,
                               lowercase: bool = True, architecture: str = "distilbert",
                               model_max_length: int = 512) -> PreTrainedTokenizerBase:
-    """Train a BERT-style WordPiece tokenizer on word-split sentences and wrap it as a fast tokenizer of the
-    architecture's class, so ``AutoTokenizer`` and ``pipeline`` load it like any Hub tokenizer."""
+    """Train a BERT-style WordPiece tokenizer on word-split sentences (the same vocabulary on every run:
+    :func:`hubtools.wordpiece.wordpiece_vocabulary`) and wrap it as a fast tokenizer of the architecture's class,
+    so ``AutoTokenizer`` and ``pipeline`` load it like any Hub tokenizer."""
     if architecture not in _TOKENIZER_CLASSES:
         raise ConfigError(f"model.architecture {architecture!r} has no tokenizer here; use one of "
                           f"{sorted(_TOKENIZER_CLASSES)}")
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1)
-    tok.train_from_iterator((" ".join(words) for words in sentences), trainer=trainer)
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts = Counter(word for words in sentences
+                     for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(" ".join(words))))
+    vocab = wordpiece_vocabulary(counts, vocab_size, SPECIAL_TOKENS)
+    tok = Tokenizer(models.WordPiece({piece: i for i, piece in enumerate(vocab)}, unk_token="[UNK]",
+                                     continuing_subword_prefix=PREFIX))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -259,6 +259,17 @@ def load_data(cfg: DataConfig) -> tuple[DatasetDict, LoadReport]:
         return load_validated(cfg, report), report
     except DataError as err:
         raise DataError(f"--data {cfg.source}: {err}") from None
+
+
+def chosen_split(splits: Mapping[str, Any], split: str | None, source: str, default: str | None = "test") -> str | None:
+    """The split of ``--data source`` to read: ``split`` when given, the source's one split when it has only one
+    (a single file is read as ``train``), else ``default`` (None: every split); UsageError naming ``--split``
+    when the source has no such split."""
+    if split is None:
+        split = next(iter(splits)) if len(splits) == 1 else default
+    if split is not None and split not in splits:
+        raise UsageError(f"--split {split!r}: --data {source} has the splits {', '.join(splits)}")
+    return split
 
 
 class Tagger:

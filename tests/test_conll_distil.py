@@ -161,12 +161,20 @@ def test_transfer_set_and_card_section(distilled):
 
 @pytest.mark.slow
 def test_search_table_respects_the_budget(distilled):
-    _, results = distilled
+    out, results = distilled
     dist = results.distillation
     assert [(row.alpha, row.temperature) for row in dist.search] == [(0.5, 1.0), (0.5, 2.0)]
     best = max(dist.search, key=lambda row: row.score)
     assert (dist.alpha, dist.temperature) == (best.alpha, best.temperature)
     assert all(0 < row.score <= 1 for row in dist.search)
+    # the run trains the best pair again with the same seed: the model the search validated, whose test scores
+    # the card publishes
+    searched = read_results(out.with_name(f"{out.name}-search") / f"a{best.alpha:g}-t{best.temperature:g}")
+    assert results.training.best_validation_f1 == searched.training.best_validation_f1 == best.score
+    assert (results.test.f1, results.test.precision, results.test.recall) == (
+        searched.test.f1, searched.test.precision, searched.test.recall)
+    card = (out / "model" / "README.md").read_text()
+    assert f"| student (distilled) | {searched.test.f1:.4f} |" in card
 
 
 @pytest.mark.slow
@@ -224,3 +232,28 @@ def test_document_context_teacher_and_students_read_sentences_in_their_documents
     assert teacher_run.test.f1 > teacher_run.extra_scores["sentences_alone"].values["f1"] + 0.1
     card = " ".join((out / "model" / "README.md").read_text().split())
     assert "each sentence read with up to 48 sub-tokens of its document around it" in card
+
+
+@pytest.fixture(scope="module")
+def tiny_twice(tmp_path_factory) -> tuple[Path, RunResults, RunResults]:
+    """The tiny preset as a user runs it (its seed, no override), twice: one seed, one result."""
+    root = tmp_path_factory.mktemp("tiny_twice")
+    return root, run_recipe(root / "first"), run_recipe(root / "second")
+
+
+def comparison(results: RunResults) -> dict[str, tuple[float, float, float]]:
+    return {row.model: (row.f1, row.precision, row.recall) for row in results.distillation.comparison}
+
+
+@pytest.mark.slow
+def test_the_tiny_preset_gives_one_result_per_seed_and_distils_a_better_student(tiny_twice):
+    root, first, second = tiny_twice
+    assert comparison(first) == comparison(second) and first.test == second.test
+    assert [row.score for row in first.distillation.search] == [row.score for row in second.distillation.search]
+    assert (root / "first" / "model" / "vocab.txt").read_text() == (root / "second" / "model" / "vocab.txt").read_text()
+    scores = {model: f1 for model, (f1, _, _) in comparison(first).items()}
+    assert scores["student (distilled)"] > scores["student (alone)"]
+    # what the card publishes is the model the run trained and validated
+    assert scores["student (distilled)"] == pytest.approx(first.test.f1, abs=1e-9)
+    card = (root / "first" / "model" / "README.md").read_text()
+    assert f"| student (distilled) | {first.test.f1:.4f} |" in card
