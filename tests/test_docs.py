@@ -48,7 +48,8 @@ def test_cli_reference_lists_every_command_and_option(cli_text):
         for flag in _options(parser):
             assert f"`{flag}" in part, (name, flag)
     push = _section(text, "### hubtools push")
-    assert "| `--dry-run` | print the plan and touch nothing |" in push
+    dry_run = next(a for a in sub.choices["push"]._actions if "--dry-run" in a.option_strings)
+    assert f"| `--dry-run` | {dry_run.help} |" in push
     evaluate = _section(text, "### hubtools evaluate")
     assert "`pytorch`, `onnx`, `onnx_int8`, `onnx_int8_embeddings` | `pytorch` |" in evaluate
 

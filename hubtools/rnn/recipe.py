@@ -47,13 +47,13 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
     options_class = RnnOptions
     trainer_class = AveragingTrainer
 
-    def __init__(self, cfg, command: str | None = None) -> None:
+    def __init__(self, cfg, command: str | None = None, **folder: bool) -> None:
         if cfg.system not in CELLS:
             raise ConfigError(f"system (the cell, --cell) must be one of {CELLS}, got {cfg.system!r}")
         if cfg.model.from_scratch is None or "cell" in cfg.model.from_scratch:
             raise ConfigError("model.from_scratch must hold the RNN tagger's values (embedding_dim, hidden_size, "
                               "...); the cell is set by system / --cell")
-        super().__init__(cfg, command)
+        super().__init__(cfg, command, **folder)
 
     def build_model(self, data: LoadedData) -> BuiltModel:
         """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
