@@ -190,6 +190,7 @@ class RunFolder:
         self.overwrite, self.restart = overwrite, restart
         self.started = time.time()
         self.resuming = False
+        self._created = False
         self._lock: int | None = None
 
     @property
@@ -212,6 +213,7 @@ class RunFolder:
         """Check the output folder, create and lock the staging folder, and compare ``fingerprint`` (what
         determines the result) with the staged work's (main process, before any work)."""
         self.check_output()
+        self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
@@ -240,12 +242,13 @@ class RunFolder:
         self._lock = fd
 
     def release(self) -> None:
-        """Give the staging folder back (its lock says nobody holds it)."""
+        """Give the staging folder back (its lock says nobody holds it); a staging folder this run created and
+        staged nothing in (it failed before any work) is removed."""
         if self._lock is None:
             return
-        lock_path = self.path / LOCK_FILE if self.path.exists() else self.final / LOCK_FILE
-        if lock_path.exists():
-            os.ftruncate(self._lock, 0)
+        os.ftruncate(self._lock, 0)
+        if self._created and self.path.is_dir() and all(p.name in BOOKKEEPING for p in self.path.iterdir()):
+            shutil.rmtree(self.path)
         os.close(self._lock)
         self._lock = None
 

@@ -69,6 +69,8 @@ def test_one_run_at_a_time_and_a_dead_holder_is_taken_over(tmp_path, caplog):
     first.release()
     RunFolder(tmp_path / "run").claim(FINGERPRINT).release()  # released cleanly: no takeover line
     assert "taking over" not in caplog.text
+    assert not first.path.exists()  # a staging folder a run created and staged nothing in is removed
+    first.path.mkdir()
     (first.path / LOCK_FILE).write_text(json.dumps({"pid": 99999999, "host": "h", "command": "x", "since": "t"}))
     with caplog.at_level(logging.WARNING, logger="hubtools"):
         RunFolder(tmp_path / "run").claim(FINGERPRINT).release()
@@ -148,6 +150,7 @@ def test_killed_run_then_changed_rerun_then_resume_then_overwrite(tmp_path):
     while not any(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         time.sleep(0.5)
+    proc.send_signal(signal.SIGSTOP)  # held where it is: it keeps its lock and cannot finish meanwhile
     # a second run on the same output folder is refused while the first holds it
     line = one_line_error(run(recipe(out, *SMALL), tmp_path))
     assert f"another run is writing it (process {proc.pid} on " in line
