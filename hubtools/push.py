@@ -36,6 +36,7 @@ from hubtools.errors import PushError
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
+from hubtools.space import space_files
 from hubtools.spanmarker.reference import config_for_repo
 
 logger = logging.getLogger(__name__)
@@ -111,18 +112,25 @@ class LocalFile:
 
 
 def plan_files(run_dir: str | Path, repo_id: str, dataset_repo_id: str | None = None,
-               results: RunResults | None = None) -> list[tuple[str, str, dict[str, LocalFile]]]:
-    """``(repo_id, repo_type, {repo path: file})`` of each repo a push publishes to: the model repo and, with
-    ``dataset_repo_id``, the dataset repo; the cards rendered for those repos."""
+               results: RunResults | None = None, space_repo_id: str | None = None,
+               endpoint: str | None = None) -> list[tuple[str, str, dict[str, LocalFile]]]:
+    """``(repo_id, repo_type, {repo path: file})`` of each repo a push publishes to: the model repo, with
+    ``dataset_repo_id`` the dataset repo, with ``space_repo_id`` the demo Space (:mod:`hubtools.space`, loading
+    the model from the Hub at ``endpoint``); the cards rendered for those repos."""
     run_dir = Path(run_dir)
     results = results or read_results(run_dir)
-    model_card, dataset_card = card_texts(run_dir, results, model_repo_id=repo_id, dataset_repo_id=dataset_repo_id)
+    model_card, dataset_card = card_texts(run_dir, results, model_repo_id=repo_id, dataset_repo_id=dataset_repo_id,
+                                          space_repo_id=space_repo_id)
     targets = [(repo_id, "model", {**model_files(run_dir, repo_id),
                                    "README.md": _hash_data(run_dir / "model" / "README.md", model_card.encode())})]
     if dataset_repo_id is not None:
         files = {**dataset_files(run_dir),
                  "README.md": _hash_data(run_dir / "dataset" / "README.md", dataset_card.encode())}
         targets.append((dataset_repo_id, "dataset", files))
+    if space_repo_id is not None:
+        pages = space_files(run_dir, results, repo_id, dataset_repo_id, endpoint=endpoint)
+        targets.append((space_repo_id, "space", {path: _hash_data(run_dir / "space" / path, data)
+                                                 for path, data in pages.items()}))
     return targets
 
 
@@ -144,6 +152,7 @@ def push_run(
     repo_id: str | None = None,
     *,
     dataset_repo_id: str | None = None,
+    space_repo_id: str | None = None,
     private: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
@@ -151,7 +160,8 @@ def push_run(
     token: str | None = None,
     endpoint: str | None = None,
 ) -> PushReport:
-    """Push the model (and, with ``dataset_repo_id``, the dataset) of a run folder to the Hub.
+    """Push the model (and, with ``dataset_repo_id``, the dataset; with ``space_repo_id``, the demo Space) of a
+    run folder to the Hub.
 
     Repo ids default to the run's ``publish.model_repo_id`` / ``publish.dataset_repo_id``. Checks what would be
     published first (:func:`publish_problems`), then creates missing repos (``private``) and a missing
@@ -168,12 +178,14 @@ def push_run(
     dataset_repo_id = dataset_repo_id or results.publish.dataset_repo_id
     if dataset_repo_id is not None:
         _check_repo_id(dataset_repo_id, "--dataset-repo-id")
-    targets = plan_files(run_dir, repo_id, dataset_repo_id, results)
+    if space_repo_id is not None:
+        _check_repo_id(space_repo_id, "--space")
+    api = HfApi(endpoint=endpoint, token=token)
+    targets = plan_files(run_dir, repo_id, dataset_repo_id, results, space_repo_id, api.endpoint)
     problems = [p for rid, rtype, files in targets for p in publish_problems(rid, rtype, files)]
     if problems:
         raise PushError(f"nothing pushed: {len(problems)} problem(s) in what would be published: "
                         + "; ".join(problems) + " (see `hubtools check`)")
-    api = HfApi(endpoint=endpoint, token=token)
     secret = token or get_token()
     if not dry_run and not secret:
         raise PushError(f"no Hub token found: {LOGIN_HINT} (a token with write access)")
@@ -295,7 +307,7 @@ def _push_repo(
     dry_run: bool,
 ) -> RepoReport:
     branch = revision or "main"
-    prefix = "" if repo_type == "model" else "datasets/"
+    prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
     url = f"{api.endpoint}/{prefix}{repo_id}" + (f"/tree/{branch}" if revision else "")
     report = RepoReport(repo_id, repo_type, url, branch)
     head, remote = _retry(lambda: _remote_state(api, repo_id, repo_type, branch), f"read {repo_id}")
@@ -305,7 +317,8 @@ def _push_repo(
         return report
     kind = {"repo_type": repo_type, "exist_ok": True}
     if head is None:
-        _retry(lambda: api.create_repo(repo_id, private=private, **kind), "create repo")
+        sdk = {"space_sdk": "static"} if repo_type == "space" else {}  # the Hub creates no Space without its SDK
+        _retry(lambda: api.create_repo(repo_id, private=private, **kind, **sdk), "create repo")
     if revision and not _retry(lambda: _has_branch(api, repo_id, repo_type, branch), "list branches"):
         _retry(lambda: api.create_branch(repo_id, branch=branch, **kind), "create branch")
     report.commit = _commit(api, repo_id, repo_type, branch, local, message)
