@@ -1,5 +1,5 @@
 """The ``hubtools`` command: check a data source, render and check cards, export a run to ONNX, score and tag
-with a model (evaluate, predict), publish a run to the Hub."""
+with a model (evaluate, predict), preview a run's card and demo Space, publish a run to the Hub."""
 
 from __future__ import annotations
 

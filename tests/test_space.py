@@ -110,7 +110,8 @@ def test_space_files(run: Path, results: RunResults) -> None:
     assert "datasets" not in front_matter(local["README.md"].decode())
     assert page_config(local["index.html"])["endpoint"] == "http://127.0.0.1:2"
     assert page_config(local["index.html"])["wasm_url"] == "http://127.0.0.1:1/ort/"
-    assert '"http://127.0.0.1:1/t.js"' in local["index.html"].decode() and "dataset-link" not in local["index.html"].decode()
+    page = local["index.html"].decode()
+    assert '"http://127.0.0.1:1/t.js"' in page and "dataset-link" not in page
 
 
 def test_space_needs_a_model_transformers_js_loads(run: Path, results: RunResults) -> None:
