@@ -155,7 +155,8 @@ def test_space_page_highlights_the_python_pipeline_s_entities(hub_server, publis
                 assert browser.run("return document.getElementById('text').value") == widget[0]
     finally:
         site.shutdown()
-    fetched = [r["path"] for r in hub_server.requests()[before:] if r["path"].endswith(".onnx")]
+    fetched = [r["path"] for r in hub_server.requests()[before:]
+               if r["method"] == "GET" and r["path"].endswith(".onnx")]
     assert fetched == [f"/{published['model']}/resolve/main/{demo_variant(results).file}"]
 
 
