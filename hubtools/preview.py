@@ -73,8 +73,9 @@ def evaluation_rows(model_index: list[dict]) -> list[dict[str, Any]]:
 
 def preview_site(run_dir: str | Path, endpoint: str, *, module_url: str | None = None,
                  wasm_url: str | None = None) -> dict[str, Content]:
-    """URL path -> content of the preview served at ``endpoint``: the card page at ``/``, the Space at
-    ``/space/``, the model repo's files at ``/PATH`` and ``/NS/NAME/resolve/main/PATH``."""
+    """URL path -> content of the preview served at ``endpoint``: the card page at ``/`` (and at ``/NS/NAME``, where
+    the Space page links the model), the Space at ``/space/``, the model repo's files at ``/PATH`` and
+    ``/NS/NAME/resolve/main/PATH``."""
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     repo_id = results.publish.model_repo_id or f"local/{model_name(results, None)}"
@@ -84,10 +85,11 @@ def preview_site(run_dir: str | Path, endpoint: str, *, module_url: str | None =
                                 for path, local in model_files(run_dir, repo_id).items()}
     repo["README.md"] = card.encode()
     space = space_files(run_dir, results, repo_id, dataset_repo_id, module_url, wasm_url=wasm_url, endpoint=endpoint)
+    page = card_page(card, repo_id).encode()
     return {**{f"/{path}": content for path, content in repo.items()},
             **{f"/{repo_id}/resolve/main/{path}": content for path, content in repo.items()},
             **{f"/space/{path}": content for path, content in space.items()},
-            "/space/": space["index.html"], "/": card_page(card, repo_id).encode()}
+            "/space/": space["index.html"], "/": page, f"/{repo_id}": page}
 
 
 class SiteServer(ThreadingHTTPServer):

@@ -183,6 +183,7 @@ def test_preview_site_lays_the_run_out_as_the_model_repo(run: Path, results: Run
     assert f"<td>Test F1</td><td>{results.test.f1}</td>" in page
     assert f"F1 of\n{results.test.f1:.4f}" in page
     assert '<iframe id="space" src="space/"' in page
+    assert site[f"/{repo}"] == site["/"]  # the Space page's model link
 
 
 def test_preview_command_serves_until_stopped(run: Path, results: RunResults) -> None:
