@@ -191,7 +191,7 @@ def test_preview_shows_the_card_the_evaluation_and_the_widget(exported_finer_run
             browser.wait_for(f"return {space}.getElementById('status').dataset.state === 'tagged'", 60)
             assert browser.run(f"return {space}.getElementById('output').textContent") == results.publish.widget[0]
             if screenshot_dir():
-                browser.run(f"{space}.getElementById('status').scrollIntoView()")
+                browser.run(f"{space}.defaultView.scrollTo(0, {space}.getElementById('widget').offsetTop)")
                 browser.screenshot(screenshot_dir() / "preview-page.png")
     finally:
         proc.terminate()
