@@ -83,8 +83,8 @@ def _push(args: argparse.Namespace) -> int:
     from hubtools.push import format_report, push_run
 
     report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, space_repo_id=args.space,
-                      private=args.private,
-                      revision=args.revision, commit_message=args.commit_message, dry_run=args.dry_run)
+                      private=args.private, revision=args.revision, commit_message=args.commit_message,
+                      dry_run=args.dry_run)
     print(format_report(report))
     return 0
 
