@@ -1,5 +1,5 @@
 """The ``hubtools`` command: check a data source, render and check cards, export a run to ONNX, score and tag
-with a model (evaluate, predict), publish a run to the Hub."""
+with a model (evaluate, predict), preview a run's card and demo Space, publish a run to the Hub."""
 
 from __future__ import annotations
 
@@ -99,10 +99,18 @@ def check_output_file(path: Path, flag: str = "--output") -> None:
 def _push(args: argparse.Namespace) -> int:
     from hubtools.push import format_report, push_run
 
-    report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, private=args.private,
-                      visibility=args.visibility, revision=args.revision, commit_message=args.commit_message,
+    report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, space_repo_id=args.space,
+                      private=args.private, visibility=args.visibility, revision=args.revision,
+                      commit_message=args.commit_message,
                       dry_run=args.dry_run)
     print(format_report(report))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from hubtools.preview import serve_preview
+
+    serve_preview(args.run_dir, args.port, args.node_modules)
     return 0
 
 
@@ -203,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("run_dir", type=Path)
     push.add_argument("--repo-id", help="model repo, as namespace/name (default: publish.model_repo_id)")
     push.add_argument("--dataset-repo-id", help="dataset repo, as namespace/name (default: publish.dataset_repo_id)")
+    push.add_argument("--space", metavar="NS/NAME", help="also publish the demo Space (a static page that tags text "
+                      "with the int8 ONNX file in the browser) to this Space repo; the model card links it")
     push.add_argument("--private", action="store_true", help="create the repos private (an existing public repo is "
                       "refused: see --visibility)")
     push.add_argument("--visibility", choices=["private", "public"], help="create the repos so, or change the "
@@ -212,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--dry-run", action="store_true", help="check everything and print, per repo, the exact files "
                       "that would be published and those left out; touch nothing")
     push.set_defaults(func=_push)
+
+    preview = sub.add_parser("preview", help="serve a run's model card (as the Hub renders it) and its demo Space "
+                             "page on 127.0.0.1, before anything is pushed")
+    preview.add_argument("run_dir", type=Path)
+    preview.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any free port)")
+    preview.add_argument("--node-modules", type=Path, metavar="DIR", help="load Transformers.js and ONNX Runtime "
+                         "Web from this node_modules folder instead of jsdelivr (offline; the pinned version)")
+    preview.set_defaults(func=_preview)
 
     data = sub.add_parser("data", help="load and validate a data source as a recipe would, and summarize it")
     data.add_argument("source", help="Hub dataset id, local file or folder, or generate:NAME (data.source)")

@@ -48,6 +48,7 @@ from hubtools.families import BINARY_FILES, DATASET_FILES, family
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
+from hubtools.space import space_files
 from hubtools.spanmarker.reference import config_for_repo
 
 logger = logging.getLogger(__name__)
@@ -150,17 +151,25 @@ class Target:
 
 
 def plan_files(run_dir: str | Path, repo_id: str, dataset_repo_id: str | None = None,
-               results: RunResults | None = None) -> list[Target]:
-    """The repos a push publishes to, in commit order: the dataset repo (with ``dataset_repo_id``), then the
-    model repo; each with the allow-listed files of the run folder and the cards rendered for those repos."""
+               results: RunResults | None = None, space_repo_id: str | None = None,
+               endpoint: str | None = None) -> list[Target]:
+    """The repos a push publishes to, in commit order: the dataset repo (with ``dataset_repo_id``), the demo
+    Space (with ``space_repo_id``: :mod:`hubtools.space`, loading the model from the Hub at ``endpoint``), then
+    the model repo, whose card names the others; each with the allow-listed files of the run folder and the cards
+    rendered for those repos."""
     run_dir = Path(run_dir)
     results = results or read_results(run_dir)
-    model_card, dataset_card = card_texts(run_dir, results, model_repo_id=repo_id, dataset_repo_id=dataset_repo_id)
+    model_card, dataset_card = card_texts(run_dir, results, model_repo_id=repo_id, dataset_repo_id=dataset_repo_id,
+                                          space_repo_id=space_repo_id)
     targets = []
     if dataset_repo_id is not None:
         files, left_out = dataset_files(run_dir)
         files["README.md"] = _hash_data(run_dir / "dataset" / "README.md", dataset_card.encode())
         targets.append(Target(dataset_repo_id, "dataset", files, left_out))
+    if space_repo_id is not None:
+        pages = space_files(run_dir, results, repo_id, dataset_repo_id, endpoint=endpoint)
+        targets.append(Target(space_repo_id, "space", {path: _hash_data(run_dir / "space" / path, data)
+                                                       for path, data in pages.items()}))
     files, left_out = model_files(run_dir, repo_id, results)
     files["README.md"] = _hash_data(run_dir / "model" / "README.md", model_card.encode())
     targets.append(Target(repo_id, "model", files, left_out))
@@ -192,6 +201,7 @@ def push_run(
     repo_id: str | None = None,
     *,
     dataset_repo_id: str | None = None,
+    space_repo_id: str | None = None,
     private: bool = False,
     visibility: Visibility | None = None,
     revision: str | None = None,
@@ -200,7 +210,8 @@ def push_run(
     token: str | None = None,
     endpoint: str | None = None,
 ) -> PushReport:
-    """Push the dataset (with ``dataset_repo_id``) and then the model of a run folder to the Hub.
+    """Push the dataset (with ``dataset_repo_id``), the demo Space (with ``space_repo_id``) and then the model of a
+    run folder to the Hub.
 
     Repo ids default to the run's ``publish.model_repo_id`` / ``publish.dataset_repo_id``. Checks everything
     for every repo first (:func:`publish_problems`, :func:`preflight`), then creates missing repos (private with
@@ -221,12 +232,14 @@ def push_run(
     dataset_repo_id = dataset_repo_id or results.publish.dataset_repo_id
     if dataset_repo_id is not None:
         check_repo_id(dataset_repo_id, "--dataset-repo-id")
-    targets = plan_files(run_dir, repo_id, dataset_repo_id, results)
+    if space_repo_id is not None:
+        check_repo_id(space_repo_id, "--space")
+    api = HfApi(endpoint=endpoint, token=token)
+    targets = plan_files(run_dir, repo_id, dataset_repo_id, results, space_repo_id, api.endpoint)
     problems = [p for target in targets for p in publish_problems(target)]
     if problems:
         raise PushError(f"nothing pushed: {len(problems)} problem(s) in what would be published: "
                         + "; ".join(problems) + " (see `hubtools check`)")
-    api = HfApi(endpoint=endpoint, token=token)
     secret = token or get_token()
     if not dry_run and not secret:
         raise PushError(f"no Hub token found: {LOGIN_HINT} (a token with write access)")
@@ -488,7 +501,8 @@ def _push_repo(api: HfApi, target: Target, report: RepoReport, revision: str | N
     rid, rtype, branch = target.repo_id, target.repo_type, report.revision
     kind = {"repo_type": rtype}
     if report.created:
-        _retry(lambda: api.create_repo(rid, private=report.private, exist_ok=True, **kind), f"create {rid}")
+        sdk = {"space_sdk": "static"} if rtype == "space" else {}  # the Hub creates no Space without its SDK
+        _retry(lambda: api.create_repo(rid, private=report.private, exist_ok=True, **kind, **sdk), f"create {rid}")
     elif report.visibility_change is not None:
         _retry(lambda: api.update_repo_settings(rid, private=report.private, **kind), f"change visibility of {rid}")
     if revision and not _retry(lambda: _has_branch(api, rid, rtype, branch), "list branches"):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv with the verified stack (pyproject.toml) and nerhub installed in editable mode.
 #   scripts/setup.sh          runtime dependencies
-#   scripts/setup.sh --dev    plus pytest and ruff, and Transformers.js in tests/js/node_modules (npm, Node >= 18)
+#   scripts/setup.sh --dev    plus pytest and ruff, Transformers.js in tests/js/node_modules (npm, Node >= 18) and,
+#                             as root on Debian, Chromium and chromedriver for the browser tests
 # TORCH_SPEC overrides the torch requirement (default: the CPU build torch==2.13.0; on a GPU machine use
 # e.g. TORCH_SPEC="torch==2.13.0" with PyTorch's CUDA index, or an already installed CUDA build).
 set -euo pipefail
@@ -36,4 +37,19 @@ if [[ "${1:-}" == "--dev" ]]; then
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --prefix tests/js
   (cd tests/js && node --input-type=module \
     -e "import { env } from '@huggingface/transformers'; console.log('transformers.js ready:', env.version)")
+fi
+
+# --dev: headless Chromium and chromedriver for tests/test_space_browser.py (and scripts/check_browser.py); without
+# them those tests skip, saying why.
+if [[ "${1:-}" == "--dev" ]]; then
+  if { ! command -v chromium || ! command -v chromedriver; } >/dev/null && command -v apt-get >/dev/null \
+      && [[ $(id -u) == 0 ]]; then
+    apt-get install -y -qq chromium chromium-driver >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  fi
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    echo "browser tests ready: $(chromium --version 2>/dev/null)"
+  else
+    echo "setup.sh: no chromium/chromedriver: the browser tests will skip (apt-get install chromium chromium-driver)" >&2
+  fi
 fi

@@ -6,7 +6,8 @@ and ``datasets`` clients use (see docs in ../shared/notes/hub-api.md). Storage u
 ``blobs/`` (content addressed by sha256), ``commits/`` (immutable JSON objects: parent + tree), ``repos/``
 (one JSON file per repo: visibility, branches, tags). A commit becomes visible by one atomic ref update. A
 commit that adds or changes a README.md whose metadata breaks the Hub's rules is refused with 400 and the
-Hub's "Invalid metadata in README.md." message (the rules of :mod:`hubtools.cards.rules`).
+Hub's "Invalid metadata in README.md." message (the rules of :mod:`hubtools.cards.rules`; a Space's README must
+name its ``sdk``, and creating a Space needs one too).
 
 CORS: every answer allows any origin and exposes the headers the clients read; ``OPTIONS`` on any path answers a
 browser's preflight (no authentication), so a page on another 127.0.0.1 port (Transformers.js in a browser) loads
@@ -39,7 +40,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hubtools.cards.rules import front_matter, readme_problems, refusal  # the Hub's rules, as push and check use
+from hubtools.cards.rules import (  # the Hub's rules, as push and check use
+    SPACE_SDKS,
+    front_matter,
+    readme_problems,
+    refusal,
+)
 
 LFS_SUFFIXES = (".safetensors", ".onnx", ".parquet", ".png", ".bin", ".pt", ".arrow", ".h5", ".msgpack")
 LFS_MIN_SIZE = 10 * 1024 * 1024
@@ -488,6 +494,8 @@ class Handler(BaseHTTPRequestHandler):
             raise HubError(401, "You must be authenticated to create a repository")
         if rtype not in URL_PREFIX or not body.get("name"):
             raise HubError(400, "invalid repo type or name")
+        if rtype == "space" and body.get("sdk") not in SPACE_SDKS:
+            raise HubError(400, f"a Space needs its sdk, one of {', '.join(sorted(SPACE_SDKS))}")
         repo_id = f"{ns}/{body['name']}"
         url = f"{self.base_url()}/{URL_PREFIX[rtype]}{repo_id}"
         if not self.can_write_ns(ns):

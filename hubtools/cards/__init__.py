@@ -23,12 +23,15 @@ DATASET_TEMPLATE = "dataset_card.md.j2"
 
 
 def card_texts(run_dir: str | Path, results: RunResults, *, model_repo_id: str | None = None,
-               dataset_repo_id: str | None = None, templates: str | Path | None = None) -> tuple[str, str]:
+               dataset_repo_id: str | None = None, templates: str | Path | None = None,
+               space_repo_id: str | None = None) -> tuple[str, str]:
     """The model and dataset card texts of a run (rendered, not written): for the repos they are published to
-    when repo ids are given, else for the run folder itself (its snippets load the folder they run from)."""
+    when repo ids are given, else for the run folder itself (its snippets load the folder they run from); the
+    model card links the demo Space ``space_repo_id`` when given."""
     run_dir = Path(run_dir)
     context = CardContext.build(results, model_repo_id, dataset_repo_id,
-                                benchmark_plot=(run_dir / "plots" / "benchmark.png").is_file())
+                                benchmark_plot=(run_dir / "plots" / "benchmark.png").is_file(),
+                                space_repo_id=space_repo_id)
     values = {"results": results, **{k: v for k, v in dataclasses.asdict(context).items() if v is not None}}
     dirs = template_dirs(templates or results.publish.templates)
     return render(MODEL_TEMPLATE, values, dirs), render(DATASET_TEMPLATE, values, dirs)

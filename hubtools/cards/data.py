@@ -149,6 +149,7 @@ class CardContext:
     data_files: dict[str, str]
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
+    space_repo_id: str | None = None
     base_model: str | None = None
     source_repo_id: str | None = None
     example: str | None = None
@@ -159,9 +160,10 @@ class CardContext:
 
     @classmethod
     def build(cls, results: RunResults, model_repo_id: str | None = None, dataset_repo_id: str | None = None,
-              benchmark_plot: bool = False) -> CardContext:
+              benchmark_plot: bool = False, space_repo_id: str | None = None) -> CardContext:
         """The context for cards published to ``model_repo_id`` / ``dataset_repo_id`` (every snippet loads from
-        the repos); without repo ids the snippets load the run folder they are run from."""
+        the repos; the model card links the demo Space ``space_repo_id``); without repo ids the snippets load the
+        run folder they are run from."""
         export = results.export
         smallest = export.smallest_passed if export else None
         return cls(
@@ -169,7 +171,7 @@ class CardContext:
             dataset_metadata=NerDatasetCardData.from_results(results).to_yaml(),
             model_name=model_name(results, model_repo_id), model_ref=model_repo_id or LOCAL_MODEL,
             onnx_ref=model_repo_id or LOCAL_RUN, data_files=data_files(results), model_repo_id=model_repo_id,
-            dataset_repo_id=dataset_repo_id, base_model=base_model(results),
+            dataset_repo_id=dataset_repo_id, space_repo_id=space_repo_id, base_model=base_model(results),
             source_repo_id=hub_dataset_id(results.dataset.source),
             example=results.publish.widget[0] if results.publish.widget else None,
             onnx_file_name=PurePosixPath(smallest.file).name if smallest else None,

@@ -9,8 +9,10 @@ is about to publish (before the first upload), and the project's test Hub server
 The rules: ``model-index`` entries need a string ``name`` and results whose ``task.type``, ``dataset.type``
 and ``dataset.name`` are strings (``config``, ``split``, ``revision`` strings when present) and whose metrics
 have a string ``type`` and a numeric ``value``; ``base_model`` and ``datasets`` are repo ids; ``pipeline_tag``
-and ``task_categories`` are known tasks; ``license`` is one of the Hub's identifiers, or ``other`` with a
-``license_name``; ``language`` holds language codes; ``tags``, ``metrics`` and ``library_name`` are strings.
+and ``task_categories`` are known tasks; a Space names its ``sdk`` (one of the Hub's: gradio, docker, static,
+streamlit) and its ``models`` / ``datasets`` by repo id, and ``colorFrom`` / ``colorTo`` are the Hub's colours;
+``license`` is one of the Hub's identifiers, or ``other`` with a ``license_name``; ``language`` holds language
+codes; ``tags``, ``metrics`` and ``library_name`` are strings.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ time-series-forecasting text-to-video image-text-to-text visual-question-answeri
 zero-shot-image-classification graph-ml mask-generation zero-shot-object-detection text-to-3d image-to-3d
 image-feature-extraction video-text-to-text keypoint-detection visual-document-retrieval any-to-any other
 """.split())
+
+# A Space's README (https://huggingface.co/docs/hub/spaces-config-reference)
+SPACE_SDKS = frozenset({"gradio", "docker", "static", "streamlit"})
+SPACE_COLORS = frozenset({"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"})
 
 REPO_ID = re.compile(r"^(?:[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -143,10 +149,21 @@ def metadata_problems(meta: dict, repo_type: str = "model") -> list[str]:
             problems.append('"library_name" must be a string')
         if "model-index" in meta:
             problems += _model_index_problems(meta["model-index"])
+    elif repo_type == "space":
+        problems += _space_problems(meta)
     else:
         problems += _check_list(meta, "task_categories", lambda v: v in PIPELINE_TAGS, "a task the Hub knows")
         problems += _check_list(meta, "source_datasets", lambda v: True, "a dataset")
     return problems
+
+
+def _space_problems(meta: dict) -> list[str]:
+    problems = [] if meta.get("sdk") in SPACE_SDKS else \
+        [f'"sdk" is {meta.get("sdk")!r}: a Space needs one of {", ".join(sorted(SPACE_SDKS))}']
+    problems += _check_list(meta, "models", is_repo_id, "a model repo id")
+    problems += _check_list(meta, "datasets", is_repo_id, "a dataset repo id")
+    return problems + [f'"{key}" is {meta[key]!r}, not a colour of the Hub ({", ".join(sorted(SPACE_COLORS))})'
+                       for key in ("colorFrom", "colorTo") if key in meta and meta[key] not in SPACE_COLORS]
 
 
 def front_matter(text: str) -> Any:
