@@ -133,7 +133,7 @@ def test_push_publishes_the_space_and_the_card_links_it(hub_server, run: Path, t
     push = [sys.executable, "-m", "hubtools", "push", str(run), "--repo-id", model, "--space", space]
     proc = subprocess.run(push, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"space {space}@main {hub_server.endpoint}/spaces/{space} - commit" in proc.stdout
+    assert f"space {space}@main (public) {hub_server.endpoint}/spaces/{space} - commit" in proc.stdout
     results = read_results(run)
     expected = space_files(run, results, model, None, endpoint=hub_server.endpoint)
     api = HfApi(endpoint=hub_server.endpoint)
