@@ -1,10 +1,10 @@
 """A WordPiece vocabulary learned from word counts, the same on every run.
 
-``tokenizers``' ``WordPieceTrainer`` learns its vocabulary with byte-pair merges but numbers the ``##`` pieces in
-hash-map order and breaks count ties by those numbers, so the same words can give another vocabulary in another
-run (huggingface/tokenizers#1794) and a tiny model trained on its own data another result for the same seed.
-:func:`wordpiece_vocabulary` runs the same merges over the counted words with every tie broken by the pieces
-themselves (the lexicographically smallest pair first), so the vocabulary depends only on the words and counts.
+``tokenizers``' ``WordPieceTrainer`` learns its vocabulary with byte-pair merges, the most frequent pair of adjacent
+pieces first and, on a tie, the pair of the smaller ids; but it numbers the ``##`` pieces in hash-map order, so the
+same words can give another vocabulary in another run (huggingface/tokenizers#1794) and a tiny model trained on its
+own data another result for the same seed. :func:`wordpiece_vocabulary` runs the same merges with the ``##`` pieces
+numbered in sorted order, so the vocabulary depends only on the words and their counts.
 """
 
 from __future__ import annotations
@@ -23,30 +23,32 @@ def merged_piece(left: str, right: str) -> str:
 
 def wordpiece_vocabulary(word_counts: Mapping[str, int], vocab_size: int,
                          special_tokens: Sequence[str] = ()) -> list[str]:
-    """The vocabulary, in id order: ``special_tokens``, the characters (a word's first one as is, the others as
-    ``##c``, sorted), then the piece of each merge of the most frequent adjacent pair of pieces (ties: the
-    smallest pair) until the vocabulary has ``vocab_size`` entries or no pair is left."""
+    """The vocabulary, in id order: ``special_tokens``, every character (sorted), the ``##`` form of every
+    character seen after a word's first one (sorted), then the piece of each merge of the most frequent pair of
+    adjacent pieces (ties: the pair of the smaller ids) until the vocabulary has ``vocab_size`` entries or no pair
+    is left."""
     words = sorted(word for word in word_counts if word)
     pieces = [[word[0], *(PREFIX + char for char in word[1:])] for word in words]
     counts = [word_counts[word] for word in words]
-    vocab = list(dict.fromkeys([*special_tokens, *sorted({p for word in pieces for p in word})]))
-    known = set(vocab)
+    vocab = list(dict.fromkeys([*special_tokens, *sorted({char for word in words for char in word}),
+                                *sorted({p for word in pieces for p in word[1:]})]))
+    ids = {piece: index for index, piece in enumerate(vocab)}
     pair_counts: Counter[tuple[str, str]] = Counter()
     holders: defaultdict[tuple[str, str], set[int]] = defaultdict(set)  # the words a pair may occur in
     for index, word in enumerate(pieces):
         for pair in zip(word, word[1:]):
             pair_counts[pair] += counts[index]
             holders[pair].add(index)
-    heap = [(-count, pair) for pair, count in pair_counts.items()]
+    heap = [(-count, ids[pair[0]], ids[pair[1]], pair) for pair, count in pair_counts.items()]
     heapq.heapify(heap)
     while len(vocab) < vocab_size and heap:
-        negative, pair = heapq.heappop(heap)
+        negative, _, _, pair = heapq.heappop(heap)
         if pair_counts.get(pair) != -negative:
             continue  # an outdated count of a pair, pushed again when its count changed
         piece = merged_piece(*pair)
-        if piece not in known:
+        if piece not in ids:
+            ids[piece] = len(vocab)
             vocab.append(piece)
-            known.add(piece)
         touched: set[tuple[str, str]] = set()
         for index in sorted(holders.pop(pair)):
             word, count = pieces[index], counts[index]
@@ -68,7 +70,7 @@ def wordpiece_vocabulary(word_counts: Mapping[str, int], vocab_size: int,
             pieces[index] = merged
         for changed in touched:
             if pair_counts[changed] > 0:
-                heapq.heappush(heap, (-pair_counts[changed], changed))
+                heapq.heappush(heap, (-pair_counts[changed], ids[changed[0]], ids[changed[1]], changed))
             else:
                 del pair_counts[changed]
     return vocab

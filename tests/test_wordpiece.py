@@ -1,5 +1,5 @@
-"""The WordPiece vocabulary of the tiny models (:mod:`hubtools.wordpiece`): merges of the most frequent pair with
-ties broken by the pieces, so one set of words always gives one vocabulary and one tokenization."""
+"""The WordPiece vocabulary of the tiny models (:mod:`hubtools.wordpiece`): tokenizers' merges with the ``##`` pieces
+numbered in sorted order, so one set of words always gives one vocabulary and one tokenization."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from hubtools.modeling import SPECIAL_TOKENS, train_wordpiece_tokenizer
 from hubtools.wordpiece import wordpiece_vocabulary
 
 
-def test_merges_take_the_most_frequent_pair_and_the_smallest_on_ties():
+def test_merges_take_the_most_frequent_pair_and_the_pair_of_smaller_ids_on_ties():
     counts = {"cd": 2, "ab": 2, "abe": 1}
-    # the characters sorted, then (a, ##b) seen 3 times, (c, ##d) twice, (ab, ##e) once
-    assert wordpiece_vocabulary(counts, 100, ["[UNK]"]) == ["[UNK]", "##b", "##d", "##e", "a", "c", "ab", "cd",
-                                                            "abe"]
-    assert wordpiece_vocabulary({"ab": 1, "cd": 1}, 100) == ["##b", "##d", "a", "c", "ab", "cd"]
-    assert wordpiece_vocabulary({"cd": 1, "ab": 1}, 5) == ["##b", "##d", "a", "c", "ab"]  # the order given is moot
-    # (##a, ##a) twice; then a tie of (a, ##aa) and (##aa, ##a): the smaller pair first
-    assert wordpiece_vocabulary({"aaaa": 1}, 100) == ["##a", "a", "##aa", "##aaa", "aaaa"]
+    # every character, the ## forms (both sorted), then (a, ##b) seen 3 times, (c, ##d) twice, (ab, ##e) once
+    assert wordpiece_vocabulary(counts, 100, ["[UNK]"]) == ["[UNK]", "a", "b", "c", "d", "e", "##b", "##d", "##e",
+                                                            "ab", "cd", "abe"]
+    assert wordpiece_vocabulary({"ab": 1, "cd": 1}, 100) == ["a", "b", "c", "d", "##b", "##d", "ab", "cd"]
+    assert wordpiece_vocabulary({"cd": 1, "ab": 1}, 7) == ["a", "b", "c", "d", "##b", "##d", "ab"]  # order given: moot
+    # (##a, ##a) twice; then a tie of (a, ##aa) and (##aa, ##a): the pair of the smaller ids, a before ##aa, first
+    assert wordpiece_vocabulary({"aaaa": 1}, 100) == ["a", "##a", "##aa", "aaa", "aaaa"]
 
 
 def test_the_tiny_tokenizer_is_the_same_on_every_training():
