@@ -119,14 +119,14 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
-    # a rerun whose tokenizer reads another vocabulary cannot take the checkpoint's weights and best score
+    # a rerun of another experiment (here: another vocabulary) cannot take the checkpoint's weights and best score
     other = run_recipe("finer", out, *args, "model.vocab_size=200", check=False)
     assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-3000:]
     last = other.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"finer.py: error: {checkpoints}/checkpoint-") and last.endswith(
-        f"the interrupted run this would resume read another vocabulary than this run's tokenizer; remove "
-        f"{out.with_name('run.partial')} to train from the start"), last
-    # the same command trains the same tokenizer again, and goes on where the killed run stopped
+    assert last.startswith(f"finer.py: error: {out}.partial: holds staged work of another experiment "
+                           "(model.vocab_size:"), last
+    assert last.endswith("rerun with --restart to discard it, or with the same configuration and data to resume it")
+    # the same command starts from the staged model and tokenizer, and goes on where the killed run stopped
     done = run_recipe("finer", out, *args)
     assert "resuming training from" in done.stderr and "checkpoint-" in done.stderr
     results = read_results(out)

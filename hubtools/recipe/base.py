@@ -55,7 +55,6 @@ from hubtools.results import (
 from hubtools.run import RunFolder, content_fingerprint, library_versions, machine_description
 from hubtools.tokenization import IGNORE
 from hubtools.training.trainer import (
-    check_resumable,
     epoch_history,
     fp32_after_training,
     last_checkpoint,
@@ -268,11 +267,10 @@ class Recipe:
         raise NotImplementedError
 
     def train(self, trainer: Trainer) -> Trained:
-        """Train (resuming from the last checkpoint of a crashed run that read the same vocabulary), then back to fp32
-        for evaluation."""
+        """Train (resuming from the last checkpoint of the same experiment's crashed run: the run folder's
+        fingerprint), then back to fp32 for evaluation."""
         checkpoint = last_checkpoint(self.folder.checkpoints_dir)
         if checkpoint:
-            check_resumable(checkpoint, trainer.processing_class, self.folder.path)
             logger.info("resuming training from %s", checkpoint)
         started = time.time()
         trainer.train(resume_from_checkpoint=checkpoint)

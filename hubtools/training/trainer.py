@@ -25,7 +25,6 @@ from transformers import (
 from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import EvalLoopOutput, get_last_checkpoint, has_length, seed_worker
 
-from hubtools.errors import ConfigError
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import EpochScores
 from hubtools.tokenization import merge_word_predictions
@@ -184,20 +183,6 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     """The newest ``checkpoint-N`` folder to resume from after an interruption, if any."""
     path = Path(output_dir)
     return get_last_checkpoint(str(path)) if path.is_dir() else None
-
-
-def check_resumable(checkpoint: str | Path, tokenizer: PreTrainedTokenizerBase | None, partial: Path) -> None:
-    """ConfigError when ``checkpoint`` (of an interrupted run in the staging folder ``partial``) saved a tokenizer
-    whose vocabulary is not ``tokenizer``'s: its weights would read other token ids, and the resumed run would
-    keep its best model and score (a tokenizer trained again otherwise, another configuration)."""
-    saved = Path(checkpoint)
-    if tokenizer is None or not hasattr(tokenizer, "get_vocab") or not (saved / "tokenizer_config.json").is_file():
-        return
-    from transformers import AutoTokenizer
-
-    if AutoTokenizer.from_pretrained(saved).get_vocab() != tokenizer.get_vocab():
-        raise ConfigError(f"{saved}: the interrupted run this would resume read another vocabulary than this run's "
-                          f"tokenizer; remove {partial} to train from the start")
 
 
 def epoch_history(log_history: list[dict]) -> list[EpochScores]:
