@@ -46,7 +46,7 @@ FAMILIES = {family.name: family for family in (
     Family("token-classification", "hubtools.export.optimum_onnx:OptimumExporter"),
     Family("rnn-tagger", "hubtools.rnn.export:RnnExporter", files=("onnx/crf.json",),
            code_files=(*_RNN_CODE, *(f"onnx/{name}" for name in _RNN_CODE))),
-    Family("span-marker", "hubtools.spanmarker.export:SpanMarkerExporter"),
+    Family("span-marker", "hubtools.spanmarker.export:SpanMarkerExporter", files=("encoder/config.json",)),
 )}
 
 
