@@ -34,16 +34,26 @@ LIGHTER = ["data.generate={num_sentences: 600, seed: 0, splits: {train: 0.8, val
            "distillation.teacher_training={num_train_epochs: 4}", "distillation.transfer={}", "distillation.augment=0"]
 
 
+def start_recipe(output_dir: Path, *args: str) -> tuple[Path, subprocess.Popen]:
+    """Start the tiny preset in a subprocess on one thread."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "recipes" / "conll_distil.py"), "--preset", "tiny", "--no-export",
+               "--output-dir", str(output_dir), *args]
+    return output_dir, subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True)
+
+
+def finish_recipe(started: tuple[Path, subprocess.Popen]) -> RunResults:
+    """Wait for a started run and return its results."""
+    output_dir, proc = started
+    _, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr[-4000:]
+    return read_results(output_dir)
+
+
 def run_recipe(output_dir: Path, *args: str) -> RunResults:
     """Run the tiny preset in a subprocess and return its results."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "recipes" / "conll_distil.py"), "--preset", "tiny", "--no-export",
-         "--output-dir", str(output_dir), *args],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return read_results(output_dir)
+    return finish_recipe(start_recipe(output_dir, *args))
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +248,8 @@ def test_document_context_teacher_and_students_read_sentences_in_their_documents
 def tiny_twice(tmp_path_factory) -> tuple[Path, RunResults, RunResults]:
     """The tiny preset as a user runs it (its seed, no override), twice: one seed, one result."""
     root = tmp_path_factory.mktemp("tiny_twice")
-    return root, run_recipe(root / "first"), run_recipe(root / "second")
+    first, second = start_recipe(root / "first"), start_recipe(root / "second")  # side by side, one core each
+    return root, finish_recipe(first), finish_recipe(second)
 
 
 def comparison(results: RunResults) -> dict[str, tuple[float, float, float]]:
