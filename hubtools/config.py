@@ -148,15 +148,18 @@ class ModelConfig:
         stride: sub-tokens of overlap between windows of a long sentence.
         reset_head: allow a checkpoint whose classifier has other labels (the head is re-initialized).
         document_context: with a positive value and a dataset that has documents, sentences are read with
-            their neighbours in the document, up to this many sub-tokens per row (``hubtools.context``); 0 reads
+            their neighbours in the document, up to this many sub-tokens per row
+            (``hubtools.families.token_classification.features``); 0 reads
             every sentence alone.
         validation_rows: with document context, how the validation pass after each epoch (which picks the
             checkpoint kept) reads the validation split: ``scored``, each sentence with its own neighbours, as
             the scored split is read; ``runs``, runs of consecutive sentences as the training rows, every word
-            read once: a fraction of the sub-tokens (:func:`hubtools.context.validation_runs`).
+            read once: a fraction of the sub-tokens
+            (:func:`hubtools.families.token_classification.features.validation_runs`).
         case_tokens: when the encoder's tokenizer lowercases (a WordPiece one), add the Capitalized and UPPER form
             of every piece to its vocabulary, embedded as the lowercase piece plus a direction per form, and keep
-            case in the tokenizer (:mod:`hubtools.case_tokens`); other tokenizers are left as they are.
+            case in the tokenizer (:mod:`hubtools.families.token_classification.case_tokens`); other tokenizers are
+            left as they are.
         freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
             less work per step, and words rare in the training data keep their pretrained meaning.
         attention_dropout: dropout on the attention probabilities while fine-tuning a pretrained encoder
@@ -240,9 +243,11 @@ class ExportConfig:
             of BERT-family encoders (slower in ONNX Runtime 1.32 on one thread); every variant is verified.
         split_attention: replace each fused attention by int8 Q, K and V GEMMs and the ONNX ``Attention`` op
             (opset 23, onnxruntime >= 1.23) instead of ``QAttention``, whose per-head int8 GEMMs are slower on
-            short inputs (see ``hubtools.onnx_graph``); applies to the fused graph (``optimize_level`` > 0).
+            short inputs (see ``hubtools.families.token_classification.onnx_graph``); applies to the fused graph
+            (``optimize_level`` > 0).
         drop_padding: with ``split_attention``, run every layer's projections, GELU and layer norms on the real
-            tokens of a padded batch only (``hubtools.export.onnx_graph.drop_padding``): much faster on batches
+            tokens of a padded batch only (``hubtools.families.token_classification.onnx_graph.drop_padding``): much
+            faster on batches
             of mixed lengths, a few percent slower on one sentence and on length-sorted batches with little
             padding (docs/decisions.md, docs/benchmarks.md).
         quantize: dynamic int8 quantization.

@@ -1,5 +1,5 @@
 """What a recipe prints: progress bars, its own stage lines and a closing summary, not third-party chatter
-(the Trainer's log dicts become one line per validation pass, :class:`hubtools.training.trainer.EpochProgress`).
+(the Trainer's log dicts become one line per validation pass, :class:`hubtools.training.loop.EpochProgress`).
 
 :func:`setup_logging` shows hubtools' ``INFO`` lines and only warnings of other libraries; :func:`quiet` hides,
 for the block it wraps, what libraries print while they do their job well (onnxruntime's quantizer and graph

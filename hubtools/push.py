@@ -16,7 +16,8 @@ binary file where text belongs, write access to every namespace, and each existi
 committed first and the model repo second, so the model card never names a dataset that is not there; when the
 second commit fails, the error says what was published and that the same command finishes the job.
 A SpanMarker ``config.json`` that names its own folder as the encoder's place is uploaded naming the repo
-instead (:mod:`hubtools.spanmarker.reference`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from the Hub.
+instead (:mod:`hubtools.families.span_marker.reference`), so ``SpanMarkerModel.from_pretrained(repo_id)`` works from
+the Hub.
 Local files are compared with the remote tree (git blob sha1 for regular files, sha256 for LFS files), so an
 unchanged run makes no commit, and remote files under the managed paths that no longer exist locally are
 deleted in the same commit.
@@ -45,11 +46,11 @@ from hubtools.cards.rules import readme_problems
 from hubtools.credentials import TOKEN
 from hubtools.errors import PushError
 from hubtools.families import BINARY_FILES, DATASET_FILES, family
+from hubtools.families.span_marker.reference import config_for_repo
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
 from hubtools.space import space_files
-from hubtools.spanmarker.reference import config_for_repo
 
 logger = logging.getLogger(__name__)
 

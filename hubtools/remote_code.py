@@ -2,7 +2,7 @@
 ``--trust-remote-code``.
 
 A ``config.json`` that maps the Auto classes to code files of the folder or repo (``auto_map``) runs those files
-only when trusted. The project's own RNN taggers (:mod:`hubtools.rnn`) are saved with copies of
+only when trusted. The project's own RNN taggers (:mod:`hubtools.families.rnn_tagger`) are saved with copies of
 ``configuration_rnn_tagger.py`` and ``modeling_rnn_tagger.py`` (so that transformers users load them with
 ``trust_remote_code=True``); hubtools loads them with the classes of the installed package instead, registered with
 the transformers Auto classes, so that a run folder of this project needs no trust and runs nothing of its own.
@@ -46,7 +46,7 @@ def check_code(config: dict[str, Any], where: str, trusted: bool) -> None:
 
 def changed_code_files(model_dir: Path) -> list[str]:
     """The RNN tagger code files in ``model_dir`` whose content is not the installed package's."""
-    from hubtools.rnn import configuration_rnn_tagger, modeling_rnn_tagger
+    from hubtools.families.rnn_tagger import configuration_rnn_tagger, modeling_rnn_tagger
 
     changed = []
     for module in (configuration_rnn_tagger, modeling_rnn_tagger):
@@ -75,8 +75,8 @@ def register_own_classes() -> None:
     folder of ``model_type`` rnn-tagger loads with them when remote code is not trusted."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
-    from hubtools.rnn.configuration_rnn_tagger import RnnTaggerConfig
-    from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
+    from hubtools.families.rnn_tagger.configuration_rnn_tagger import RnnTaggerConfig
+    from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
 
     AutoConfig.register(OWN_MODEL_TYPE, RnnTaggerConfig, exist_ok=True)
     AutoModelForTokenClassification.register(RnnTaggerConfig, RnnTaggerForTokenClassification, exist_ok=True)
@@ -95,7 +95,7 @@ def load_token_classifier(model_dir: str | Path, trust_remote_code: bool = False
     register_own_classes()
     if AutoConfig.from_pretrained(model_dir, trust_remote_code=False).model_type != OWN_MODEL_TYPE:
         return AutoModelForTokenClassification.from_pretrained(model_dir, trust_remote_code=False)
-    from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
+    from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
 
     model, info = RnnTaggerForTokenClassification.from_pretrained(model_dir, output_loading_info=True,
                                                                   ignore_mismatched_sizes=True)

@@ -82,7 +82,7 @@ class ModelResult:
     entity_max_length: int | None = None
     marker_max_length: int | None = None
     document_context: int = 0
-    case_tokens: int = 0  # cased pieces added to an uncased encoder's vocabulary (hubtools.case_tokens)
+    case_tokens: int = 0  # cased pieces added to an uncased encoder's vocabulary (model.case_tokens)
 
 
 @dataclass
@@ -578,7 +578,7 @@ def _variant_v1(name: str, entry: dict[str, Any], unit: str) -> dict[str, Any]:
 
 
 def _export_v1(export: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
-    spanmarker = export.get("library") == "hubtools.spanmarker"
+    spanmarker = export.get("library") == "hubtools.families.span_marker"
     unit = "sentence" if spanmarker else "word"
     variants = [_variant_v1(name, entry, unit) for name, entry in export.items()
                 if isinstance(entry, dict) and "status" in entry]

@@ -10,11 +10,13 @@ in ``onnx/``). Supported: transformers token classifiers and this project's RNN 
 package's classes, :mod:`hubtools.remote_code`); a model's own code (``auto_map``) runs only with
 ``--trust-remote-code``; SpanMarker models are refused.
 
-Sentences are tokenized as in training (:func:`hubtools.context.tokenize_with_context` with the run's window
+Sentences are tokenized as in training (:func:`hubtools.families.token_classification.features.tokenize_with_context`
+with the run's window
 size and stride, else the model's maximum length and the recipes' default stride): a sentence longer than the
 window is split into overlapping windows and the window predictions are merged back to one label per word. A
 model trained with document context (``model.document_context`` in its results) reads each sentence of a split
-that has documents with its neighbouring sentences, as the recipe scored it (:mod:`hubtools.context`); the
+that has documents with its neighbouring sentences, as the recipe scored it
+(:mod:`hubtools.families.token_classification.features`); the
 context words are never tagged. PyTorch runs through the Trainer's prediction loop (longest rows first), so
 ``accelerate launch`` with N processes gives the same tags as one; ONNX Runtime runs in the calling process over
 length-sorted batches.
@@ -118,7 +120,7 @@ class ModelSource:
 
 def variant_file(variant: str) -> str:
     """The file name the transformers exporter gives an ONNX variant in ``onnx/``."""
-    from hubtools.export.optimum_onnx import FP32_FILE, INT8_EMBEDDINGS_FILE, INT8_FILE
+    from hubtools.families.token_classification.export import FP32_FILE, INT8_EMBEDDINGS_FILE, INT8_FILE
 
     return {"onnx": FP32_FILE, "onnx_int8": INT8_FILE, "onnx_int8_embeddings": INT8_EMBEDDINGS_FILE}[variant]
 
@@ -287,7 +289,7 @@ class Tagger:
     def features(self, ds: Dataset, pool: Sequence[Dataset] = ()) -> Dataset:
         """The model's feature rows of ``ds`` as in training: windows for long sentences and, for a model that
         reads document context, each sentence with its neighbours in its document (from ``ds`` and ``pool``)."""
-        from hubtools.context import tokenize_with_context
+        from hubtools.families.token_classification.features import tokenize_with_context
 
         return tokenize_with_context(ds, self.tokenizer, self.max_length, self.stride, self.source.document_context,
                                      pool=pool, label_column=None)
@@ -307,7 +309,7 @@ class Tagger:
         from transformers import DataCollatorForTokenClassification, TrainingArguments
 
         from hubtools.evaluation import predict_words
-        from hubtools.training.trainer import NerTrainer, argmax_logits
+        from hubtools.families.token_classification.trainer import NerTrainer, argmax_logits
 
         model = load_token_classifier(self.source.model_dir, self.source.trust_remote_code,
                                       f"{ARGUMENT} {self.source.argument!r}")
@@ -337,6 +339,6 @@ def _decoder(onnx_dir: Path):
     crf = onnx_dir / "crf.json"
     if not crf.is_file():
         return argmax
-    from hubtools.rnn.export import decoder
+    from hubtools.families.rnn_tagger.export import decoder
 
     return decoder(json.loads(crf.read_text(encoding="utf-8")))

@@ -2,7 +2,8 @@
 
 A sentence is tokenized word by word (``is_split_into_words``); the first sub-token of each word carries the
 word's label and every other position gets -100, so training and scoring happen on words. A row regrouped with
-document context (:mod:`hubtools.context`) names the sentence it scores (``example_index``) and how many of its
+document context (:mod:`hubtools.families.token_classification.features`) names the sentence it scores
+(``example_index``) and how many of its
 words are context (``context_left`` / ``context_right``): those get -100 too and are never scored. A sentence whose
 sub-tokens do not fit the model is never cut: it is split at word boundaries into overlapping windows, each
 window becomes one feature row, and predictions are merged back so that every word is scored once, taken

@@ -4,12 +4,12 @@
     accelerate launch recipes/conll_distil.py --preset tiny     # offline: generated CoNLL data, tiny models
     accelerate launch recipes/conll_distil.py --search-budget 2 data.source=/path/to/conll2003
 
-The student is the run's model (RUN/model); see hubtools.distillation.recipe for the runs beside it.
+The student is the run's model (RUN/model); see hubtools.families.distillation.recipe for the runs beside it.
 """
 
 from pathlib import Path
 
-from hubtools.distillation.recipe import DistillationRecipe
+from hubtools.families.distillation.recipe import DistillationRecipe
 from hubtools.recipe.cli import Shortcut, recipe_main
 
 SEARCH_BUDGET = Shortcut("--search-budget", "distillation.search_budget", "at most N (alpha, temperature) pairs", "N")

@@ -12,8 +12,8 @@ granularity (extra score ``reference``).
 
 from pathlib import Path
 
+from hubtools.families.token_classification.recipe import TokenClassificationRecipe
 from hubtools.recipe.cli import Variants, recipe_main
-from hubtools.token_classification import TokenClassificationRecipe
 
 GRANULARITY = Variants("--granularity", {
     "coarse": ["data.tags_column=ner_tags", "data.name=few-nerd-supervised-coarse"],

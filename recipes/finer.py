@@ -6,8 +6,8 @@
 
 from pathlib import Path
 
+from hubtools.families.token_classification.recipe import TokenClassificationRecipe
 from hubtools.recipe.cli import recipe_main
-from hubtools.token_classification import TokenClassificationRecipe
 
 if __name__ == "__main__":
     recipe_main(TokenClassificationRecipe, __doc__, Path(__file__).parent / "configs" / "finer.yaml")

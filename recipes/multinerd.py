@@ -8,8 +8,8 @@
 
 from pathlib import Path
 
+from hubtools.families.span_marker.recipe import SpanMarkerRecipe
 from hubtools.recipe.cli import Variants, recipe_main
-from hubtools.spanmarker.recipe import SpanMarkerRecipe
 
 SYSTEMS = Variants("--system", {"A": [], "B": ["data.types=[PER, ORG, LOC, DIS, ANIM]"]}, default="A",
                    help="System A keeps every English type, B keeps PER, ORG, LOC, DIS and ANIM",

@@ -13,8 +13,8 @@ configuration gives them.
 
 from pathlib import Path
 
+from hubtools.families.token_classification.recipe import TokenClassificationRecipe
 from hubtools.recipe.cli import Shortcut, recipe_main
-from hubtools.token_classification import TokenClassificationRecipe
 
 SHORTCUTS = (Shortcut("--data", "data.source", "the dataset: a Hub id, a local file or folder, or generate:NAME",
                       "SRC"),

@@ -8,9 +8,9 @@
 
 from pathlib import Path
 
+from hubtools.families.rnn_tagger.configuration_rnn_tagger import CELLS
+from hubtools.families.rnn_tagger.recipe import RnnTaggerRecipe
 from hubtools.recipe.cli import Variants, recipe_main
-from hubtools.rnn.configuration_rnn_tagger import CELLS
-from hubtools.rnn.recipe import RnnTaggerRecipe
 
 CELL = Variants("--cell", {cell: [] for cell in CELLS}, help="recurrent cell (default: the configuration's system)",
                 compare_flag="--compare")

@@ -13,7 +13,8 @@ fastest of ``--rounds`` rounds per sentence, in two cache regimes measured side 
 Ours is built one step at a time (fp32 ONNX, + graph fusion, + dynamic int8 for this CPU's
 instruction set, + int8 embeddings, all in a default ONNX Runtime session, then + the hubtools session options
 that keep Add + LayerNormalization unfused, then + the split attention and + the dropped padding of
-``hubtools.export.onnx_graph``) and each step is printed with its ratio to PyTorch and to the stock path
+``hubtools.families.token_classification.onnx_graph``) and each step is printed with its ratio to PyTorch and to the
+stock path
 (optimum export + ``ORTQuantizer`` with ``AutoQuantizationConfig.avx2(is_static=False)``, no graph
 optimization). Also printed: end-to-end ``pipeline("ner")`` latency at batch 1 with its ceiling on this CPU (the
 pipeline's own time plus the int8 products alone, :func:`products_graph`), its words/s given the timed sentences
@@ -50,8 +51,7 @@ from hubtools.export.inference import (
     session_options,
     torch_forward,
 )
-from hubtools.export.onnx_graph import rewrite_for_cpu
-from hubtools.export.optimum_onnx import (
+from hubtools.families.token_classification.export import (
     FP32_FILE,
     detect_instruction_set,
     export_onnx,
@@ -59,8 +59,9 @@ from hubtools.export.optimum_onnx import (
     quantization_config,
     quantize_onnx,
 )
+from hubtools.families.token_classification.model import effective_max_length
+from hubtools.families.token_classification.onnx_graph import rewrite_for_cpu
 from hubtools.metrics import entity_scores, ids_to_tags
-from hubtools.modeling import effective_max_length
 from hubtools.run import machine_description
 from hubtools.tokenization import merge_word_predictions, tokenize_dataset
 

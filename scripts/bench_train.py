@@ -41,11 +41,11 @@ from transformers import (
 from hubtools.config import DataConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
-from hubtools.modeling import label_maps
+from hubtools.families.token_classification.model import label_maps
+from hubtools.families.token_classification.trainer import WordMetrics, build_trainer
 from hubtools.tokenization import IGNORE, tokenize_dataset
 from hubtools.training.arguments import NerTrainingArguments, reset_mixed_precision
 from hubtools.training.batching import feature_lengths
-from hubtools.training.trainer import WordMetrics, build_trainer
 
 SEED = 42
 LEARNING_RATE = 5e-5  # run_ner's (TrainingArguments') default

@@ -54,8 +54,8 @@ from importlib.metadata import version
 
 import torch
 
-import hubtools.export.optimum_onnx  # noqa: F401  (transformers, optimum, onnxruntime)
-import hubtools.token_classification  # noqa: F401  (datasets, seqeval)
+import hubtools.families.token_classification.export  # noqa: F401  (transformers, optimum, onnxruntime)
+import hubtools.families.token_classification.recipe  # noqa: F401  (datasets, seqeval)
 
 names = ("transformers", "optimum", "optimum-onnx", "datasets", "huggingface_hub", "tokenizers", "accelerate",
          "onnxruntime")

@@ -9,7 +9,7 @@ activations quantized per call) and predicts the scored split end to end, compar
 
 - one group alone (per-channel weights): the embedding tables (Gather), the attention's activation x activation
   MatMuls (scores and context), the linear layers of each encoder layer, the span classifier;
-- the policies of ``hubtools.spanmarker.onnx_export.quantize_spanmarker_onnx``: ``all`` (every node
+- the policies of ``hubtools.families.span_marker.onnx_export.quantize_spanmarker_onnx``: ``all`` (every node
   ``quantize_dynamic`` takes, per tensor and per channel) and ``encoder_linear`` (the default), unfused and
   after the BERT optimizer's fusions, with the end-to-end ``predict`` latency at batch 1 of the fp32 graph and
   of each policy (``--timed`` sentences, fastest of ``--rounds``), all in 1-thread sessions.
@@ -30,12 +30,16 @@ import torch
 
 from hubtools.export.benchmark import fastest_ms
 from hubtools.export.words import load_test_split
+from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
+from hubtools.families.span_marker.model import load_saved_spanmarker
+from hubtools.families.span_marker.onnx_export import (
+    encoder_linear_nodes,
+    export_spanmarker_onnx,
+    quantize_spanmarker_onnx,
+)
+from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
+from hubtools.families.span_marker.onnx_verify import entity_f1, verify_spanmarker_onnx
 from hubtools.run import machine_description, read_results
-from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
-from hubtools.spanmarker.modeling import load_saved_spanmarker
-from hubtools.spanmarker.onnx_export import encoder_linear_nodes, export_spanmarker_onnx, quantize_spanmarker_onnx
-from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner
-from hubtools.spanmarker.onnx_verify import entity_f1, verify_spanmarker_onnx
 
 LAYER = re.compile(r"/layer\.(\d+)/")
 

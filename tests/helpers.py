@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 
-from hubtools.modeling import train_wordpiece_tokenizer
+from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 SENTENCES = [
@@ -38,8 +38,8 @@ def tiny_fused_graph(architecture: str, root: Path) -> Path:
     import torch
 
     from hubtools.config import ModelConfig
-    from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
-    from hubtools.modeling import build_from_scratch
+    from hubtools.families.token_classification.export import export_onnx, optimize_onnx
+    from hubtools.families.token_classification.model import build_from_scratch
 
     torch.manual_seed(0)
     cfg = ModelConfig(from_scratch=TINY_ENCODERS[architecture], architecture=architecture, vocab_size=60,

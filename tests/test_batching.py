@@ -11,10 +11,10 @@ from helpers import LABELS, SENTENCES, tiny_dataset, tiny_tokenizer
 from transformers import DataCollatorForTokenClassification, DistilBertConfig, DistilBertForTokenClassification, Trainer
 
 from hubtools.errors import ConfigError
+from hubtools.families.token_classification.trainer import WordMetrics, build_trainer, length_order
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.arguments import NerTrainingArguments, cpu_has_native_bf16
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths, pack, padded
-from hubtools.training.trainer import WordMetrics, build_trainer, length_order
 
 LENGTHS = [random.Random(0).choice([3, 5, 9, 17, 30, 64]) for _ in range(500)] + [300]
 

@@ -14,8 +14,8 @@ from recipe_runs import load_module
 
 from hubtools.config import ExportConfig
 from hubtools.export.inference import session_options
-from hubtools.export.onnx_graph import rewrite_for_cpu
-from hubtools.export.optimum_onnx import detect_instruction_set, quantization_config, quantize_onnx
+from hubtools.families.token_classification.export import detect_instruction_set, quantization_config, quantize_onnx
+from hubtools.families.token_classification.onnx_graph import rewrite_for_cpu
 
 
 def load_bench():

@@ -1,4 +1,5 @@
-"""Cased pieces for an uncased encoder (hubtools.case_tokens): the tokenizer keeps case, every original piece
+"""Cased pieces for an uncased encoder (hubtools.families.token_classification.case_tokens): the tokenizer keeps case,
+every original piece
 keeps its id and embedding, each cased piece is its lowercase piece plus one direction per form, and the saved
 checkpoint loads as a plain one in transformers and in Transformers.js."""
 
@@ -14,8 +15,8 @@ from tokenizers import normalizers
 from transformers import AutoModelForTokenClassification, AutoTokenizer, DistilBertConfig, pipeline
 from transformers_js import JS_DIR, require_transformers_js
 
-from hubtools.case_tokens import add_case_tokens, cased_forms, why_not_cased
-from hubtools.modeling import train_wordpiece_tokenizer
+from hubtools.families.token_classification.case_tokens import add_case_tokens, cased_forms, why_not_cased
+from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
 TEXT = ["Boeing", "and", "BOEING", "met", "boeing", "in", "Café", "Berlin", "McBerlin"]
 

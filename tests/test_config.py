@@ -9,11 +9,11 @@ import pytest
 from transformers import TrainingArguments
 
 from hubtools.config import from_dict, load_config, parse_overrides
-from hubtools.distillation.options import DistillationConfig
 from hubtools.errors import ConfigError
-from hubtools.rnn.options import RnnOptions
-from hubtools.spanmarker.options import SpanMarkerOptions
-from hubtools.token_classification.options import TokenClassificationOptions
+from hubtools.families.distillation.options import DistillationConfig
+from hubtools.families.rnn_tagger.options import RnnOptions
+from hubtools.families.span_marker.options import SpanMarkerOptions
+from hubtools.families.token_classification.options import TokenClassificationOptions
 from hubtools.training.arguments import NerTrainingArguments
 
 CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"

@@ -18,10 +18,10 @@ from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokeni
 from hubtools.data.build import GENERATORS
 from hubtools.data.generate_conll import CONLL_LABELS, generate_conll
 from hubtools.data.validation import label_names_of
-from hubtools.distillation.recipe import DistillationRecipe, transfer_sentences
 from hubtools.errors import ConfigError
 from hubtools.evaluation import evaluate_run
-from hubtools.modeling import permute_classifier
+from hubtools.families.distillation.recipe import DistillationRecipe, transfer_sentences
+from hubtools.families.token_classification.model import permute_classifier
 from hubtools.results import RunResults
 from hubtools.run import read_results
 

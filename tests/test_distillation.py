@@ -1,4 +1,5 @@
-"""Tests for hubtools.distillation (teacher, trainer): loss, label mapping, word alignment, student init, trainer."""
+"""Tests for hubtools.families.distillation (teacher, trainer): loss, label mapping, word alignment, student init,
+trainer."""
 
 from __future__ import annotations
 
@@ -23,22 +24,22 @@ from transformers import (
     TrainingArguments,
 )
 
-from hubtools.distillation.augment import augment_sentences
-from hubtools.distillation.teacher import (
+from hubtools.errors import ConfigError, DataError
+from hubtools.families.distillation.features import augment_sentences
+from hubtools.families.distillation.model import (
     attach_teacher_logits,
     build_student_from_teacher,
     label_permutation,
     teacher_word_logits,
 )
-from hubtools.distillation.trainer import (
+from hubtools.families.distillation.trainer import (
     DistillationDataCollator,
     DistillationTrainer,
     distillation_loss,
     grid_search,
 )
-from hubtools.errors import ConfigError, DataError
+from hubtools.families.token_classification.trainer import WordMetrics, build_trainer
 from hubtools.tokenization import tokenize_dataset
-from hubtools.training.trainer import WordMetrics, build_trainer
 
 CONLL = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 DSLIM = ["O", "B-MISC", "I-MISC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]

@@ -15,10 +15,10 @@ import pytest
 from hubtools import docs
 from hubtools.cli import build_parser
 from hubtools.config import DataConfig, ExportConfig, ModelConfig, PublishConfig
-from hubtools.distillation.options import DistillationConfig
-from hubtools.rnn.options import RnnOptions
-from hubtools.spanmarker.options import SpanMarkerOptions
-from hubtools.token_classification.options import TokenClassificationOptions
+from hubtools.families.distillation.options import DistillationConfig
+from hubtools.families.rnn_tagger.options import RnnOptions
+from hubtools.families.span_marker.options import SpanMarkerOptions
+from hubtools.families.token_classification.options import TokenClassificationOptions
 from tests.recipe_runs import ROOT, recipe_env
 
 

@@ -1,4 +1,5 @@
-"""Document boundaries kept by the loaders, and document context (hubtools.context) on top of them."""
+"""Document boundaries kept by the loaders, and document context (hubtools.families.token_classification.features) on
+top of them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from hubtools.config import DataConfig
-from hubtools.context import (
+from hubtools.data.build import build_dataset, default_name, load_validated
+from hubtools.errors import DataError
+from hubtools.families.distillation.model import attach_teacher_logits, join_runs
+from hubtools.families.token_classification.features import (
     neighbours,
     tokenize_with_context,
     training_rows,
@@ -18,10 +22,7 @@ from hubtools.context import (
     validation_runs,
     with_document_context,
 )
-from hubtools.data.build import build_dataset, default_name, load_validated
-from hubtools.distillation.teacher import attach_teacher_logits, join_runs
-from hubtools.errors import DataError
-from hubtools.modeling import train_wordpiece_tokenizer
+from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 from hubtools.tokenization import IGNORE, tokenize_dataset
 
 TRAIN = """-DOCSTART- -X- -X- O

@@ -21,7 +21,6 @@ from hubtools.cards.data import CardContext, NerModelCardData, indexed_evaluatio
 from hubtools.cards.render import render, template_dirs
 from hubtools.cards.rules import front_matter, metadata_problems
 from hubtools.cli import main
-from hubtools.context import tokenize_with_context
 from hubtools.errors import UsageError
 from hubtools.evaluation import (
     TypeMatch,
@@ -33,6 +32,7 @@ from hubtools.evaluation import (
     parse_label_map,
     score_matched,
 )
+from hubtools.families.token_classification.features import tokenize_with_context
 from hubtools.metrics import ids_to_tags
 from hubtools.results import DatasetEvaluation, RunResults
 from hubtools.run import read_results, write_results

@@ -17,11 +17,11 @@ from helpers import run_results
 from hubtools.config import ExportConfig, ModelConfig
 from hubtools.errors import ConfigError, ExportError
 from hubtools.evaluation import evaluate_run
-from hubtools.export import optimum_onnx
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
 from hubtools.export.benchmark import fastest_ms
-from hubtools.export.optimum_onnx import detect_instruction_set
-from hubtools.modeling import build_from_scratch
+from hubtools.families.token_classification import export as optimum_onnx
+from hubtools.families.token_classification.export import detect_instruction_set
+from hubtools.families.token_classification.model import build_from_scratch
 from hubtools.run import read_json, read_results, write_results
 from hubtools.tokenization import tokenize_dataset
 

@@ -14,10 +14,10 @@ from hubtools.data.generate_fewnerd import FEWNERD_COARSE_LABELS, FEWNERD_FINE_L
 from hubtools.data.loading import normalize
 from hubtools.data.schemes import to_iob2, types_of
 from hubtools.data.validation import label_names_of
+from hubtools.families.token_classification.recipe import TokenClassificationRecipe
 from hubtools.metrics import io_entities, io_entity_scores
 from hubtools.recipe.cli import recipe_parser, variant_configs
 from hubtools.run import read_results
-from hubtools.token_classification import TokenClassificationRecipe
 
 
 @pytest.fixture(scope="module")

@@ -139,7 +139,7 @@ def test_case_tokens_leave_an_encoder_that_keeps_case_as_it_is(tmp_path):
     import torch
     from transformers import DistilBertConfig, DistilBertForTokenClassification
 
-    from hubtools.modeling import train_wordpiece_tokenizer
+    from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
     data = write_documents(tmp_path / "docs", {"train": 60, "test": 10})
     tokenizer = train_wordpiece_tokenizer([d.split() for d in (data / "train.txt").read_text().splitlines()],

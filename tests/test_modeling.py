@@ -8,7 +8,7 @@ from transformers import BertConfig, BertModel, GPT2Config
 
 from hubtools.config import ModelConfig
 from hubtools.errors import ConfigError
-from hubtools.modeling import load_pretrained, train_wordpiece_tokenizer
+from hubtools.families.token_classification.model import load_pretrained, train_wordpiece_tokenizer
 
 
 def save_tiny_bert_encoder(path):

@@ -23,12 +23,12 @@ from hubtools.config import DataConfig, ExportConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.generate_multinerd import MULTINERD_LABELS, generate_multinerd
 from hubtools.data.loading import normalize
+from hubtools.families.span_marker.decode import spans_to_tags, tags_to_spans
+from hubtools.families.span_marker.model import load_saved_spanmarker
+from hubtools.families.span_marker.recipe import SpanMarkerRecipe
+from hubtools.families.span_marker.reference import config_for_repo
 from hubtools.push import push_run
 from hubtools.run import read_results
-from hubtools.spanmarker.evaluation import spans_to_tags, tags_to_spans
-from hubtools.spanmarker.modeling import load_saved_spanmarker
-from hubtools.spanmarker.recipe import SpanMarkerRecipe
-from hubtools.spanmarker.reference import config_for_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_B_TYPES = ["PER", "ORG", "LOC", "DIS", "ANIM"]

@@ -18,8 +18,8 @@ from hubtools.data.build import build_dataset
 from hubtools.data.generate_ner_uk import NER_UK_LABELS, generate_ner_uk
 from hubtools.data.loading import load_local
 from hubtools.errors import ConfigError
+from hubtools.families.rnn_tagger.recipe import RnnTaggerRecipe
 from hubtools.recipe.cli import recipe_parser, variant_configs
-from hubtools.rnn.recipe import RnnTaggerRecipe
 from hubtools.run import read_results
 
 CONFIG = ROOT / "recipes" / "configs" / "ner_uk.yaml"
@@ -73,7 +73,7 @@ def test_tiny_run_results_and_export(compared, cell):
     assert onnx.file == "onnx/model.onnx"
     assert {row.variant for row in export.benchmark.rows} == {"pytorch", "onnx"}
     card = (run / "model" / "README.md").read_text()
-    assert "[model.onnx](onnx/model.onnx)" in card and "| legacy | hubtools.rnn.legacy_metric" in card
+    assert "[model.onnx](onnx/model.onnx)" in card and "| legacy | hubtools.families.rnn_tagger.legacy_metric" in card
     assert "Every entity type of the source." in (run / "dataset" / "README.md").read_text()
     assert (run / "onnx" / "model.onnx").stat().st_size / 1e6 == pytest.approx(onnx.size_mb, abs=1e-3)
     config = json.loads((run / "model" / "config.json").read_text())
@@ -275,7 +275,8 @@ def _brat_documents(folder: Path) -> Path:
 
 
 def test_document_context_feature_rows(tmp_path):
-    """model.document_context in the rnn recipe is the shared hubtools.context: training rows are runs of
+    """model.document_context in the rnn recipe is the shared hubtools.families.token_classification.features:
+    training rows are runs of
     consecutive sentences of one document within the budget, every word labelled once; a test sentence keeps its
     own labels and words, its neighbours are read but never labelled."""
     from hubtools.tokenization import IGNORE

@@ -14,8 +14,13 @@ from helpers import TINY_ENCODERS, TINY_HIDDEN, tiny_fused_graph
 from optimum.onnxruntime import ORTModelForTokenClassification
 from transformers import AutoTokenizer
 
-from hubtools.export.onnx_graph import drop_padding, gelu_bias_to_add, rewrite_for_cpu, split_attention
-from hubtools.export.optimum_onnx import export_onnx, optimize_onnx
+from hubtools.families.token_classification.export import export_onnx, optimize_onnx
+from hubtools.families.token_classification.onnx_graph import (
+    drop_padding,
+    gelu_bias_to_add,
+    rewrite_for_cpu,
+    split_attention,
+)
 
 
 @pytest.fixture(scope="module", params=sorted(TINY_ENCODERS))

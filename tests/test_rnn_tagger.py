@@ -13,17 +13,17 @@ from datasets import Dataset
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
 from hubtools.export.inference import ort_forward, ort_session, pad_batch
-from hubtools.rnn.configuration_rnn_tagger import RnnTaggerConfig
-from hubtools.rnn.export import decoder, emissions_forward, export_rnn_onnx
-from hubtools.rnn.legacy_metric import per_class_mean_score
-from hubtools.rnn.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
-from hubtools.rnn.schedulers import SCHEDULERS, build_scheduler
-from hubtools.rnn.tokenizer import (
+from hubtools.families.rnn_tagger.configuration_rnn_tagger import RnnTaggerConfig
+from hubtools.families.rnn_tagger.export import decoder, emissions_forward, export_rnn_onnx
+from hubtools.families.rnn_tagger.features import (
     build_word_tokenizer,
     build_wordpiece_tokenizer,
     piece_characters,
     word_start_flags,
 )
+from hubtools.families.rnn_tagger.legacy_metric import per_class_mean_score
+from hubtools.families.rnn_tagger.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
+from hubtools.families.rnn_tagger.schedulers import SCHEDULERS, build_scheduler
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
 FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]

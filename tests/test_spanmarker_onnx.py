@@ -15,15 +15,20 @@ from span_marker import SpanMarkerModel, Trainer
 from transformers import BertConfig, BertModel, TrainingArguments
 
 from hubtools.errors import ExportError
-from hubtools.modeling import train_wordpiece_tokenizer
-from hubtools.spanmarker import onnx_export
-from hubtools.spanmarker.onnx_export import (
+from hubtools.families.span_marker import onnx_export
+from hubtools.families.span_marker.onnx_export import (
     encoder_linear_nodes,
     export_spanmarker_onnx,
     quantize_spanmarker_onnx,
 )
-from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner, compact
-from hubtools.spanmarker.onnx_verify import benchmark_spanmarker, entity_f1, entity_key, verify_spanmarker_onnx
+from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner, compact
+from hubtools.families.span_marker.onnx_verify import (
+    benchmark_spanmarker,
+    entity_f1,
+    entity_key,
+    verify_spanmarker_onnx,
+)
+from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 NAMES = {
@@ -326,7 +331,7 @@ def test_recipe_features_leave_the_loaders_document_columns_out(trained, tmp_pat
     import copy
     from types import SimpleNamespace
 
-    from hubtools.spanmarker.recipe import SpanMarkerRecipe
+    from hubtools.families.span_marker.recipe import SpanMarkerRecipe
 
     sentences, tags, _ = generate(8, seed=3)
     features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=LABELS)),

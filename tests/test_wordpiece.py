@@ -1,11 +1,12 @@
-"""The WordPiece vocabulary of the tiny models (:mod:`hubtools.wordpiece`): tokenizers' merges with the ``##`` pieces
+"""The WordPiece vocabulary of the tiny models (:mod:`hubtools.families.token_classification.wordpiece`): tokenizers'
+merges with the ``##`` pieces
 numbered in sorted order, so one set of words always gives one vocabulary and one tokenization."""
 
 from __future__ import annotations
 
 from hubtools.data.generate_conll import generate_conll
-from hubtools.modeling import SPECIAL_TOKENS, train_wordpiece_tokenizer
-from hubtools.wordpiece import wordpiece_vocabulary
+from hubtools.families.token_classification.model import SPECIAL_TOKENS, train_wordpiece_tokenizer
+from hubtools.families.token_classification.wordpiece import wordpiece_vocabulary
 
 
 def test_merges_take_the_most_frequent_pair_and_the_pair_of_smaller_ids_on_ties():

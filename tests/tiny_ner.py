@@ -33,7 +33,7 @@ def save_tiny_model(path: Path, seed: int = 0) -> Path:
     import torch
     from transformers import DistilBertConfig, DistilBertForTokenClassification
 
-    from hubtools.modeling import train_wordpiece_tokenizer
+    from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
     tokenizer = train_wordpiece_tokenizer([s.split() for s in SENTENCES] * 4, vocab_size=120)
     config = DistilBertConfig(
@@ -73,9 +73,9 @@ def save_tiny_rnn_tagger(path: Path) -> Path:
     copies of its code files (``auto_map``)."""
     import torch
 
-    from hubtools.rnn.configuration_rnn_tagger import RnnTaggerConfig
-    from hubtools.rnn.modeling_rnn_tagger import RnnTaggerForTokenClassification
-    from hubtools.rnn.tokenizer import build_word_tokenizer
+    from hubtools.families.rnn_tagger.configuration_rnn_tagger import RnnTaggerConfig
+    from hubtools.families.rnn_tagger.features import build_word_tokenizer
+    from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
 
     tokenizer = build_word_tokenizer([s.split() for s in SENTENCES])
     config = RnnTaggerConfig(vocab_size=len(tokenizer), embedding_dim=8, hidden_size=6, cell="lstm",

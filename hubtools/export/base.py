@@ -1,8 +1,10 @@
 """The one export path: build variants -> verify each against PyTorch -> one acceptance policy -> report.
 
 An :class:`Exporter` is implemented once per model family (transformers models through Optimum in
-:mod:`hubtools.export.optimum_onnx`, SpanMarker in :mod:`hubtools.spanmarker.export`, the RNN taggers in
-:mod:`hubtools.rnn.export`); :meth:`Exporter.run` is the sequence they share. The variants are written to a
+:mod:`hubtools.families.token_classification.export`, SpanMarker in :mod:`hubtools.families.span_marker.export`, the
+RNN taggers in
+:mod:`hubtools.families.rnn_tagger.export`); :meth:`Exporter.run` is the sequence they share. The variants are written
+to a
 temporary folder that replaces ``RUN/onnx`` only when every variant has been verified, so a crash never
 leaves a half-written export; a variant the policy refuses is reported and its file removed (never
 published). Sizes are MB (10^6 bytes); statuses are ``passed`` or ``failed`` with a reason.

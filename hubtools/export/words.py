@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
-from hubtools.context import tokenize_with_context
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
 from hubtools.export.base import VariantScores, megabytes
 from hubtools.export.inference import Forward, feature_logits
+from hubtools.families.token_classification.features import tokenize_with_context
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import ReferenceModel, RunResults
 from hubtools.tokenization import merge_word_predictions

@@ -54,7 +54,7 @@ from hubtools.results import (
 )
 from hubtools.run import RunFolder, content_fingerprint, library_versions, machine_description
 from hubtools.tokenization import IGNORE
-from hubtools.training.trainer import (
+from hubtools.training.loop import (
     epoch_history,
     fp32_after_training,
     last_checkpoint,

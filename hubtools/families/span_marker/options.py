@@ -1,0 +1,33 @@
+"""The SpanMarker family's ``options`` section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hubtools.errors import ConfigError
+
+
+@dataclass
+class SpanMarkerOptions:
+    """SpanMarker's length limits and loss.
+
+    Attributes:
+        entity_max_length: longest entity in words that the model proposes as a span.
+        marker_max_length: marker pairs (candidate spans) per forward pass; longer sentences take several.
+        outside_weight: loss weight of the ``O`` class (1.0 is SpanMarker's own loss); candidate spans that
+            are no entity outnumber entities by far, which keeps a from-scratch encoder at high precision
+            and low recall unless they weigh less.
+    """
+
+    entity_max_length: int = 8
+    marker_max_length: int = 128
+    outside_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("entity_max_length", "marker_max_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"options.{name} must be at least 1, got {getattr(self, name)}")
+        if self.outside_weight <= 0:
+            raise ConfigError(f"options.outside_weight must be positive, got {self.outside_weight}")
+
+OPTIONS = SpanMarkerOptions

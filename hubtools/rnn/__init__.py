@@ -1,8 +1,0 @@
-"""The RNN-tagger family: RNN / GRU / LSTM (+ optional CRF) token classifiers trained from scratch.
-
-Modules: ``configuration_rnn_tagger`` and ``modeling_rnn_tagger`` import only torch and transformers, so
-that ``register_for_auto_class`` copies them next to the weights and a Hub model loads with
-``trust_remote_code=True``; ``tokenizer`` (word and WordPiece vocabularies from the training split),
-``schedulers``, ``legacy_metric``, ``options`` (the ``options`` section), ``recipe``
-(:class:`~hubtools.rnn.recipe.RnnTaggerRecipe`) and ``export`` (the family's exporter).
-"""
