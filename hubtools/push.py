@@ -46,7 +46,6 @@ from hubtools.cards.rules import readme_problems
 from hubtools.credentials import TOKEN
 from hubtools.errors import PushError
 from hubtools.families import BINARY_FILES, DATASET_FILES, family
-from hubtools.families.span_marker.reference import config_for_repo
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
@@ -361,11 +360,12 @@ def model_files(run_dir: Path, repo_id: str, results: RunResults) -> tuple[dict[
             candidates.update(_tree(run_dir / folder, prefix + "/", folder + "/"))
     if (run_dir / "results.json").is_file():
         candidates["results.json"] = (run_dir / "results.json", "results.json")
-    files, left_out = allowed(candidates, family(results.model.family).published)
+    model_family = family(results.model.family)
+    files, left_out = allowed(candidates, model_family.published)
     for name in ("config.json", "onnx/config.json"):  # a SpanMarker model refers to itself: name the repo
         config = run_dir / ("model/" + name if name == "config.json" else name)
         text = _text(files[name]) if name in files else None
-        text = config_for_repo(text, repo_id) if text is not None and _is_json(text) else None
+        text = model_family.config_for_repo(text, repo_id) if text is not None and _is_json(text) else None
         if text is not None:
             files[name] = _hash_data(config, text.encode("utf-8"))
     return files, sorted(left_out)

@@ -287,7 +287,7 @@ def test_document_context_feature_rows(tmp_path):
     data = recipe.load_data()
     built = recipe.build_model(data)
     features = recipe.featurize(data, built)
-    assert recipe.context == 24 and built.tokenizer.num_special_tokens_to_add(pair=False) == 0
+    assert features.context == 24 and built.tokenizer.num_special_tokens_to_add(pair=False) == 0
     alone = {split: recipe.tokenize(ds, built, split, pool=None) for split, ds in data.splits.items()}
     train = features["train"]
     assert len(train) < len(alone["train"]) and max(len(r) for r in train["input_ids"]) <= 24

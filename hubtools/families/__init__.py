@@ -34,14 +34,16 @@ BINARY_FILES = ("*.safetensors", "*.onnx", "*.onnx_data", "*.parquet", "*.png", 
 @dataclass(frozen=True)
 class Family:
     """A model family: its subpackage (``package``), the files its runs publish beyond the shared ones (``files``,
-    repo path patterns) of which ``code_files`` are Python modules loaded as remote code, and ``builds_on``: the
-    family whose models it trains (a distilled student is a plain token classifier)."""
+    repo path patterns) of which ``code_files`` are Python modules loaded as remote code, ``builds_on``: the
+    family whose models it trains (a distilled student is a plain token classifier), and ``repo_config``: the
+    ``module:function`` that rewrites a model's ``config.json`` text for the repo it is pushed to (None: as is)."""
 
     name: str
     package: str
     files: tuple[str, ...] = ()
     code_files: tuple[str, ...] = ()
     builds_on: str | None = None
+    repo_config: str | None = None
 
     def module(self, name: str) -> ModuleType:
         """The family's module ``name`` (``options``, ``model``, ``features``, ``trainer``, ``export``, ``decode``,
@@ -50,6 +52,13 @@ class Family:
 
     def piece(self, module: str, name: str) -> Any:
         return getattr(self.module(module), name)
+
+    def config_for_repo(self, config_text: str, repo_id: str) -> str | None:
+        """The ``config.json`` text to upload to ``repo_id``, or None to upload the file as it is."""
+        if self.repo_config is None:
+            return None
+        module, function = self.repo_config.split(":")
+        return self.piece(module, function)(config_text, repo_id)
 
     @property
     def published(self) -> tuple[str, ...]:
@@ -83,7 +92,8 @@ FAMILIES = {family.name: family for family in (
     Family("distillation", "hubtools.families.distillation", builds_on="token-classification"),
     Family("rnn-tagger", "hubtools.families.rnn_tagger", files=("onnx/crf.json",),
            code_files=(*_RNN_CODE, *(f"onnx/{name}" for name in _RNN_CODE))),
-    Family("span-marker", "hubtools.families.span_marker", files=("encoder/config.json",)),
+    Family("span-marker", "hubtools.families.span_marker", files=("encoder/config.json",),
+           repo_config="reference:config_for_repo"),
 )}
 
 

@@ -3,9 +3,12 @@
     load data -> build model -> featurize -> build trainer -> train -> evaluate -> save the model
     -> results.json -> export -> cards -> publish the run folder
 
-:meth:`Recipe.run` is the sequence; a family subclass overrides steps (SpanMarker its model, trainer and
-evaluation; the RNN taggers their model, optimizer and an extra metric; distillation its features and
-trainer), never the order. Bad data or a model whose labels do not fit fail before anything is written;
+:meth:`Recipe.stages` is the sequence; a family subclass overrides steps (SpanMarker its model, trainer and
+evaluation; the RNN taggers their model, optimizer and an extra metric; a distilled student its features and
+trainer), never the order. Each step returns what the next needs (:class:`BuiltModel`, :class:`Features`, a
+family's subclass of them); the recipe object holds configuration only. A recipe that composes sibling runs (the
+distillation) overrides :meth:`Recipe.compose` and finishes its folder with the stages of a recipe it builds.
+Bad data or a model whose labels do not fit fail before anything is written;
 the run is staged in ``OUTPUT_DIR.partial`` and renamed when every stage has finished
 (:class:`hubtools.run.RunFolder`).
 """
@@ -88,11 +91,25 @@ class LoadedData:
 
 @dataclass
 class BuiltModel:
-    """The model to train, its tokenizer and the window size (sub-tokens) it reads."""
+    """The model to train, its tokenizer and the window size (sub-tokens) it reads (a family adds what its
+    later steps need to know of how the model was built)."""
 
     model: Any
     tokenizer: Any
     max_length: int
+
+
+@dataclass
+class Features:
+    """The splits in the form the Trainer reads (``features[split]``), and how the validation pass reads the
+    validation split (``validation_rows``, results.json ``training.validation_rows``; None: as it is). A family
+    adds what its later steps need of how the features were made."""
+
+    splits: dict[str, Dataset]
+    validation_rows: str | None = None
+
+    def __getitem__(self, split: str) -> Dataset:
+        return self.splits[split]
 
 
 @dataclass
@@ -138,21 +155,22 @@ class Recipe:
     """A recipe of one model family: the stage sequence (:meth:`run`) and the steps a family overrides.
 
     Class attributes: ``family`` names the kind of model the run publishes (it selects the exporter, see
-    :mod:`hubtools.families`); ``options_class`` types the family's own configuration section.
-    ``validation_rows`` is set by a family whose models read document context (``model.validation_rows``).
+    :mod:`hubtools.families`); ``options_class`` types the family's own configuration section. A recipe holds
+    its configuration, never the state of earlier steps: each step returns what the next one needs.
     """
 
     family: ClassVar[str]
     options_class: ClassVar[type | None] = None
-    validation_rows: str | None = None
 
     def __init__(self, cfg: RecipeConfig, command: str | None = None, *, overwrite: bool = False,
-                 restart: bool = False) -> None:
+                 restart: bool = False, folder: RunFolder | None = None) -> None:
+        """``folder``: the run folder of a recipe that composes this run (claimed by it), instead of a new one
+        for ``cfg.output_dir``."""
         self.cfg = cfg
         self.options = cfg.options
         self.command = command or command_line()
         self.state = PartialState()
-        self.folder = RunFolder(cfg.output_dir, overwrite=overwrite, restart=restart)
+        self.folder = folder or RunFolder(cfg.output_dir, overwrite=overwrite, restart=restart)
 
     @classmethod
     def load_config(cls, path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
@@ -166,9 +184,14 @@ class Recipe:
         """Every stage; returns the finished run folder."""
         self.claim_folder()
         try:
-            return self.stages()
+            return self.compose()
         finally:
             self.folder.release()
+
+    def compose(self) -> Path:
+        """The work of :meth:`run` in the claimed folder: the stages, or the sibling runs a recipe composes
+        before the run that finishes this folder."""
+        return self.stages()
 
     def stages(self) -> Path:
         """The stages of :meth:`run`, in the claimed staging folder."""
@@ -258,11 +281,11 @@ class Recipe:
         """The model to train and its tokenizer."""
         raise NotImplementedError
 
-    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+    def featurize(self, data: LoadedData, built: BuiltModel) -> Features:
         """The splits in the form the Trainer reads (by default the splits themselves)."""
-        return dict(data.splits)
+        return Features(dict(data.splits))
 
-    def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
+    def build_trainer(self, built: BuiltModel, features: Features, data: LoadedData) -> Trainer:
         """The Trainer for ``built`` on the training features, evaluating on the validation features."""
         raise NotImplementedError
 
@@ -277,7 +300,7 @@ class Recipe:
         fp32_after_training(trainer)
         return Trained(trainer, round(time.time() - started, 2), checkpoint)
 
-    def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation | None:
+    def evaluate(self, trainer: Trainer, data: LoadedData, features: Features) -> Evaluation | None:
         """Scores of the scored split (:attr:`LoadedData.scored`) on words (None in processes that do not
         score)."""
         raise NotImplementedError
@@ -288,7 +311,7 @@ class Recipe:
         built.tokenizer.save_pretrained(self.folder.model_dir)
         (self.folder.model_dir / TRAINING_ARGS_NAME).unlink(missing_ok=True)  # a pickle: results.json has them
 
-    def model_result(self, built: BuiltModel) -> ModelResult:
+    def model_result(self, built: BuiltModel, features: Features) -> ModelResult:
         """The ``model`` section of results.json."""
         raise NotImplementedError
 
@@ -307,7 +330,7 @@ class Recipe:
         values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.from_scratch or {}).items()})
         return values
 
-    def training_words_per_second(self, features: dict[str, Dataset], trained: Trained) -> float | None:
+    def training_words_per_second(self, features: Features, trained: Trained) -> float | None:
         """Training throughput in words per second (token-budget batches change what a sample or a step is,
         so words are the comparable unit); None for a resumed run, which trained part of the epochs here."""
         if trained.resumed_from or not trained.seconds or "word_index" not in features["train"].column_names:
@@ -315,7 +338,8 @@ class Recipe:
         epochs = trained.trainer.state.epoch
         return round(trained_words(features["train"]) * epochs / trained.seconds, 1)
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict[str, Any]:
+    def extra_results(self, data: LoadedData, built: BuiltModel, features: Features, evaluation: Evaluation,
+                      trainer: Trainer) -> dict[str, Any]:
         """Family sections of results.json (``RunResults`` field name -> value); none by default."""
         return {}
 
@@ -327,7 +351,7 @@ class Recipe:
 
     # ---- results and the run folder -------------------------------------------------------------------
 
-    def results(self, data: LoadedData, built: BuiltModel, trained: Trained, features: dict[str, Dataset],
+    def results(self, data: LoadedData, built: BuiltModel, trained: Trained, features: Features,
                 evaluation: Evaluation) -> RunResults:
         """The run's typed results (main process)."""
         trainer = trained.trainer
@@ -335,16 +359,16 @@ class Recipe:
             recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=portable_values(without_secrets(self.cfg.to_dict())),
-            publish=self.publish_section(data), dataset=data.section, model=self.model_result(built),
+            publish=self.publish_section(data), dataset=data.section, model=self.model_result(built, features),
             training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history),
-                                    validation_rows=self.validation_rows),
+                                    validation_rows=features.validation_rows),
             test=evaluation.scores,
             timings=Timings(dataset_s=data.seconds, train_s=trained.seconds, evaluate_s=evaluation.seconds,
                             train_words_per_second=self.training_words_per_second(features, trained)),
             environment=Environment(device=str(trainer.args.device), num_processes=self.state.num_processes,
                                     fp16=bool(trainer.args.fp16), bf16=bool(trainer.args.bf16),
                                     machine=machine_description()),
-            versions=library_versions(), **self.extra_results(data, evaluation, trainer))
+            versions=library_versions(), **self.extra_results(data, built, features, evaluation, trainer))
 
     def write_run(self, results: RunResults, data: LoadedData) -> None:
         """Dataset parquet, plots and results.json of the trained run (main process)."""

@@ -25,9 +25,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from datasets import Dataset, Features, concatenate_datasets
+from accelerate import PartialState
+from datasets import Dataset, DatasetDict, Features, concatenate_datasets
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -38,6 +40,7 @@ from transformers import (
 
 from hubtools.config import DataConfig, RecipeConfig, from_dict
 from hubtools.data.build import build_dataset
+from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
 from hubtools.families.distillation.features import augment_sentences
@@ -58,11 +61,11 @@ from hubtools.families.token_classification.features import (
 )
 from hubtools.families.token_classification.model import effective_max_length, permute_classifier
 from hubtools.families.token_classification.options import TokenClassificationOptions
-from hubtools.families.token_classification.recipe import TokenClassificationRecipe
+from hubtools.families.token_classification.recipe import TaggerFeatures, TaggerModel, TokenClassificationRecipe
 from hubtools.families.token_classification.trainer import NerTrainer
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.paths import portable
-from hubtools.recipe.base import BuiltModel, LoadedData
+from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
 from hubtools.results import (
     ComparisonRow,
     DistillationReport,
@@ -72,7 +75,7 @@ from hubtools.results import (
     TeacherReport,
     TransferReport,
 )
-from hubtools.run import read_results
+from hubtools.run import RunFolder, read_results
 
 logger = logging.getLogger("hubtools")
 
@@ -185,15 +188,32 @@ class TeacherReading:
     transfer_logits: list[np.ndarray] = field(default_factory=list)
 
 
+@dataclass
+class Siblings:
+    """What the sibling runs of a distillation found, for the distilled student's report: the student trained
+    alone and the (alpha, T) search (empty when the grid holds one pair)."""
+
+    alone: StudentAloneReport
+    search: list[dict]
+
+
+def sibling_path(path: str | Path, folder: RunFolder) -> str:
+    """A checkpoint or run as results.json records it: a Hub id as is, a local folder relative to the folder that
+    holds the run (``conll_distil-teacher/model``), never a machine path."""
+    return portable(str(path), base=folder.final.parent)
+
+
 class StudentRecipe(TokenClassificationRecipe):
-    """A student: trained alone (``alpha`` None) or distilled from the teacher's word logits with (alpha, T)."""
+    """A student: trained alone (``alpha`` None) or distilled from the teacher's word logits with (alpha, T);
+    with ``siblings``, the distilled student that finishes a distillation run and reports it."""
 
     options_class = DistillationConfig
 
     def __init__(self, cfg: RecipeConfig, command: str | None = None, teacher: TeacherReading | None = None,
-                 alpha: float | None = None, temperature: float | None = None, **folder: bool) -> None:
+                 alpha: float | None = None, temperature: float | None = None, siblings: Siblings | None = None,
+                 **folder: Any) -> None:
         super().__init__(cfg, command, **folder)
-        self.teacher, self.alpha, self.temperature = teacher, alpha, temperature
+        self.teacher, self.alpha, self.temperature, self.siblings = teacher, alpha, temperature, siblings
 
     @property
     def distilled(self) -> bool:
@@ -203,7 +223,7 @@ class StudentRecipe(TokenClassificationRecipe):
     def trainer_class(self) -> type[Trainer]:  # type: ignore[override]
         return DistillationTrainer if self.distilled else NerTrainer
 
-    def build_model(self, data: LoadedData) -> BuiltModel:
+    def build_model(self, data: LoadedData) -> TaggerModel:
         """With ``student_from_teacher``: the teacher, head reordered to the dataset's labels, shrunk to
         ``student_layers`` layers, with the teacher's tokenizer; else the ``model`` section."""
         if not self.options.student_from_teacher:
@@ -212,9 +232,9 @@ class StudentRecipe(TokenClassificationRecipe):
         teacher, tokenizer = load_model(self.teacher.path)
         permute_classifier(teacher, label_permutation(teacher.config.id2label, data.label_names), data.label_names)
         student = build_student_from_teacher(teacher, self.options.student_layers)
-        return BuiltModel(student, tokenizer, effective_max_length(student, tokenizer, self.cfg.model.max_length))
+        return TaggerModel(student, tokenizer, effective_max_length(student, tokenizer, self.cfg.model.max_length))
 
-    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+    def featurize(self, data: LoadedData, built: BuiltModel) -> TaggerFeatures:
         """A distilled student's training features carry the teacher's word logits (and the transfer set,
         whose sentences are read alone)."""
         features = super().featurize(data, built)
@@ -224,8 +244,8 @@ class StudentRecipe(TokenClassificationRecipe):
             raise ConfigError(f"the student's training split has {len(data.splits['train'])} sentences, the "
                               f"teacher read {len(self.teacher.train_logits)}")
         logits = self.teacher.train_logits
-        if self.context:
-            logits = join_runs(logits, training_rows(data.splits["train"], built.tokenizer, self.context))
+        if features.context:
+            logits = join_runs(logits, training_rows(data.splits["train"], built.tokenizer, features.context))
         train = attach_teacher_logits(features["train"], logits)
         if self.teacher.transfer is not None:
             extra = attach_teacher_logits(self.tokenize(self.teacher.transfer, built, "tokenize transfer set"),
@@ -234,31 +254,62 @@ class StudentRecipe(TokenClassificationRecipe):
             extra = extra.map(lambda rows: {"example_index": [i + offset for i in rows["example_index"]]},
                               batched=True)
             train = concatenate_datasets([train, extra.cast(train.features)])
-        return {**features, "train": train}
+        return dataclasses.replace(features, splits={**features.splits, "train": train})
 
-    def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
+    def trainer_kwargs(self, built: BuiltModel, features: TaggerFeatures) -> dict:
         return {"alpha": self.alpha, "temperature": self.temperature} if self.distilled else {}
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
-        """A search or lone student records nothing beyond the shared sections."""
-        return {}
+    def extra_results(self, data: LoadedData, built: BuiltModel, features: TaggerFeatures, evaluation: Evaluation,
+                      trainer: Trainer) -> dict:
+        """The distillation report of the student that finishes a distillation run: chosen pair, search, teacher,
+        lone student, comparison, transfer set. A search or lone student records nothing beyond the shared
+        sections."""
+        if self.siblings is None:
+            return {}
+        teacher, alone = self.teacher.report, self.siblings.alone
+        distilled = score_test(data.splits, trainer.model, trainer.processing_class, self.cfg)
+        rows = (("teacher", teacher.model, teacher.test),
+                ("student (distilled)", self.folder.final.name, distilled),
+                ("student (alone)", alone.run, alone.test))
+        transfer = self.teacher.transfer
+        return {"card_sections": ["distillation"], "distillation": DistillationReport(
+            alpha=self.alpha, temperature=self.temperature, search_metric="validation f1",
+            search=[SearchRow(**row) for row in self.siblings.search or [{
+                "alpha": self.alpha, "temperature": self.temperature,
+                "score": float("nan") if trainer.state.best_metric is None else trainer.state.best_metric}]],
+            teacher=teacher, student_alone=alone,
+            student_from_teacher=self.options.student_from_teacher, training_sentences=len(data.splits["train"]),
+            test_split=len(data.splits["test"]),
+            transfer=None if transfer is None else TransferReport(
+                sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=transfer_spec(self.cfg)),
+            comparison=[ComparisonRow(model=name, name_or_path=path, **dataclasses.asdict(score),
+                                      speedup=round(score.words_per_second / teacher.test.words_per_second, 2))
+                        for name, path, score in rows])}
 
 
-class DistillationRecipe(StudentRecipe):
-    """The conll_distil recipe: teacher, student alone, search, and the distilled student as the run."""
+def score_test(splits: DatasetDict, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+               cfg: RecipeConfig) -> ModelScore | None:
+    """:func:`score_words` on the test split, the other splits its document pool (main process; None in the
+    others)."""
+    if not PartialState().is_main_process:
+        return None
+    pool = [split for name, split in splits.items() if name != "test"]
+    return score_words(model, tokenizer, splits["test"], label_names_of(splits["train"]), cfg, pool)
 
-    def __init__(self, cfg: RecipeConfig, command: str | None = None, **folder: bool) -> None:
-        super().__init__(cfg, command, **folder)
-        self.dataset, _ = build_dataset(cfg.data)
-        self.label_names = list(self.dataset["train"].features["ner_tags"].feature.names)
 
-    def run(self) -> Path:
-        """The teacher, the lone student and the search; then the distilled student with the best pair."""
-        self.claim_folder()
-        try:
-            return self.compose()
-        finally:
-            self.folder.release()
+def transfer_spec(cfg: RecipeConfig) -> dict:
+    """What the transfer set is made of: ``distillation.transfer`` and the augmentation settings, if any."""
+    options = cfg.options
+    augment = {"augment": options.augment, "augment_rate": options.augment_rate}
+    return {**options.transfer, **(augment if options.augment else {})}
+
+
+class DistillationRecipe(Recipe):
+    """The conll_distil recipe: it composes sibling runs (the teacher when it trains one, the student alone, one
+    student per searched pair) and finishes its own folder with the distilled student of the best pair."""
+
+    family = "token-classification"  # the run's model: a distilled student is a plain token classifier
+    options_class = DistillationConfig
 
     @property
     def siblings(self) -> dict[str, bool]:
@@ -268,34 +319,35 @@ class DistillationRecipe(StudentRecipe):
         return {"overwrite": folder.overwrite or folder.resuming or folder.restart, "restart": folder.restart}
 
     def compose(self) -> Path:
-        """The stages of :meth:`run` in the claimed staging folder."""
-        self.teacher = self.read_teacher()
-        model_section = {"name_or_path": self.teacher.path, "from_scratch": None} \
+        """The teacher, the lone student and the search; then the distilled student with the best pair, in this
+        run's claimed folder."""
+        dataset, _ = build_dataset(self.cfg.data)
+        teacher = self.read_teacher(dataset)
+        model_section = {"name_or_path": teacher.path, "from_scratch": None} \
             if self.options.student_from_teacher else {}
         alone = StudentRecipe(stage_config(self.cfg, "student-alone", model=model_section), self.command,
-                              self.teacher, **self.siblings).run()
-        self.alone = StudentAloneReport(run=self.sibling(alone), validation_f1=validation_f1(alone),
-                                        test=self.score(*load_model(alone / "model")))
+                              teacher, **self.siblings).run()
+        alone_report = StudentAloneReport(run=sibling_path(alone, self.folder), validation_f1=validation_f1(alone),
+                                          test=score_test(dataset, *load_model(alone / "model"), self.cfg))
 
         def trial(alpha: float, temperature: float) -> float:
             cfg = stage_config(self.cfg, f"search/a{alpha:g}-t{temperature:g}", model=model_section)
-            return validation_f1(StudentRecipe(cfg, self.command, self.teacher, alpha, temperature,
+            return validation_f1(StudentRecipe(cfg, self.command, teacher, alpha, temperature,
                                                **self.siblings).run())
 
-        pairs = search_pairs(self.options.alphas, self.options.temperatures, self.options.search_budget)
-        if len(pairs) == 1:  # nothing to choose: the run itself is the one trial (extra_results scores it)
-            (self.alpha, self.temperature), self.search = pairs[0], []
+        options = self.options
+        pairs = search_pairs(options.alphas, options.temperatures, options.search_budget)
+        if len(pairs) == 1:  # nothing to choose: the run itself is the one trial (its report scores it)
+            (alpha, temperature), search = pairs[0], []
         else:
-            best, self.search = grid_search(trial, self.options.alphas, self.options.temperatures,
-                                            self.options.search_budget)
+            best, search = grid_search(trial, options.alphas, options.temperatures, options.search_budget)
             logger.info("distillation search: best alpha %s, temperature %s (validation F1 %.4f)",
                         best["alpha"], best["temperature"], best["score"])
-            self.alpha, self.temperature = best["alpha"], best["temperature"]
+            alpha, temperature = best["alpha"], best["temperature"]
         final = self.cfg.to_dict()
         final["model"].update(model_section)
-        self.cfg = from_dict(final, DistillationConfig)
-        self.options = self.cfg.options
-        return self.stages()
+        return StudentRecipe(from_dict(final, DistillationConfig), self.command, teacher, alpha, temperature,
+                             Siblings(alone_report, search), folder=self.folder).stages()
 
     def teacher_checkpoint(self) -> tuple[str, Path | None]:
         """The configured teacher, or one trained here (its run folder returned too)."""
@@ -306,83 +358,49 @@ class DistillationRecipe(StudentRecipe):
         run = TokenClassificationRecipe(cfg, self.command, **self.siblings).run()
         return str(run / "model"), run
 
-    def read_teacher(self) -> TeacherReading:
+    def read_teacher(self, dataset: DatasetDict) -> TeacherReading:
         """Obtain the teacher, read the training split (and the transfer set) with it and score it."""
         path, run = self.teacher_checkpoint()
         teacher, tokenizer = load_model(path)
+        label_names = label_names_of(dataset["train"])
         reading = TeacherReading(path, TeacherReport(
-            model=self.sibling(path), trained_by_recipe=run is not None, run=self.sibling(run) if run else None,
-            label_permutation=label_permutation(teacher.config.id2label, self.label_names),
-            test=self.score(teacher, tokenizer)),
-            train_logits=self.training_logits(teacher, tokenizer))
+            model=sibling_path(path, self.folder), trained_by_recipe=run is not None,
+            run=sibling_path(run, self.folder) if run else None,
+            label_permutation=label_permutation(teacher.config.id2label, label_names),
+            test=score_test(dataset, teacher, tokenizer, self.cfg)),
+            train_logits=self.training_logits(dataset["train"], teacher, tokenizer))
         tokens = transfer_sentences(self.cfg) if self.options.transfer else []
         if self.options.augment:
-            train = self.dataset["train"]
+            train = dataset["train"]
             tokens += augment_sentences(train["tokens"], train["ner_tags"], self.options.augment,
                                         self.options.augment_rate, self.cfg.training.seed)
         if tokens:
-            reading.transfer_logits = word_logits(teacher, tokenizer, tokens, self.label_names, self.cfg)
+            reading.transfer_logits = word_logits(teacher, tokenizer, tokens, label_names, self.cfg)
             tags = [row.argmax(-1).tolist() if len(row) else [] for row in reading.transfer_logits]
-            schema = Features({"tokens": self.dataset["train"].features["tokens"],
-                               "ner_tags": self.dataset["train"].features["ner_tags"]})
+            schema = Features({"tokens": dataset["train"].features["tokens"],
+                               "ner_tags": dataset["train"].features["ner_tags"]})
             reading.transfer = Dataset.from_dict({"tokens": tokens, "ner_tags": tags}, features=schema)
         return reading
 
-    def training_logits(self, teacher: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[np.ndarray]:
+    def training_logits(self, train: Dataset, teacher: PreTrainedModel,
+                        tokenizer: PreTrainedTokenizerBase) -> list[np.ndarray]:
         """The teacher's word logits of every training sentence. With document context it reads the training rows
         a student trains on (runs of consecutive sentences of a document, :func:`training_rows`), each word
         once, and the logits are split back into sentences."""
-        train = self.dataset["train"]
+        label_names = label_names_of(train)
         budget = reading_budget(teacher, tokenizer, train, self.cfg)
         if not budget:
-            return word_logits(teacher, tokenizer, train["tokens"], self.label_names, self.cfg)
+            return word_logits(teacher, tokenizer, train["tokens"], label_names, self.cfg)
         runs = training_rows(train, tokenizer, budget)
         tokens = train["tokens"]
         logits = word_logits(teacher, tokenizer, [[w for i in run for w in tokens[i]] for run in runs],
-                             self.label_names, self.cfg)
-        sentences: list[np.ndarray] = [np.zeros((0, len(self.label_names)), np.float32)] * len(train)
+                             label_names, self.cfg)
+        sentences: list[np.ndarray] = [np.zeros((0, len(label_names)), np.float32)] * len(train)
         for run, row in zip(runs, logits, strict=True):
             ends = np.cumsum([len(tokens[i]) for i in run])
             for i, part in zip(run, np.split(row, ends[:-1]), strict=True):
                 sentences[i] = part
         return sentences
 
-    def transfer_spec(self) -> dict:
-        """What the transfer set is made of: ``distillation.transfer`` and the augmentation settings, if any."""
-        augment = {"augment": self.options.augment, "augment_rate": self.options.augment_rate}
-        return {**self.options.transfer, **(augment if self.options.augment else {})}
-
-    def sibling(self, path: str | Path) -> str:
-        """A checkpoint or run as results.json records it: a Hub id as is, a local folder relative to the folder
-        that holds this run (``conll_distil-teacher/model``), never a machine path."""
-        return portable(str(path), base=self.folder.final.parent)
-
-    def score(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> ModelScore | None:
-        """:func:`score_words` on the test split (main process; None in the others)."""
-        if not self.state.is_main_process:
-            return None
-        pool = [split for name, split in self.dataset.items() if name != "test"]
-        return score_words(model, tokenizer, self.dataset["test"], self.label_names, self.cfg, pool)
-
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
-        """The distillation report: chosen pair, search, teacher, lone student, comparison, transfer set."""
-        teacher = self.teacher.report
-        rows = (("teacher", teacher.model, teacher.test),
-                ("student (distilled)", self.folder.final.name, self.score(trainer.model, trainer.processing_class)),
-                ("student (alone)", self.alone.run, self.alone.test))
-        transfer = self.teacher.transfer
-        return {"card_sections": ["distillation"], "distillation": DistillationReport(
-            alpha=self.alpha, temperature=self.temperature, search_metric="validation f1",
-            search=[SearchRow(**row) for row in self.search or [{
-                "alpha": self.alpha, "temperature": self.temperature,
-                "score": float("nan") if trainer.state.best_metric is None else trainer.state.best_metric}]],
-            teacher=teacher, student_alone=self.alone,
-            student_from_teacher=self.options.student_from_teacher, training_sentences=len(data.splits["train"]),
-            test_split=len(data.splits["test"]),
-            transfer=None if transfer is None else TransferReport(
-                sentences=len(transfer), words=sum(map(len, transfer["tokens"])), spec=self.transfer_spec()),
-            comparison=[ComparisonRow(model=name, name_or_path=path, **dataclasses.asdict(score),
-                                      speedup=round(score.words_per_second / teacher.test.words_per_second, 2))
-                        for name, path, score in rows])}
 
 RECIPE = DistillationRecipe

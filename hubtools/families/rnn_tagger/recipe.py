@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 import torch
-from datasets import Dataset
 from transformers import Trainer
 
 from hubtools.errors import ConfigError
@@ -36,7 +35,7 @@ from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenCl
 from hubtools.families.rnn_tagger.options import RnnOptions
 from hubtools.families.rnn_tagger.schedulers import build_scheduler
 from hubtools.families.rnn_tagger.trainer import AveragingTrainer
-from hubtools.families.token_classification.recipe import TokenClassificationRecipe
+from hubtools.families.token_classification.recipe import TaggerFeatures, TaggerModel, TokenClassificationRecipe
 from hubtools.recipe.base import BuiltModel, LoadedData
 from hubtools.results import MetricSet
 
@@ -56,12 +55,12 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
                               "...); the cell is set by system / --cell")
         super().__init__(cfg, command, **folder)
 
-    def build_model(self, data: LoadedData) -> BuiltModel:
+    def build_model(self, data: LoadedData) -> TaggerModel:
         """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
         code (``auto_map``) so that ``trust_remote_code=True`` loads it."""
         self.seed()
         model, tokenizer = self.tagger(data.label_names, data.splits["train"]["tokens"])
-        return BuiltModel(model, tokenizer, self.cfg.model.max_length)
+        return TaggerModel(model, tokenizer, self.cfg.model.max_length)
 
     def tagger(self, label_names: list[str], sentences: list[list[str]]):
         """The untrained tagger and its tokenizer for ``label_names``, vocabulary from ``sentences``."""
@@ -94,7 +93,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             model.set_word_starts(word_start_flags(tokenizer))
         return model, tokenizer
 
-    def trainer_kwargs(self, built: BuiltModel, features: dict[str, Dataset]) -> dict:
+    def trainer_kwargs(self, built: BuiltModel, features: TaggerFeatures) -> dict:
         """Adam and the configured scheduler, sized to the Trainer's optimizer steps, and the epochs whose
         weights are averaged."""
         return {"optimizers": self.optimizers(built.model, len(features["train"])),
@@ -125,7 +124,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             values["subword_vocab_size"] = options.subword_vocab_size
         return values
 
-    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation:
+    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: TaggerFeatures) -> Evaluation:
         """The scores of the scored split, and its F1 with the weights the averaging did not keep."""
         evaluation = super().evaluate(trainer, data, features)
         if trainer.averaging is not None:
@@ -133,7 +132,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         return evaluation
 
     def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
-                   features: dict[str, Dataset]) -> float:
+                   features: TaggerFeatures) -> float:
         """Entity F1 on the scored split of ``weights`` loaded into the trainer's model (its own weights are
         put back)."""
         model = trainer.model
@@ -144,14 +143,15 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         finally:
             model.load_state_dict(own)
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: AveragingTrainer) -> dict:
+    def extra_results(self, data: LoadedData, built: BuiltModel, features: TaggerFeatures, evaluation: Evaluation,
+                      trainer: AveragingTrainer) -> dict:
         """The original notebook's per-sentence per-class mean, for comparison only, the scores of sentences
         read alone when the model reads document context (shared with the token-classification family), and
         the weight averaging (with its card section) when it ran."""
         gold = [[data.label_names[i] for i in row] for row in data.scored["ner_tags"]]
         legacy = MetricSet(definition="hubtools.families.rnn_tagger.legacy_metric.per_class_mean_score (not entity F1)",
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
-        sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data)}}
+        sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data, built, features)}}
         if trainer.averaging is not None:
             sections.update(averaging=trainer.averaging, card_sections=["averaging"])
         return sections

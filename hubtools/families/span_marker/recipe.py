@@ -2,28 +2,34 @@
 
 The encoder is ``model.name_or_path`` (an encoder or a SpanMarker checkpoint) or, with ``model.from_scratch``,
 a tiny BERT built by the main process on the training split. SpanMarker tokenizes the splits itself, so the
-features are the splits, without the loaders' document columns (span_marker reads ``document_id`` and
-``sentence_id`` as integer ids of its own document context, which this family does not use); validation and
+features are the splits, every sentence read alone (:mod:`hubtools.families.span_marker.features`); validation and
 test are scored on words from ``predict`` (main process).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from datasets import Dataset
 from span_marker import SpanMarkerModel
 from transformers import Trainer
 
-from hubtools.data.loading import DOCUMENT, SENTENCE
 from hubtools.evaluation import Evaluation
 from hubtools.families.span_marker.decode import evaluate_predictions, length_report
+from hubtools.families.span_marker.features import sentence_splits
 from hubtools.families.span_marker.model import build_tiny_encoder, load_spanmarker, save_spanmarker, spanmarker_limits
 from hubtools.families.span_marker.options import SpanMarkerOptions
 from hubtools.families.span_marker.trainer import WordScoredTrainer
 from hubtools.paths import portable
-from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
+from hubtools.recipe.base import BuiltModel, Features, LoadedData, Recipe, Trained
 from hubtools.results import ModelResult, SpanLengthReport
+
+
+@dataclass
+class SpanMarkerBuilt(BuiltModel):
+    """A SpanMarker model to train and its encoder as results.json names it."""
+
+    encoder: str = ""
 
 
 class SpanMarkerRecipe(Recipe):
@@ -43,25 +49,23 @@ class SpanMarkerRecipe(Recipe):
         self.state.wait_for_everyone()
         return str(folder)
 
-    def build_model(self, data: LoadedData) -> BuiltModel:
+    def build_model(self, data: LoadedData) -> SpanMarkerBuilt:
         encoder = self.encoder(data)
         self.seed()
         model = load_spanmarker(self.cfg.model, self.options, data.label_names, encoder)
-        self.encoder_name = portable(encoder) if self.cfg.model.from_scratch is None else \
-            "tiny BERT (model.from_scratch)"
-        return BuiltModel(model, model.tokenizer, self.cfg.model.max_length)
+        name = portable(encoder) if self.cfg.model.from_scratch is None else "tiny BERT (model.from_scratch)"
+        return SpanMarkerBuilt(model, model.tokenizer, self.cfg.model.max_length, name)
 
-    def featurize(self, data: LoadedData, built: BuiltModel) -> dict[str, Dataset]:
+    def featurize(self, data: LoadedData, built: BuiltModel) -> Features:
         """The splits without ``document_id`` / ``sentence_id`` (sentences are read alone)."""
-        return {name: split.remove_columns([c for c in (DOCUMENT, SENTENCE) if c in split.column_names])
-                for name, split in data.splits.items()}
+        return Features(sentence_splits(data.splits))
 
-    def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
+    def build_trainer(self, built: BuiltModel, features: Features, data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
         return WordScoredTrainer(model=built.model, args=args, train_dataset=features["train"],
                                  eval_dataset=features["validation"], entity_types=data.section.entity_types)
 
-    def evaluate(self, trainer: Trainer, data: LoadedData, features: dict[str, Dataset]) -> Evaluation | None:
+    def evaluate(self, trainer: Trainer, data: LoadedData, features: Features) -> Evaluation | None:
         """``predict`` on every test sentence and word-level scores (main process only)."""
         if not self.state.is_main_process:
             return None
@@ -75,24 +79,25 @@ class SpanMarkerRecipe(Recipe):
     def save(self, trainer: Trainer, built: BuiltModel) -> None:
         save_spanmarker(trainer.model, self.folder.model_dir, self.folder.final / "model")
 
-    def model_result(self, built: BuiltModel) -> ModelResult:
+    def model_result(self, built: SpanMarkerBuilt, features: Features) -> ModelResult:
         model: SpanMarkerModel = built.model
         limits = spanmarker_limits(self.cfg.model, self.options)
         return ModelResult(
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
             model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
             max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
-            from_scratch=self.cfg.model.from_scratch, encoder=self.encoder_name,
+            from_scratch=self.cfg.model.from_scratch, encoder=built.encoder,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],
             marker_max_length=limits["marker_max_length"])
 
-    def training_words_per_second(self, features, trained) -> float | None:
+    def training_words_per_second(self, features: Features, trained: Trained) -> float | None:
         if trained.resumed_from or not trained.seconds:
             return None
         words = sum(len(tokens) for tokens in features["train"]["tokens"])
         return round(words * trained.trainer.state.epoch / trained.seconds, 1)
 
-    def extra_results(self, data: LoadedData, evaluation: Evaluation, trainer: Trainer) -> dict:
+    def extra_results(self, data: LoadedData, built: BuiltModel, features: Features, evaluation: Evaluation,
+                      trainer: Trainer) -> dict:
         report = length_report(data.splits, trainer.model.tokenizer.tokenizer, self.options.entity_max_length,
                                self.cfg.model.max_length)
         return {"span_lengths": SpanLengthReport(**report)}
