@@ -1,10 +1,12 @@
-"""The generated pages of the documentation site: the command-line reference from the argument parsers and the
-configuration reference from the configuration dataclasses, so neither can drift from the code.
+"""The generated pages of the documentation site: the command-line reference from the argument parsers, the
+configuration reference from the configuration dataclasses and the package graph from the imports, so none can
+drift from the code.
 
 ``mkdocs.yml`` names this file as a hook: :func:`on_files` adds ``reference/cli.md`` and
-``reference/configuration.md`` to the site at build time, :func:`on_page_content` shows the docstrings' Sphinx
-roles as code. :func:`cli_reference` and
-:func:`configuration_reference` return the Markdown.
+``reference/configuration.md`` to the site at build time, :func:`on_page_markdown` replaces the markers of
+``INSERTED`` in a page (the package graph in ``architecture.md``), :func:`on_page_content` shows the docstrings'
+Sphinx roles as code. :func:`cli_reference`, :func:`configuration_reference` and :func:`package_graph` return the
+Markdown.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+
+from hubtools.architecture import graph_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ("finer", "multinerd", "conll_distil", "fewnerd", "ner_uk", "ner")  # the order of the site's pages
@@ -196,7 +200,33 @@ def configuration_reference() -> str:
     return "\n".join(out)
 
 
+def package_graph() -> str:
+    """The package graph of ``hubtools/`` as a text block (``hubtools.architecture.graph_text``): the site's
+    Material theme loads Mermaid from a CDN, so a Mermaid diagram would not render offline."""
+    return "\n".join([
+        "Generated from the imports of `hubtools/` (`hubtools/architecture.py`) when the site is built. Each line: "
+        "a top-level module or a subpackage (`data`, `export`, ...; a model family as `families.NAME`) and what its "
+        "modules import; `(name)`: imported only inside functions; imports under `if TYPE_CHECKING:` are left "
+        "out. `python scripts/architecture_report.py --mermaid` prints the same graph as Mermaid.", "",
+        "```text", graph_text(ROOT), "```"])
+
+
 GENERATED = {"reference/cli.md": cli_reference, "reference/configuration.md": configuration_reference}
+# page -> marker -> what replaces it: generated sections of hand-written pages.
+PACKAGE_GRAPH_MARKER = "<!-- generated: package graph -->"
+INSERTED = {"architecture.md": {PACKAGE_GRAPH_MARKER: package_graph}}
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    """mkdocs hook: each marker of ``INSERTED`` in its page replaced by the generated Markdown (a page that lost
+    its marker fails the build)."""
+    from mkdocs.exceptions import PluginError
+
+    for marker, generate in INSERTED.get(page.file.src_uri, {}).items():
+        if marker not in markdown:
+            raise PluginError(f"docs/{page.file.src_uri}: the marker {marker} of the generated section is missing")
+        markdown = markdown.replace(marker, generate())
+    return markdown
 
 
 def on_page_content(html: str, **kwargs: Any) -> str:

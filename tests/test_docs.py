@@ -9,8 +9,10 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
+from mkdocs.exceptions import PluginError
 
 from hubtools import docs
 from hubtools.cli import build_parser
@@ -113,6 +115,19 @@ def test_docstring_roles_render_as_code():
     assert docs.on_page_content(html) == "see <code>push_run</code> and <code>hubtools.results.RunResults</code>"
 
 
+def test_the_package_graph_replaces_its_marker_in_the_architecture_page():
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="architecture.md"))
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert text.count(docs.PACKAGE_GRAPH_MARKER) == 1
+    out = docs.on_page_markdown(text, page=page)
+    assert docs.PACKAGE_GRAPH_MARKER not in out and out.startswith(text.split(docs.PACKAGE_GRAPH_MARKER)[0])
+    assert "```text\n" in out and "\ncli " in out and "\ntagging " in out
+    other = SimpleNamespace(file=SimpleNamespace(src_uri="index.md"))
+    assert docs.on_page_markdown(docs.PACKAGE_GRAPH_MARKER, page=other) == docs.PACKAGE_GRAPH_MARKER
+    with pytest.raises(PluginError, match="marker .* is missing"):
+        docs.on_page_markdown(text.replace(docs.PACKAGE_GRAPH_MARKER, ""), page=page)
+
+
 def test_site_builds_strict(tmp_path):
     site = tmp_path / "site"
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
@@ -124,5 +139,7 @@ def test_site_builds_strict(tmp_path):
     assert "data.document_column" in (site / "reference" / "configuration" / "index.html").read_text()
     api = (site / "reference" / "api" / "index.html").read_text()
     assert "push_run" in api and ":func:" not in api
+    architecture = (site / "architecture" / "index.html").read_text()
+    assert "generated: package graph" not in architecture and re.search(r"\ntagging +-&gt; ", architecture)
     finer = (site / "recipes" / "finer" / "index.html").read_text()
     assert "nlpaueb/finer-139" in finer and "finer-selected-4-labels" in finer  # the included configuration

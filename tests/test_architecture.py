@@ -1,0 +1,221 @@
+"""The architecture's rules, measured with ``hubtools/architecture.py``: no generic module imports a family package,
+no first-party import sits inside a function, no import cycle between packages.
+
+The move of the families into ``hubtools/families/`` (issue 30) is under way, so each rule lists today's
+violations in a ``KNOWN_*`` set (keys without line numbers). A violation outside its set fails, and so does a listed
+one that no longer occurs: the sets can only shrink. Imports of third-party libraries inside functions (span_marker,
+optimum, onnxruntime, matplotlib, ...) are allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hubtools import architecture
+from hubtools.architecture import Report
+from tests.recipe_runs import load_module
+
+ROOT = Path(__file__).resolve().parents[1]
+THIS = "tests/test_architecture.py"
+
+# "FILE -> imported family module"
+KNOWN_GENERIC_FAMILY_IMPORTS = {
+    "hubtools/push.py -> hubtools.spanmarker.reference",
+    "hubtools/remote_code.py -> hubtools.rnn.configuration_rnn_tagger",
+    "hubtools/remote_code.py -> hubtools.rnn.modeling_rnn_tagger",
+    "hubtools/tagging.py -> hubtools.rnn.export",
+}
+
+# "FILE FUNCTION() -> imported hubtools module"
+KNOWN_FUNCTION_IMPORTS = {
+    "hubtools/cli.py _card() -> hubtools.cards",
+    "hubtools/cli.py _check() -> hubtools.cards",
+    "hubtools/cli.py _check() -> hubtools.push",
+    "hubtools/cli.py _check() -> hubtools.run",
+    "hubtools/cli.py _data() -> hubtools.config",
+    "hubtools/cli.py _data() -> hubtools.data.inspect",
+    "hubtools/cli.py _evaluate() -> hubtools.evaluation",
+    "hubtools/cli.py _evaluate() -> hubtools.results",
+    "hubtools/cli.py _evaluate() -> hubtools.run",
+    "hubtools/cli.py _evaluate() -> hubtools.tagging",
+    "hubtools/cli.py _export() -> hubtools.export.base",
+    "hubtools/cli.py _export() -> hubtools.run",
+    "hubtools/cli.py _predict() -> hubtools.prediction",
+    "hubtools/cli.py _predict() -> hubtools.tagging",
+    "hubtools/cli.py _preview() -> hubtools.preview",
+    "hubtools/cli.py _push() -> hubtools.push",
+    "hubtools/cli.py main() -> hubtools.errors",
+    "hubtools/config.py from_dict() -> hubtools.training.arguments",
+    "hubtools/docs.py cli_reference() -> hubtools.cli",
+    "hubtools/docs.py cli_reference() -> hubtools.recipe.cli",
+    "hubtools/docs.py configuration_reference() -> hubtools.config",
+    "hubtools/docs.py configuration_reference() -> hubtools.training.arguments",
+    "hubtools/docs.py recipe_parts() -> hubtools.recipe.base",
+    "hubtools/docs.py recipe_parts() -> hubtools.recipe.cli",
+    "hubtools/export/benchmark.py _forward() -> hubtools.export.inference",
+    "hubtools/export/benchmark.py _forward() -> hubtools.remote_code",
+    "hubtools/export/benchmark.py benchmark_inputs() -> hubtools.export.words",
+    "hubtools/export/benchmark.py benchmark_inputs() -> hubtools.tokenization",
+    "hubtools/export/benchmark.py benchmark_run() -> hubtools.export.base",
+    "hubtools/export/benchmark.py benchmark_run() -> hubtools.plots",
+    "hubtools/export/benchmark.py benchmark_run() -> hubtools.results",
+    "hubtools/export/benchmark.py benchmark_run() -> hubtools.run",
+    "hubtools/prediction.py write_jsonl() -> hubtools.run",
+    "hubtools/remote_code.py changed_code_files() -> hubtools.rnn.configuration_rnn_tagger",
+    "hubtools/remote_code.py changed_code_files() -> hubtools.rnn.modeling_rnn_tagger",
+    "hubtools/remote_code.py code_note() -> hubtools",
+    "hubtools/remote_code.py load_token_classifier() -> hubtools.rnn.modeling_rnn_tagger",
+    "hubtools/remote_code.py register_own_classes() -> hubtools.rnn.configuration_rnn_tagger",
+    "hubtools/remote_code.py register_own_classes() -> hubtools.rnn.modeling_rnn_tagger",
+    "hubtools/run.py RunFolder.save_dataset() -> hubtools.console",
+    "hubtools/spanmarker/export.py SpanMarkerExporter.benchmark() -> hubtools.plots",
+    "hubtools/spanmarker/export.py SpanMarkerExporter.benchmark() -> hubtools.run",
+    "hubtools/tagging.py Tagger._tag_onnx() -> hubtools.export.inference",
+    "hubtools/tagging.py Tagger._tag_onnx() -> hubtools.export.words",
+    "hubtools/tagging.py Tagger._tag_pytorch() -> hubtools.evaluation",
+    "hubtools/tagging.py Tagger._tag_pytorch() -> hubtools.training.trainer",
+    "hubtools/tagging.py Tagger.features() -> hubtools.context",
+    "hubtools/tagging.py _decoder() -> hubtools.export.words",
+    "hubtools/tagging.py _decoder() -> hubtools.rnn.export",
+    "hubtools/tagging.py _hub_source() -> hubtools.run",
+    "hubtools/tagging.py _local_source() -> hubtools.run",
+    "hubtools/tagging.py data_argument() -> hubtools.config",
+    "hubtools/tagging.py load_data() -> hubtools.data.build",
+    "hubtools/tagging.py load_data() -> hubtools.data.loading",
+    "hubtools/tagging.py resolve_model() -> hubtools.cards.rules",
+    "hubtools/tagging.py variant_file() -> hubtools.export.optimum_onnx",
+}
+
+# "package -> package": the module-level import edges inside a cycle (none today: the imports that would close
+# cycles sit inside functions, in KNOWN_FUNCTION_IMPORTS)
+KNOWN_CYCLE_EDGES: set[str] = set()
+
+
+def check_known(found: set[str], known: set[str], name: str, rule: str) -> None:
+    new, gone = sorted(found - known), sorted(known - found)
+    problems = []
+    if new:
+        problems.append(f"{rule}, {len(new)} new: " + "; ".join(new) + f" (fix them: {name} lists the violations "
+                        "of before the move and can only shrink)")
+    if gone:
+        problems.append(f"{len(gone)} listed in {name} no longer occur: " + "; ".join(gone) +
+                        f" (remove them from {name} in {THIS})")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return Report.of(ROOT)
+
+
+def test_no_generic_module_imports_a_family(report):
+    found = {f"{i.path} -> {i.target}" for i in report.generic_family_imports}
+    check_known(found, KNOWN_GENERIC_FAMILY_IMPORTS, "KNOWN_GENERIC_FAMILY_IMPORTS",
+                "generic modules import a family package (use the registry)")
+
+
+def test_no_first_party_import_inside_a_function(report):
+    found = {f"{i.path} {i.function}() -> {i.target}" for i in report.function_imports["first-party"]}
+    check_known(found, KNOWN_FUNCTION_IMPORTS, "KNOWN_FUNCTION_IMPORTS", "hubtools imports inside functions")
+
+
+def test_no_import_cycle_between_packages(report):
+    found = {edge for component in report.cycles for edge in component["edges"]}
+    check_known(found, KNOWN_CYCLE_EDGES, "KNOWN_CYCLE_EDGES", "package-level import cycles "
+                f"({'; '.join(' -> '.join(c['cycles'][0]) for c in report.cycles)})")
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text))
+
+
+def test_the_analysis_on_a_tree_with_the_families_package(tmp_path):
+    """The new layout: families found under hubtools/families/, the registry not generic, relative and
+    type-checking imports resolved, cycles found, results.json writers located."""
+    _write(tmp_path, {
+        "hubtools/__init__.py": "",
+        "hubtools/families/__init__.py": "from hubtools.families.rnn_tagger import model\n",
+        "hubtools/families/rnn_tagger/__init__.py": "",
+        "hubtools/families/rnn_tagger/model.py": "from ...tagging import tag\n",
+        "hubtools/families/span_marker/__init__.py": "",
+        "hubtools/families/span_marker/export.py": "",
+        "hubtools/tagging.py": """\
+            from typing import TYPE_CHECKING
+            from hubtools.families import span_marker
+            if TYPE_CHECKING:
+                from hubtools.families.rnn_tagger import model
+            def tag():
+                import json
+                import numpy
+                from .families.rnn_tagger import model
+            class Tagger:
+                from hubtools import run
+            """,
+        "hubtools/run.py": """\
+            import json
+            from pathlib import Path
+            RESULTS_FILE = "results.json"
+            def save(folder, data):
+                path = Path(folder) / RESULTS_FILE
+                with open(path, "w") as f:
+                    json.dump(data, f)
+                (Path(folder) / "other.json").write_text("{}")
+            def keep(folder, results):
+                folder.write_results(results)
+            """,
+        "hubtools/data/__init__.py": "from hubtools.data.reading import x\n",
+        "hubtools/data/reading.py": "from hubtools.tagging import tag\n",
+    })
+    report = Report.of(tmp_path)
+    assert report.tree.layout == "hubtools/families/"
+    assert report.family_files == {"rnn_tagger": ["__init__.py", "model.py"], "span_marker": ["__init__.py",
+                                                                                             "export.py"]}
+    assert [(i.path, i.line, i.target, i.scope) for i in report.generic_family_imports] == [
+        ("hubtools/tagging.py", 2, "hubtools.families.span_marker", "module"),
+        ("hubtools/tagging.py", 4, "hubtools.families.rnn_tagger.model", "type-checking"),
+        ("hubtools/tagging.py", 8, "hubtools.families.rnn_tagger.model", "function")]
+    inside = report.function_imports
+    assert [i.target for i in inside["first-party"]] == ["hubtools.families.rnn_tagger.model"]
+    assert [i.target for i in inside["third-party"]] == ["numpy"]
+    assert [i.target for i in inside["standard library"]] == ["json"]
+    # tagging -> families.span_marker only; rnn_tagger -> tagging; families (the registry) -> rnn_tagger
+    assert report.graph["hubtools.tagging"] == {"hubtools.families.span_marker", "hubtools.run"}
+    assert report.cycles == []
+    assert [c["members"] for c in report.hidden_cycles] == [["hubtools.families.rnn_tagger", "hubtools.tagging"]]
+    assert architecture.results_writers(report.tree) == [
+        architecture.Write("hubtools/run.py", 7, "save", "json.dump"),
+        architecture.Write("hubtools/run.py", 10, "keep", "write_results")]
+    nodes, edges = architecture.collapsed_graph(tmp_path)
+    assert "families.rnn_tagger" in nodes and ("data", "tagging") in edges
+    assert edges[("tagging", "families.rnn_tagger")] is False  # only inside a function
+    assert "  tagging -.-> families_rnn_tagger" in architecture.mermaid(tmp_path)
+
+    _write(tmp_path, {"hubtools/tagging.py": "from hubtools.data import reading\n"})
+    (component,) = Report.of(tmp_path).cycles
+    assert component["members"] == ["hubtools.data", "hubtools.tagging"]
+    assert component["edges"] == ["hubtools.data -> hubtools.tagging", "hubtools.tagging -> hubtools.data"]
+    assert component["cycles"] == [["hubtools.data", "hubtools.tagging", "hubtools.data"]]
+
+
+def test_the_report_script_prints_text_json_and_mermaid(capsys, tmp_path):
+    script = load_module("scripts/architecture_report.py")
+    script.main(["--json"])  # this checkout
+    data = json.loads(capsys.readouterr().out)
+    assert data["root"] == str(ROOT) and set(data["families"]) >= {"distillation"}
+    assert len(data["longest_functions"]) == 10
+    assert data["function_imports"]["counts"]["first-party"] == len(data["function_imports"]["first_party"])
+    _write(tmp_path, {"hubtools/__init__.py": "", "hubtools/cli.py": "from hubtools import errors\n",
+                      "hubtools/errors.py": "", "hubtools/rnn/__init__.py": "from hubtools.cli import main\n"})
+    script.main(["--root", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert "families: old locations" in text and "  rnn " in text
+    assert "imports from generic code into a family: 0" in text and "places that write results.json: 0" in text
+    script.main(["--root", str(tmp_path), "--mermaid"])
+    assert capsys.readouterr().out == ('graph LR\n  cli["cli"]\n  errors["errors"]\n  families_rnn["families.rnn"]\n'
+                                       '  hubtools["hubtools"]\n  cli --> errors\n  families_rnn --> cli\n')
