@@ -1,8 +1,10 @@
 """Recipe configuration: the training section is transformers' TrainingArguments (every option, our defaults and
-additions), family options are typed, unknown keys are named, and what results.json records reads back."""
+additions), family options are typed, unknown keys are named, parsing leaves the environment alone, and what
+results.json records reads back."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from hubtools.families.distillation.options import DistillationConfig
 from hubtools.families.rnn_tagger.options import RnnOptions
 from hubtools.families.span_marker.options import SpanMarkerOptions
 from hubtools.families.token_classification.options import TokenClassificationOptions
-from hubtools.training.arguments import NerTrainingArguments
+from hubtools.training.arguments import NerTrainingArguments, apply_environment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"
 RAW = {"recipe": "test", "data": {"source": "generate:conll2003"}, "model": {"name_or_path": "bert-base-cased"}}
@@ -87,3 +89,22 @@ def test_override_values_are_yaml_but_text_that_looks_like_a_mapping_stays_text(
     assert parsed["data"] == {"strip_token_prefix": "en:", "types": ["A", "B"], "data_files": {"train": "a.conll"},
                               "label_names": None}
     assert parsed["training"] == {"seed": 3}
+
+
+@pytest.fixture
+def environment_restored():
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
+def test_parsing_a_configuration_leaves_the_environment_alone(environment_restored):
+    before = dict(os.environ)
+    cfg = load_config(CONFIGS / "finer.yaml", "tiny", ["training.torch_compile=true", "training.bf16=false"])
+    assert dict(os.environ) == before
+    args = cfg.training.for_run("checkpoints")
+    assert dict(os.environ) == before
+    # what transformers hands to Accelerate in the environment is set when a Trainer is built
+    apply_environment(args)
+    assert os.environ["ACCELERATE_DYNAMO_BACKEND"] == "inductor" and os.environ["ACCELERATE_MIXED_PRECISION"] == "no"

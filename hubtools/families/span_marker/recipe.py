@@ -24,6 +24,7 @@ from hubtools.families.span_marker.trainer import WordScoredTrainer
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
 from hubtools.results import ModelResult, SpanLengthReport
+from hubtools.training.arguments import apply_environment
 
 
 class SpanMarkerRecipe(Recipe):
@@ -58,6 +59,7 @@ class SpanMarkerRecipe(Recipe):
 
     def build_trainer(self, built: BuiltModel, features: dict[str, Dataset], data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
+        apply_environment(args)
         return WordScoredTrainer(model=built.model, args=args, train_dataset=features["train"],
                                  eval_dataset=features["validation"], entity_types=data.section.entity_types)
 
