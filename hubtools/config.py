@@ -1,9 +1,8 @@
-"""Recipe configuration: typed sections validated when loaded, from YAML with overrides.
+"""The sections of a recipe's configuration, typed and validated when parsed, and the YAML they are read from.
 
-A recipe's YAML file has the sections ``data``, ``model``, ``training`` (transformers' ``TrainingArguments``,
-see :mod:`hubtools.training.arguments`), ``export``, ``publish`` and, for families that have them, their own
-options section; a preset (``--preset tiny``) is a second YAML file merged over it, and command-line
-overrides ``section.key=value`` (value parsed as YAML) are merged last.
+``data``, ``model``, ``export`` and ``publish``; the whole configuration, with the Trainer's arguments and the
+family's own options section, is :class:`hubtools.recipe.config.RecipeConfig`. Nothing here imports torch:
+results readers use these sections.
 """
 
 from __future__ import annotations
@@ -14,15 +13,12 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from hubtools.errors import ConfigError
 from hubtools.paths import looks_like_path
-
-if TYPE_CHECKING:  # imported when a configuration is built: reading results needs no torch
-    from hubtools.training.arguments import NerTrainingArguments
 
 VALIDATION_ROWS = ("scored", "runs")  # model.validation_rows
 
@@ -318,44 +314,6 @@ class PublishConfig:
     templates: str | None = None
 
 
-@dataclass
-class RecipeConfig:
-    """A whole recipe: which system, where its run folder goes, and its sections.
-
-    ``options`` holds the family's own typed section (the recipe class's ``options_class``; its YAML key is the
-    class's ``SECTION``, ``options`` unless it says otherwise), or None for a family without options.
-    """
-
-    recipe: str
-    data: DataConfig
-    model: ModelConfig
-    training: NerTrainingArguments
-    export: ExportConfig = field(default_factory=ExportConfig)
-    publish: PublishConfig = field(default_factory=PublishConfig)
-    options: Any = None
-    system: str | None = None
-    output_dir: str = "runs/run"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as YAML-like values (what results.json records and :func:`from_dict` reads back)."""
-        out: dict[str, Any] = {"recipe": self.recipe, "system": self.system, "output_dir": self.output_dir}
-        for name in ("data", "model", "export", "publish"):
-            out[name] = dataclasses.asdict(getattr(self, name))
-        out["training"] = self.training.given_values()
-        if self.options is not None:
-            out[options_section(type(self.options))] = dataclasses.asdict(self.options)
-        return out
-
-
-def options_section(options_class: type) -> str:
-    """The YAML key of a family's options section."""
-    return getattr(options_class, "SECTION", "options")
-
-
-_SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "export": ExportConfig,
-                              "publish": PublishConfig}
-
-
 def deep_merge(base: dict, update: dict) -> dict:
     """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace. A mapping that is one
     choice (``rename``, ``filters``, ``data_files``, a distillation ``transfer`` set) replaces the old one whole:
@@ -387,7 +345,7 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def _coerce(cls: type, values: dict) -> dict:
+def coerce(cls: type, values: dict) -> dict:
     """Turn YAML strings such as ``5e-4`` (YAML 1.1 reads it as a string) into the field's number type."""
     hints = typing.get_type_hints(cls)
     out = dict(values)
@@ -401,7 +359,7 @@ def _coerce(cls: type, values: dict) -> dict:
     return out
 
 
-def _section(name: str, cls: type, values: Any) -> Any:
+def parse_section(name: str, cls: type, values: Any) -> Any:
     """One dataclass section from its YAML mapping; unknown keys and bad values raise ConfigError."""
     if values is not None and not isinstance(values, dict):
         raise ConfigError(f"{name} must be a mapping of keys to values, got {values!r}")
@@ -410,36 +368,9 @@ def _section(name: str, cls: type, values: Any) -> Any:
     if bad:
         raise ConfigError(f"unknown key(s) in {name}: {sorted(bad)}; known: {sorted(known)}")
     try:
-        return cls(**_coerce(cls, values or {}))
+        return cls(**coerce(cls, values or {}))
     except TypeError as err:
         raise ConfigError(f"{name}: {err}") from None
-
-
-def from_dict(raw: dict, options_class: type | None = None) -> RecipeConfig:
-    """Build and validate a RecipeConfig; ``options_class`` types the family's options section. Unknown keys
-    raise ConfigError naming them."""
-    options_key = options_section(options_class) if options_class else None
-    top = {f.name for f in dataclasses.fields(RecipeConfig)} - {"options"} | ({options_key} - {None})
-    unknown = set(raw) - top
-    if unknown:
-        hint = "" if options_class else " (this recipe takes no options section)"
-        raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; known: {sorted(top)}{hint}")
-    for required in ("recipe", "data", "model"):
-        if required not in raw:
-            raise ConfigError(f"configuration needs a {required!r} section")
-    kwargs: dict[str, Any] = {key: raw[key] for key in ("recipe", "system", "output_dir") if key in raw}
-    for key, cls in _SECTIONS.items():
-        if key in raw:
-            kwargs[key] = _section(key, cls, raw[key])
-    training = raw.get("training") or {}
-    if not isinstance(training, dict):
-        raise ConfigError(f"training must be a mapping of keys to values, got {training!r}")
-    from hubtools.training.arguments import NerTrainingArguments
-
-    kwargs["training"] = NerTrainingArguments.from_values(_coerce(NerTrainingArguments, training))
-    if options_class is not None:
-        kwargs["options"] = _section(options_key, options_class, raw.get(options_key))
-    return RecipeConfig(**kwargs)
 
 
 def data_section(source: str, overrides: Sequence[str] = ()) -> DataConfig:
@@ -472,20 +403,3 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: configuration must be a mapping")
     return data
-
-
-def load_config(path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
-                output_dir: str | None = None, options_class: type | None = None) -> RecipeConfig:
-    """Load ``path``, merge ``PATH_STEM-PRESET.yaml`` beside it if a preset is named, then overrides;
-    ``options_class`` types the family's options section."""
-    path = Path(path)
-    raw = read_yaml(path)
-    if preset:
-        preset_path = path.with_name(f"{path.stem}-{preset}.yaml")
-        if not preset_path.exists():
-            raise ConfigError(f"preset {preset!r} not found: {preset_path} does not exist")
-        raw = deep_merge(raw, read_yaml(preset_path))
-    raw = deep_merge(raw, parse_overrides(overrides or []))
-    if output_dir:
-        raw["output_dir"] = output_dir
-    return from_dict(raw, options_class)

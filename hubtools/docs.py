@@ -162,13 +162,14 @@ def section_markdown(key: str, cls: type) -> str:
 def configuration_reference() -> str:
     """The configuration reference: the shared sections, ``training``, and each family's options section."""
     from hubtools import config
+    from hubtools.recipe import config as recipe_config
     from hubtools.training import arguments
 
-    sections = {f.name: getattr(config, f.type) for f in dataclasses.fields(config.RecipeConfig)
+    sections = {f.name: getattr(config, f.type) for f in dataclasses.fields(recipe_config.RecipeConfig)
                 if dataclasses.is_dataclass(getattr(config, str(f.type), None))}
     out = ["# Configuration reference", "",
            "Generated from the configuration dataclasses when the site is built. " + _markdown(" ".join(
-               inspect.cleandoc(config.__doc__).split("\n\n")[1].split())), "",
+               inspect.cleandoc(recipe_config.__doc__).split("\n\n")[1].split())), "",
            "A recipe's YAML file (`recipes/configs/NAME.yaml`, its tiny preset `NAME-tiny.yaml`) holds `recipe`, "
            "`system` (the variant), `output_dir` and the sections below; every key can be set on the command "
            "line as `section.key=value`.", ""]
@@ -191,7 +192,7 @@ def configuration_reference() -> str:
     out += ["## Family options", "",
             "A model family's own section; its key is `options` unless the family names another.", ""]
     for cls, names in families.items():
-        key = config.options_section(cls)
+        key = recipe_config.options_section(cls)
         out += [f"### {key}: {', '.join(names)}", "", section_markdown(key, cls)]
     return "\n".join(out)
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from transformers import TrainingArguments
 
-from hubtools.config import from_dict, load_config, parse_overrides
+from hubtools.config import parse_overrides
 from hubtools.errors import ConfigError
 from hubtools.families.distillation.options import DistillationConfig
 from hubtools.families.rnn_tagger.options import RnnOptions
 from hubtools.families.span_marker.options import SpanMarkerOptions
 from hubtools.families.token_classification.options import TokenClassificationOptions
+from hubtools.recipe.config import from_dict, load_config
 from hubtools.training.arguments import NerTrainingArguments, apply_environment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"

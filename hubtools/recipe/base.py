@@ -35,7 +35,7 @@ import hubtools
 from hubtools import plots
 from hubtools.cards import render_cards
 from hubtools.cards.data import hub_dataset_id
-from hubtools.config import PublishConfig, RecipeConfig, load_config
+from hubtools.config import PublishConfig
 from hubtools.credentials import command_without_secrets, without_secrets
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
@@ -43,6 +43,7 @@ from hubtools.evaluation import Evaluation
 from hubtools.families import exporter_for
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
+from hubtools.recipe.config import RecipeConfig, load_config
 from hubtools.results import (
     DatasetResult,
     Environment,

@@ -36,7 +36,7 @@ from transformers import (
     Trainer,
 )
 
-from hubtools.config import DataConfig, RecipeConfig, from_dict
+from hubtools.config import DataConfig
 from hubtools.data.build import build_dataset
 from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
@@ -63,6 +63,7 @@ from hubtools.families.token_classification.trainer import NerTrainer
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData
+from hubtools.recipe.config import RecipeConfig, from_dict
 from hubtools.results import (
     ComparisonRow,
     DistillationReport,
