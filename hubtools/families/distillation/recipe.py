@@ -57,7 +57,10 @@ from hubtools.families.token_classification.features import (
     with_document_context,
 )
 from hubtools.families.token_classification.model import effective_max_length, permute_classifier
-from hubtools.families.token_classification.options import TokenClassificationOptions
+from hubtools.families.token_classification.options import (
+    TokenClassificationModelOptions,
+    TokenClassificationOptions,
+)
 from hubtools.families.token_classification.recipe import TokenClassificationRecipe
 from hubtools.families.token_classification.trainer import NerTrainer
 from hubtools.metrics import entity_scores, ids_to_tags
@@ -89,7 +92,7 @@ def stage_config(cfg: RecipeConfig, suffix: str, options_class: type = Distillat
         raw[name].update(values)
     if options_class is not DistillationConfig:
         del raw[DistillationConfig.SECTION]
-    return from_dict(raw, options_class)
+    return from_dict(raw, TokenClassificationModelOptions, options_class)
 
 
 def load_model(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -294,7 +297,7 @@ class DistillationRecipe(StudentRecipe):
             self.alpha, self.temperature = best["alpha"], best["temperature"]
         final = self.cfg.to_dict()
         final["model"].update(model_section)
-        self.cfg = from_dict(final, DistillationConfig)
+        self.cfg = from_dict(final, TokenClassificationModelOptions, DistillationConfig)
         self.options = self.cfg.options
         return self.stages()
 

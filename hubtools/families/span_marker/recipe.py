@@ -84,7 +84,7 @@ class SpanMarkerRecipe(Recipe):
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
             model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
             max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
-            from_scratch=self.cfg.model.from_scratch, encoder=self.encoder_name,
+            from_scratch=self.cfg.model.scratch_values(), encoder=self.encoder_name,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],
             marker_max_length=limits["marker_max_length"])
 
