@@ -1,9 +1,10 @@
-"""Recipe configuration: typed sections validated when loaded, from YAML with overrides.
+"""The sections of a recipe's configuration, typed and validated when parsed, and the YAML they are read from.
 
-A recipe's YAML file has the sections ``data``, ``model``, ``training`` (transformers' ``TrainingArguments``,
-see :mod:`hubtools.training.arguments`), ``export``, ``publish`` and, for families that have them, their own
-options section; a preset (``--preset tiny``) is a second YAML file merged over it, and command-line
-overrides ``section.key=value`` (value parsed as YAML) are merged last.
+``data``, ``export`` and ``publish`` are the same for every model family; ``model`` holds the keys every family
+reads (:class:`ModelConfig`), and each family's subclass adds the keys only it reads and types ``from_scratch``.
+A section refuses a key it does not read with one line naming the key, where it was set and the family. The
+whole configuration, with the Trainer's arguments and the family's own options section, is
+:class:`hubtools.recipe.config.RecipeConfig`. Nothing here imports torch: results readers use these sections.
 """
 
 from __future__ import annotations
@@ -11,20 +12,25 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
 from hubtools.errors import ConfigError
 from hubtools.paths import looks_like_path
 
-if TYPE_CHECKING:  # imported when a configuration is built: reading results needs no torch
-    from hubtools.training.arguments import NerTrainingArguments
+T = TypeVar("T")
+ModelT = TypeVar("ModelT", bound="ModelConfig")
+Where = Callable[[str], str]  # a dotted key (model.from_scratch.dim) -> where it was set, for error messages
 
-VALIDATION_ROWS = ("scored", "runs")  # model.validation_rows
+
+def nowhere(key: str) -> str:
+    """Where a key of a configuration given as a mapping was set: no file to name."""
+    return "the configuration"
+
 
 @dataclass
 class DataConfig:
@@ -125,100 +131,79 @@ class DataConfig:
             raise ConfigError(f"data.label_names must be a non-empty list of names, got {self.label_names!r}")
 
 
-ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")  # transformers' names
-# ModelConfig fields that change a pretrained encoder as it is fine-tuned (the card lists those set)
-ENCODER_SETTINGS = ("case_tokens", "freeze_embeddings", "attention_dropout", "hidden_dropout",
-                    "attention_implementation")
+@dataclass
+class Sizes:
+    """The values of a model built from scratch (``model.from_scratch``): a family's subclass names the keys its
+    model's configuration reads; a key left unset (None) keeps that configuration's default."""
+
+    def given(self) -> dict[str, Any]:
+        """The values set: what the model's configuration receives and results.json records."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass
 class ModelConfig:
-    """The model to fine-tune.
+    """The model to train: the keys every family reads. A family's subclass (its ``MODEL_OPTIONS``, see
+    :mod:`hubtools.families`) adds the keys only it reads and names the architectures it builds from scratch.
 
     Attributes:
         name_or_path: Hub model id or local folder (weights and tokenizer).
         hub_id: the Hub id of the weights when ``name_or_path`` is a local folder (the card's ``base_model``;
             without it a model fine-tuned from a folder names no base model).
-        from_scratch: when set, build an untrained model of ``architecture`` with these config values and
-            train a WordPiece tokenizer on the training split (the tiny presets).
-        architecture: model type for ``from_scratch`` (``distilbert``, ``bert``).
-        vocab_size: WordPiece vocabulary size for ``from_scratch``.
-        lowercase: lowercase in the trained tokenizer.
+        from_scratch: when set, build an untrained model of ``architecture`` with these values (the family's
+            sizes, below) and train its tokenizer on the training split (the tiny presets).
+        architecture: the model ``from_scratch`` builds, one the family knows (``distilbert`` or ``bert`` for
+            token classification and distillation, ``bert`` for SpanMarker, ``rnn-tagger``); the family's own by
+            default.
+        lowercase: lowercase in the tokenizer trained for a model built from scratch.
         max_length: maximum sub-tokens per window (capped by the model's position embeddings).
         stride: sub-tokens of overlap between windows of a long sentence.
-        reset_head: allow a checkpoint whose classifier has other labels (the head is re-initialized).
-        document_context: with a positive value and a dataset that has documents, sentences are read with
-            their neighbours in the document, up to this many sub-tokens per row
-            (``hubtools.families.token_classification.features``); 0 reads
-            every sentence alone.
-        validation_rows: with document context, how the validation pass after each epoch (which picks the
-            checkpoint kept) reads the validation split: ``scored``, each sentence with its own neighbours, as
-            the scored split is read; ``runs``, runs of consecutive sentences as the training rows, every word
-            read once: a fraction of the sub-tokens
-            (:func:`hubtools.families.token_classification.features.validation_runs`).
-        case_tokens: when the encoder's tokenizer lowercases (a WordPiece one), add the Capitalized and UPPER form
-            of every piece to its vocabulary, embedded as the lowercase piece plus a direction per form, and keep
-            case in the tokenizer (:mod:`hubtools.families.token_classification.case_tokens`); other tokenizers are
-            left as they are.
-        freeze_embeddings: keep the pretrained word embeddings as they are (no gradient, no optimizer state):
-            less work per step, and words rare in the training data keep their pretrained meaning.
-        attention_dropout: dropout on the attention probabilities while fine-tuning a pretrained encoder
-            as a token classifier (``attention_probs_dropout_prob`` or ``attention_dropout`` of its config);
-            None keeps the checkpoint's own value.
-        hidden_dropout: dropout on the hidden states (after embeddings, attention output and feed-forward) while
-            fine-tuning a pretrained encoder as a token classifier (``hidden_dropout_prob`` or ``dropout``);
-            None keeps the checkpoint's own value.
-        attention_implementation: transformers' ``attn_implementation`` of a pretrained encoder fine-tuned as a
-            token classifier, for training and scoring (``eager``, ``sdpa``, ...); None lets transformers choose
-            (``sdpa`` where it can).
     """
+
+    FAMILY: ClassVar[str] = ""  # the family whose model options these are (named in error messages)
+    ARCHITECTURES: ClassVar[dict[str, type[Sizes]]] = {}  # model.architecture -> its from_scratch class
 
     name_or_path: str = ""
     hub_id: str | None = None
-    from_scratch: dict[str, Any] | None = None
-    architecture: str = "distilbert"
-    vocab_size: int = 2000
+    from_scratch: Sizes | None = None
+    architecture: str = ""
     lowercase: bool = True
     max_length: int = 512
     stride: int = 32
-    reset_head: bool = False
-    document_context: int = 0
-    validation_rows: str = "scored"
-    case_tokens: bool = False
-    freeze_embeddings: bool = False
-    attention_dropout: float | None = None
-    hidden_dropout: float | None = None
-    attention_implementation: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name_or_path and self.from_scratch is None:
             raise ConfigError("model.name_or_path is required unless model.from_scratch is set")
-        if self.document_context < 0:
-            raise ConfigError(f"model.document_context must be 0 (off) or a number of sub-tokens, got "
-                              f"{self.document_context}")
-        if self.validation_rows not in VALIDATION_ROWS:
-            raise ConfigError(f"model.validation_rows must be one of {', '.join(VALIDATION_ROWS)}, got "
-                              f"{self.validation_rows!r}")
-        if self.from_scratch is not None and self.encoder_changes():
-            raise ConfigError(f"{', '.join(f'model.{key}' for key in self.encoder_changes())} change a pretrained "
-                              f"encoder; model.from_scratch builds a new one (set them to null / false, or its "
-                              f"config values in model.from_scratch)")
-        if self.attention_implementation not in (None, *ATTENTION_IMPLEMENTATIONS):
-            raise ConfigError(f"model.attention_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
-                              f"got {self.attention_implementation!r}")
-        for key in ("attention_dropout", "hidden_dropout"):
-            value = getattr(self, key)
-            if value is not None and not 0 <= value < 1:
-                raise ConfigError(f"model.{key} must be in [0, 1), got {value}")
+        if self.from_scratch is not None and not isinstance(self.from_scratch, self.sizes_class(self.architecture)):
+            raise ConfigError(f"model.from_scratch must be a mapping of {self.architecture} sizes "
+                              f"({self.sizes_class(self.architecture).__name__}), got {self.from_scratch!r}")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length must be at least 8, got {self.max_length}")
         if not 0 <= self.stride < self.max_length // 2:
             raise ConfigError(f"model.stride must be in [0, max_length/2), got {self.stride}")
 
+    @classmethod
+    def sizes_class(cls, architecture: str) -> type[Sizes]:
+        """The class of ``from_scratch`` for ``architecture``; a ConfigError naming the family's architectures."""
+        if architecture not in cls.ARCHITECTURES:
+            built = ", ".join(cls.ARCHITECTURES) or "none"
+            raise ConfigError(f"model.architecture {architecture!r} cannot be built from scratch; the "
+                              f"{cls.FAMILY or 'shared'} model section builds: {built}")
+        return cls.ARCHITECTURES[architecture]
+
+    def scratch_values(self) -> dict[str, Any] | None:
+        """``from_scratch`` as the values given (the keywords of the model's configuration), None for a pretrained
+        model."""
+        return None if self.from_scratch is None else self.from_scratch.given()
+
     def encoder_changes(self) -> dict[str, Any]:
-        """The settings of :data:`ENCODER_SETTINGS` that change the pretrained encoder here (set, not false)."""
-        values = {key: getattr(self, key) for key in ENCODER_SETTINGS}
-        return {key: value for key, value in values.items() if value is not None and value is not False}
+        """What the section changes in a pretrained encoder as it is fine-tuned (the card lists it): none of the
+        shared keys do; a family's own may."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as YAML values, ``from_scratch`` as given (what results.json records)."""
+        return {**dataclasses.asdict(self), "from_scratch": self.scratch_values()}
 
     @property
     def base_model_id(self) -> str | None:
@@ -318,44 +303,6 @@ class PublishConfig:
     templates: str | None = None
 
 
-@dataclass
-class RecipeConfig:
-    """A whole recipe: which system, where its run folder goes, and its sections.
-
-    ``options`` holds the family's own typed section (the recipe class's ``options_class``; its YAML key is the
-    class's ``SECTION``, ``options`` unless it says otherwise), or None for a family without options.
-    """
-
-    recipe: str
-    data: DataConfig
-    model: ModelConfig
-    training: NerTrainingArguments
-    export: ExportConfig = field(default_factory=ExportConfig)
-    publish: PublishConfig = field(default_factory=PublishConfig)
-    options: Any = None
-    system: str | None = None
-    output_dir: str = "runs/run"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as YAML-like values (what results.json records and :func:`from_dict` reads back)."""
-        out: dict[str, Any] = {"recipe": self.recipe, "system": self.system, "output_dir": self.output_dir}
-        for name in ("data", "model", "export", "publish"):
-            out[name] = dataclasses.asdict(getattr(self, name))
-        out["training"] = self.training.given_values()
-        if self.options is not None:
-            out[options_section(type(self.options))] = dataclasses.asdict(self.options)
-        return out
-
-
-def options_section(options_class: type) -> str:
-    """The YAML key of a family's options section."""
-    return getattr(options_class, "SECTION", "options")
-
-
-_SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "export": ExportConfig,
-                              "publish": PublishConfig}
-
-
 def deep_merge(base: dict, update: dict) -> dict:
     """Merge ``update`` into a copy of ``base``; nested dicts merge, other values replace. A mapping that is one
     choice (``rename``, ``filters``, ``data_files``, a distillation ``transfer`` set) replaces the old one whole:
@@ -387,7 +334,7 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def _coerce(cls: type, values: dict) -> dict:
+def coerce(cls: type, values: dict) -> dict:
     """Turn YAML strings such as ``5e-4`` (YAML 1.1 reads it as a string) into the field's number type."""
     hints = typing.get_type_hints(cls)
     out = dict(values)
@@ -401,45 +348,51 @@ def _coerce(cls: type, values: dict) -> dict:
     return out
 
 
-def _section(name: str, cls: type, values: Any) -> Any:
-    """One dataclass section from its YAML mapping; unknown keys and bad values raise ConfigError."""
+def mapping(name: str, values: Any) -> dict:
+    """A section's YAML mapping (None: empty); anything else is a ConfigError."""
     if values is not None and not isinstance(values, dict):
         raise ConfigError(f"{name} must be a mapping of keys to values, got {values!r}")
+    return dict(values or {})
+
+
+def refuse_unknown(name: str, cls: type, values: dict, where: Where = nowhere, owner: str = "") -> None:
+    """A ConfigError naming the keys of ``values`` that are no field of ``cls``, where the first was set and
+    ``owner`` (the family); a class's ``REFUSED`` mapping (key -> why) adds the reason for a key refused on
+    purpose."""
     known = {f.name for f in dataclasses.fields(cls)}
-    bad = set(values or {}) - known
+    bad = sorted(set(values) - known)
     if bad:
-        raise ConfigError(f"unknown key(s) in {name}: {sorted(bad)}; known: {sorted(known)}")
+        reasons = "".join(f"; {key}: {why}" for key, why in getattr(cls, "REFUSED", {}).items() if key in bad)
+        raise ConfigError(f"{where(f'{name}.{bad[0]}')}: unknown key(s) in {name}{f' ({owner})' if owner else ''}: "
+                          f"{bad}; known: {sorted(known)}{reasons}")
+
+
+def build(name: str, cls: type[T], values: dict) -> T:
+    """``cls`` from a checked mapping: numbers coerced, a bad value a ConfigError naming ``name``."""
     try:
-        return cls(**_coerce(cls, values or {}))
+        return cls(**coerce(cls, values))
     except TypeError as err:
         raise ConfigError(f"{name}: {err}") from None
 
 
-def from_dict(raw: dict, options_class: type | None = None) -> RecipeConfig:
-    """Build and validate a RecipeConfig; ``options_class`` types the family's options section. Unknown keys
-    raise ConfigError naming them."""
-    options_key = options_section(options_class) if options_class else None
-    top = {f.name for f in dataclasses.fields(RecipeConfig)} - {"options"} | ({options_key} - {None})
-    unknown = set(raw) - top
-    if unknown:
-        hint = "" if options_class else " (this recipe takes no options section)"
-        raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; known: {sorted(top)}{hint}")
-    for required in ("recipe", "data", "model"):
-        if required not in raw:
-            raise ConfigError(f"configuration needs a {required!r} section")
-    kwargs: dict[str, Any] = {key: raw[key] for key in ("recipe", "system", "output_dir") if key in raw}
-    for key, cls in _SECTIONS.items():
-        if key in raw:
-            kwargs[key] = _section(key, cls, raw[key])
-    training = raw.get("training") or {}
-    if not isinstance(training, dict):
-        raise ConfigError(f"training must be a mapping of keys to values, got {training!r}")
-    from hubtools.training.arguments import NerTrainingArguments
+def parse_section(name: str, cls: type[T], values: Any, where: Where = nowhere, owner: str = "") -> T:
+    """One dataclass section from its YAML mapping; unknown keys and bad values raise ConfigError."""
+    values = mapping(name, values)
+    refuse_unknown(name, cls, values, where, owner)
+    return build(name, cls, values)
 
-    kwargs["training"] = NerTrainingArguments.from_values(_coerce(NerTrainingArguments, training))
-    if options_class is not None:
-        kwargs["options"] = _section(options_key, options_class, raw.get(options_key))
-    return RecipeConfig(**kwargs)
+
+def model_section(cls: type[ModelT], values: Any, where: Where = nowhere) -> ModelT:
+    """The ``model`` section read by a family's model options ``cls`` (a :class:`ModelConfig`): its keys and those
+    of ``from_scratch`` (the sizes of ``model.architecture``) checked, a key the family does not read refused."""
+    values = mapping("model", values)
+    owner = f"{cls.FAMILY} family" if cls.FAMILY else ""
+    refuse_unknown("model", cls, values, where, owner)
+    if isinstance(values.get("from_scratch"), dict):
+        architecture = values.get("architecture", cls.architecture)  # the class attribute is the field's default
+        values["from_scratch"] = parse_section("model.from_scratch", cls.sizes_class(architecture),
+                                               values["from_scratch"], where, f"{architecture}, {owner or 'shared'}")
+    return build("model", cls, values)
 
 
 def data_section(source: str, overrides: Sequence[str] = ()) -> DataConfig:
@@ -472,20 +425,3 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: configuration must be a mapping")
     return data
-
-
-def load_config(path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
-                output_dir: str | None = None, options_class: type | None = None) -> RecipeConfig:
-    """Load ``path``, merge ``PATH_STEM-PRESET.yaml`` beside it if a preset is named, then overrides;
-    ``options_class`` types the family's options section."""
-    path = Path(path)
-    raw = read_yaml(path)
-    if preset:
-        preset_path = path.with_name(f"{path.stem}-{preset}.yaml")
-        if not preset_path.exists():
-            raise ConfigError(f"preset {preset!r} not found: {preset_path} does not exist")
-        raw = deep_merge(raw, read_yaml(preset_path))
-    raw = deep_merge(raw, parse_overrides(overrides or []))
-    if output_dir:
-        raw["output_dir"] = output_dir
-    return from_dict(raw, options_class)

@@ -17,13 +17,18 @@ import importlib.util
 import inspect
 import re
 import textwrap
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import yaml
 
+from hubtools import config
 from hubtools.architecture import graph_text
+from hubtools.families import family
+from hubtools.recipe import config as recipe_config
+from hubtools.training import arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ("finer", "multinerd", "conll_distil", "fewnerd", "ner_uk", "ner")  # the order of the site's pages
@@ -146,38 +151,67 @@ def field_descriptions(cls: type) -> dict[str, str]:
     return {name: " ".join(text) for names, text in entries for name in names}
 
 
-def section_markdown(key: str, cls: type) -> str:
-    """A table of one configuration section's keys, their types, defaults and descriptions."""
-    descriptions = field_descriptions(cls)
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in descriptions]
+def section_markdown(key: str, cls: type, shown: Collection[str] | None = None) -> str:
+    """A table of one configuration section's keys (those ``shown``, by default all), their types, defaults and
+    descriptions (from the docstrings of ``cls`` and the classes it derives from)."""
+    descriptions: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        descriptions.update(field_descriptions(klass))
+    fields = [f for f in dataclasses.fields(cls) if shown is None or f.name in shown]
+    missing = [f.name for f in fields if f.name not in descriptions]
     if missing:
         raise ValueError(f"{cls.__module__}.{cls.__name__}: no description of {', '.join(missing)} in the "
                          f"'Attributes:' section of its docstring")
     rows = []
-    for f in dataclasses.fields(cls):
+    for f in fields:
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        shown = "required" if default is dataclasses.MISSING else f"`{_cell(_value(default))}`"
-        rows.append(f"| `{key}.{f.name}` | `{_cell(f.type)}` | {shown} | {_cell(descriptions[f.name])} |")
+        shown_default = "required" if default is dataclasses.MISSING else f"`{_cell(_value(default))}`"
+        rows.append(f"| `{key}.{f.name}` | `{_cell(f.type)}` | {shown_default} | {_cell(descriptions[f.name])} |")
     summary = inspect.cleandoc(cls.__doc__).split("\n\n")[0]
     return "\n".join([f"`{cls.__module__}.{cls.__name__}`: {_markdown(' '.join(summary.split()))}", "",
                       "| key | type | default | what |", "|---|---|---|---|", *rows, ""])
 
 
-def configuration_reference() -> str:
-    """The configuration reference: the shared sections, ``training``, and each family's options section."""
-    from hubtools import config
-    from hubtools.training import arguments
+def family_model_keys(cls: type[config.ModelConfig]) -> list[str]:
+    """The ``model`` keys a family's model options declare beyond (or over) the shared :class:`ModelConfig`."""
+    declared = {name for klass in cls.__mro__[:cls.__mro__.index(config.ModelConfig)]
+                for name in vars(klass).get("__annotations__", {})}
+    return [f.name for f in dataclasses.fields(cls) if f.name in declared]
 
-    sections = {f.name: getattr(config, f.type) for f in dataclasses.fields(config.RecipeConfig)
-                if dataclasses.is_dataclass(getattr(config, str(f.type), None))}
+
+def model_options_markdown(cls: type[config.ModelConfig], recipes: list[str]) -> list[str]:
+    """A family's ``model`` keys and, per architecture it builds, the keys of ``model.from_scratch``."""
+    out = [f"### model: {cls.FAMILY} ({', '.join(recipes)})", "",
+           section_markdown("model", cls, family_model_keys(cls))]
+    for architecture, sizes in cls.ARCHITECTURES.items():
+        out += [f"With `model.architecture: {architecture}`, the keys of `model.from_scratch`:", "",
+                section_markdown("model.from_scratch", sizes)]
+    return out
+
+
+def configuration_reference() -> str:
+    """The configuration reference: the shared sections with each family's ``model`` keys, ``training``, and
+    each family's options section."""
+    recipes = {name: recipe_parts(recipe_module(name))[0] for name in RECIPES}
+    models: dict[type, list[str]] = {}
+    families: dict[type, list[str]] = {}
+    for name, recipe in recipes.items():
+        models.setdefault(family(recipe.family).model_options_class, []).append(name)
+        if recipe.options_class is not None:
+            families.setdefault(recipe.options_class, []).append(name)
     out = ["# Configuration reference", "",
            "Generated from the configuration dataclasses when the site is built. " + _markdown(" ".join(
-               inspect.cleandoc(config.__doc__).split("\n\n")[1].split())), "",
+               inspect.cleandoc(recipe_config.__doc__).split("\n\n")[1].split())), "",
            "A recipe's YAML file (`recipes/configs/NAME.yaml`, its tiny preset `NAME-tiny.yaml`) holds `recipe`, "
            "`system` (the variant), `output_dir` and the sections below; every key can be set on the command "
            "line as `section.key=value`.", ""]
-    for key, cls in sections.items():
+    for key, cls in {"data": config.DataConfig, "model": config.ModelConfig, **recipe_config.SECTIONS}.items():
         out += [f"## {key}", "", section_markdown(key, cls)]
+        if key == "model":
+            out += ["Each family reads these keys and its own below; a key the recipe's family does not read is "
+                    "refused.", ""]
+            for model_class, names in models.items():
+                out += model_options_markdown(model_class, names)
     own = {name: f for name, f in arguments.NerTrainingArguments.__dataclass_fields__.items()
            if name in vars(arguments.NerTrainingArguments).get("__annotations__", {})}
     default_help = "nerhub's default"
@@ -187,15 +221,10 @@ def configuration_reference() -> str:
             f"The options: transformers' [`TrainingArguments`]({TRANSFORMERS_TRAINING_ARGUMENTS}). The defaults "
             "nerhub sets and the keys it adds (`NerTrainingArguments`):", "",
             "| key | default | what |", "|---|---|---|", *rows, ""]
-    families: dict[type, list[str]] = {}
-    for name in RECIPES:
-        recipe = recipe_parts(recipe_module(name))[0]
-        if recipe.options_class is not None:
-            families.setdefault(recipe.options_class, []).append(name)
     out += ["## Family options", "",
             "A model family's own section; its key is `options` unless the family names another.", ""]
     for cls, names in families.items():
-        key = config.options_section(cls)
+        key = recipe_config.options_section(cls)
         out += [f"### {key}: {', '.join(names)}", "", section_markdown(key, cls)]
     return "\n".join(out)
 

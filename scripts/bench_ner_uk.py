@@ -4,7 +4,7 @@ side-by-side table of their scores.
     python scripts/bench_ner_uk.py --data PATH/ner-uk/v1.0                      # gru, lstm, rnn x seeds 1, 2, 3
     python scripts/bench_ner_uk.py --data PATH --cells gru --seeds 1,2 training.num_train_epochs=4
     python scripts/bench_ner_uk.py --data PATH --cells gru \\
-        --variant "no CRF: model.from_scratch.use_crf=false" --variant "no context: options.document_context=0"
+        --variant "no CRF: model.from_scratch.use_crf=false" --variant "no context: model.document_context=0"
     python scripts/bench_ner_uk.py --data generate:ner-uk --preset tiny --seeds 1  # offline smoke run
 
 Every run is ``recipes/ner_uk.py --cell CELL data.source=DATA training.seed=SEED [overrides] [variant]

@@ -37,13 +37,15 @@ def tiny_fused_graph(architecture: str, root: Path) -> Path:
     exported under ``root``."""
     import torch
 
-    from hubtools.config import ModelConfig
+    from hubtools.config import model_section
     from hubtools.families.token_classification.export import export_onnx, optimize_onnx
     from hubtools.families.token_classification.model import build_from_scratch
+    from hubtools.families.token_classification.options import TokenClassificationModelOptions
 
     torch.manual_seed(0)
-    cfg = ModelConfig(from_scratch=TINY_ENCODERS[architecture], architecture=architecture, vocab_size=60,
-                      max_length=64, stride=8)
+    cfg = model_section(TokenClassificationModelOptions, {"from_scratch": TINY_ENCODERS[architecture],
+                                                          "architecture": architecture, "vocab_size": 60,
+                                                          "max_length": 64, "stride": 8})
     model, tokenizer = build_from_scratch(cfg, LABELS, [words for words, _ in SENTENCES] * 3)
     model.save_pretrained(root / "model")
     tokenizer.save_pretrained(root / "model")

@@ -17,6 +17,7 @@ from mkdocs.exceptions import PluginError
 from hubtools import docs
 from hubtools.cli import build_parser
 from hubtools.config import DataConfig, ExportConfig, ModelConfig, PublishConfig
+from hubtools.families import FAMILIES
 from hubtools.families.distillation.options import DistillationConfig
 from hubtools.families.rnn_tagger.options import RnnOptions
 from hubtools.families.span_marker.options import SpanMarkerOptions
@@ -79,6 +80,15 @@ def test_configuration_reference_has_every_key_with_type_default_and_description
             assert f"| `{key}.{f.name}` | `{f.type.replace('|', chr(92) + '|')}` |" in text, (key, f.name)
     for cls in (SpanMarkerOptions, RnnOptions):
         assert all(f"| `options.{f.name}` |" in text for f in dataclasses.fields(cls))
+    for fam in FAMILIES.values():  # every family's model keys, and the from_scratch keys of each architecture
+        model = fam.model_options_class
+        part = _section(text, re.search(rf"^### model: {model.FAMILY} \(.*\)$", text, re.M)[0])
+        assert all(f"| `model.{name}` |" in part for name in docs.family_model_keys(model))
+        for sizes in model.ARCHITECTURES.values():
+            assert all(f"| `model.from_scratch.{f.name}` |" in part for f in dataclasses.fields(sizes))
+    assert "### model: token-classification (finer, conll_distil, fewnerd, ner)" in text
+    assert "| `model.document_context` | `int` | `0` |" in _section(text, "### model: rnn-tagger (ner_uk)")
+    assert "| `model.architecture` | `str` | `bert` |" in _section(text, "### model: span-marker (multinerd)")
     assert "| `data.scheme` | `str` | `auto` | tagging scheme of the source" in text
     assert "| `export.benchmark_sentences` | `int \\| None` | `200` |" in text
     assert "| `training.max_tokens_per_batch` | `null` | Token-budget training batches" in text

@@ -14,7 +14,7 @@ import torch
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from helpers import run_results
 
-from hubtools.config import ExportConfig, ModelConfig
+from hubtools.config import ExportConfig, model_section
 from hubtools.errors import ConfigError, ExportError
 from hubtools.evaluation import evaluate_run
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
@@ -22,6 +22,7 @@ from hubtools.export.benchmark import fastest_ms
 from hubtools.families.token_classification import export as optimum_onnx
 from hubtools.families.token_classification.export import detect_instruction_set
 from hubtools.families.token_classification.model import build_from_scratch
+from hubtools.families.token_classification.options import TokenClassificationModelOptions
 from hubtools.run import read_json, read_results, write_results
 from hubtools.tokenization import tokenize_dataset
 
@@ -67,8 +68,9 @@ def build_run(root: Path, architecture: str) -> Path:
     """A run folder with a tiny model trained for a few seconds, its test split and results.json."""
     torch.manual_seed(0)
     train, test = dataset(sentences(300, 0)), dataset(sentences(60, 1))
-    model_cfg = ModelConfig(from_scratch=ARCHS[architecture], architecture=architecture, vocab_size=120,
-                            max_length=64, stride=8)
+    model_cfg = model_section(TokenClassificationModelOptions, {"from_scratch": ARCHS[architecture], "stride": 8,
+                                                                "architecture": architecture, "vocab_size": 120,
+                                                                "max_length": 64})
     model, tokenizer = build_from_scratch(model_cfg, LABELS, train["tokens"])
     features = tokenize_dataset(train, tokenizer, max_length=64)
     names = list(tokenizer.model_input_names)

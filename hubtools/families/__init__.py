@@ -71,6 +71,12 @@ class Family:
         return self.piece("options", "OPTIONS")
 
     @property
+    def model_options_class(self) -> type:
+        """The dataclass of the family's ``model`` section, ``MODEL_OPTIONS`` of its ``options`` module (a
+        :class:`~hubtools.config.ModelConfig`)."""
+        return self.piece("options", "MODEL_OPTIONS")
+
+    @property
     def exporter(self) -> type:
         """The family's :class:`~hubtools.export.base.Exporter`."""
         return self.piece("export", "EXPORTER")

@@ -38,14 +38,15 @@ import hubtools
 from hubtools import plots
 from hubtools.cards import render_cards
 from hubtools.cards.data import hub_dataset_id
-from hubtools.config import PublishConfig, RecipeConfig, load_config
+from hubtools.config import PublishConfig
 from hubtools.credentials import command_without_secrets, without_secrets
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
-from hubtools.families import exporter_for
+from hubtools.families import exporter_for, family
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
+from hubtools.recipe.config import RecipeConfig, load_config
 from hubtools.results import (
     DatasetResult,
     Environment,
@@ -154,9 +155,10 @@ def trained_words(features: Dataset) -> int:
 class Recipe:
     """A recipe of one model family: the stage sequence (:meth:`run`) and the steps a family overrides.
 
-    Class attributes: ``family`` names the kind of model the run publishes (it selects the exporter, see
-    :mod:`hubtools.families`); ``options_class`` types the family's own configuration section. A recipe holds
-    its configuration, never the state of earlier steps: each step returns what the next one needs.
+    Class attributes: ``family`` names the kind of model the run publishes (it selects the exporter and the
+    ``model`` section's keys, see :mod:`hubtools.families`); ``options_class`` types the family's own
+    configuration section. A recipe holds its configuration, never the state of earlier steps: each step returns
+    what the next one needs.
     """
 
     family: ClassVar[str]
@@ -175,8 +177,9 @@ class Recipe:
     @classmethod
     def load_config(cls, path: str | Path, preset: str | None = None, overrides: list[str] | None = None,
                     output_dir: str | None = None) -> RecipeConfig:
-        """The recipe's configuration, with the family's options section typed."""
-        return load_config(path, preset, overrides, output_dir, options_class=cls.options_class)
+        """The recipe's configuration, with the family's ``model`` keys and options section typed."""
+        return load_config(path, preset, overrides, output_dir, family(cls.family).model_options_class,
+                           cls.options_class)
 
     # ---- the sequence ---------------------------------------------------------------------------------
 
@@ -327,7 +330,7 @@ class Recipe:
             values["mixed_precision_training"] = "bf16 autocast"
         values.update({"max_length": built.max_length, "stride": self.cfg.model.stride})
         values.update(self.cfg.model.encoder_changes())
-        values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.from_scratch or {}).items()})
+        values.update({f"from_scratch.{k}": v for k, v in (self.cfg.model.scratch_values() or {}).items()})
         return values
 
     def training_words_per_second(self, features: Features, trained: Trained) -> float | None:

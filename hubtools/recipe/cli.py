@@ -18,10 +18,10 @@ from pathlib import Path
 from accelerate import PartialState
 
 from hubtools import plots
-from hubtools.config import RecipeConfig
 from hubtools.console import setup_logging, summary
 from hubtools.errors import run_reporting_errors
 from hubtools.recipe.base import Recipe
+from hubtools.recipe.config import RecipeConfig
 from hubtools.run import RunFolder, read_results, write_comparison
 
 

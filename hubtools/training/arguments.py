@@ -12,12 +12,17 @@ Every Trainer option is a key of the section (``training.lr_scheduler_type=cosin
 - ``early_stopping_patience``: stop when validation entity F1 has not improved for this many evaluations
   (transformers' ``EarlyStoppingCallback``; the best checkpoint is the model);
 - on a machine without CUDA the processes of ``accelerate launch`` train on the CPU together (gloo).
+
+Parsing the section leaves ``os.environ`` as it was: the variables transformers writes there for Accelerate (mixed
+precision, torch compile) are kept on the arguments and set by :func:`apply_environment` when a Trainer is built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +52,25 @@ def resolve_precision(fp16: bool | str, bf16: bool | str) -> tuple[bool, bool]:
     use_fp16 = cuda if fp16 == "auto" else bool(fp16)
     use_bf16 = not use_fp16 and ((not cuda and cpu_has_native_bf16()) if bf16 == "auto" else bool(bf16))
     return use_fp16, use_bf16
+
+
+@contextlib.contextmanager
+def environment_kept() -> Iterator[dict[str, str]]:
+    """Undo what the block writes in ``os.environ``; the mapping yielded receives the variables it set."""
+    before = dict(os.environ)
+    written: dict[str, str] = {}
+    try:
+        yield written
+    finally:
+        for name in set(os.environ) | set(before):
+            if os.environ.get(name) == before.get(name):
+                continue
+            if name in os.environ:
+                written[name] = os.environ[name]
+            if name in before:
+                os.environ[name] = before[name]
+            else:
+                del os.environ[name]
 
 
 @dataclass
@@ -95,13 +119,12 @@ class NerTrainingArguments(TrainingArguments):
             raise ConfigError(f"training.max_tokens_per_batch must be at least 16, got {self.max_tokens_per_batch}")
         if not torch.cuda.is_available():
             self.use_cpu = True  # the launched processes form a CPU (gloo) group instead of looking for GPUs
-        # TrainingArguments hands mixed precision to Accelerate through this variable and keeps any value it
-        # finds there: set it from this section so that an earlier run in the process cannot leak in.
-        os.environ["ACCELERATE_MIXED_PRECISION"] = "fp16" if self.fp16 else "bf16" if self.bf16 else "no"
-        try:
-            super().__post_init__()
-        except (ValueError, TypeError) as err:
-            raise ConfigError(f"training: {' '.join(str(err).split())}") from None
+        with environment_kept() as written:  # TrainingArguments hands settings to Accelerate in os.environ
+            try:
+                super().__post_init__()
+            except (ValueError, TypeError) as err:
+                raise ConfigError(f"training: {' '.join(str(err).split())}") from None
+        self.accelerate_environment = written
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> NerTrainingArguments:
@@ -130,12 +153,15 @@ class NerTrainingArguments(TrainingArguments):
         return copy
 
 
-def apply_mixed_precision(args: TrainingArguments) -> None:
-    """Set Accelerate's mixed-precision variable from ``args`` and forget the process-wide state of earlier
-    Trainers, right before a Trainer is built (several runs share a process in the distillation recipe)."""
+def apply_environment(args: TrainingArguments) -> None:
+    """Right before a Trainer is built: set the variables through which ``args`` reach Accelerate (those
+    transformers wrote while the section was parsed, and the mixed precision of ``args`` whatever an earlier run
+    in the process left there) and forget the process-wide state of earlier Trainers (several runs share a
+    process in the distillation recipe)."""
     from accelerate.state import AcceleratorState
 
     AcceleratorState._reset_state(reset_partial_state=False)
+    os.environ.update(getattr(args, "accelerate_environment", {}))
     os.environ["ACCELERATE_MIXED_PRECISION"] = "fp16" if args.fp16 else "bf16" if args.bf16 else "no"
 
 

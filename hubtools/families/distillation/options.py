@@ -1,4 +1,5 @@
-"""The distillation family's options section (YAML key ``distillation``)."""
+"""The distillation family's options section (YAML key ``distillation``); its ``model`` keys are the
+token-classification family's (a student is a token classifier)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, ClassVar
 
 from hubtools.config import DataConfig
 from hubtools.errors import ConfigError
+from hubtools.families.token_classification.options import TokenClassificationModelOptions
 
 
 @dataclass
@@ -76,3 +78,4 @@ class DistillationConfig:
         return self.train_teacher or not self.teacher
 
 OPTIONS = DistillationConfig
+MODEL_OPTIONS = TokenClassificationModelOptions

@@ -38,7 +38,7 @@ from transformers import (
     Trainer,
 )
 
-from hubtools.config import DataConfig, RecipeConfig, from_dict
+from hubtools.config import DataConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError
@@ -60,12 +60,16 @@ from hubtools.families.token_classification.features import (
     with_document_context,
 )
 from hubtools.families.token_classification.model import effective_max_length, permute_classifier
-from hubtools.families.token_classification.options import TokenClassificationOptions
+from hubtools.families.token_classification.options import (
+    TokenClassificationModelOptions,
+    TokenClassificationOptions,
+)
 from hubtools.families.token_classification.recipe import TaggerFeatures, TaggerModel, TokenClassificationRecipe
 from hubtools.families.token_classification.trainer import NerTrainer
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
+from hubtools.recipe.config import RecipeConfig, from_dict
 from hubtools.results import (
     ComparisonRow,
     DistillationReport,
@@ -91,7 +95,7 @@ def stage_config(cfg: RecipeConfig, suffix: str, options_class: type = Distillat
         raw[name].update(values)
     if options_class is not DistillationConfig:
         del raw[DistillationConfig.SECTION]
-    return from_dict(raw, options_class)
+    return from_dict(raw, TokenClassificationModelOptions, options_class)
 
 
 def load_model(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -346,8 +350,8 @@ class DistillationRecipe(Recipe):
             alpha, temperature = best["alpha"], best["temperature"]
         final = self.cfg.to_dict()
         final["model"].update(model_section)
-        return StudentRecipe(from_dict(final, DistillationConfig), self.command, teacher, alpha, temperature,
-                             Siblings(alone_report, search), folder=self.folder).stages()
+        return StudentRecipe(from_dict(final, TokenClassificationModelOptions, DistillationConfig), self.command,
+                             teacher, alpha, temperature, Siblings(alone_report, search), folder=self.folder).stages()
 
     def teacher_checkpoint(self) -> tuple[str, Path | None]:
         """The configured teacher, or one trained here (its run folder returned too)."""

@@ -50,9 +50,6 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
     def __init__(self, cfg, command: str | None = None, **folder: bool) -> None:
         if cfg.system not in CELLS:
             raise ConfigError(f"system (the cell, --cell) must be one of {CELLS}, got {cfg.system!r}")
-        if cfg.model.from_scratch is None or "cell" in cfg.model.from_scratch:
-            raise ConfigError("model.from_scratch must hold the RNN tagger's values (embedding_dim, hidden_size, "
-                              "...); the cell is set by system / --cell")
         super().__init__(cfg, command, **folder)
 
     def build_model(self, data: LoadedData) -> TaggerModel:
@@ -73,7 +70,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             tokenizer = build_word_tokenizer(sentences, min_frequency=options.min_frequency,
                                              lowercase=self.cfg.model.lowercase)
         token_chars, char_sizes = None, {}
-        if scratch.get("char_embedding_dim"):  # spell the vocabulary only for the character encoder
+        if scratch.char_embedding_dim:  # spell the vocabulary only for the character encoder
             token_chars, num_chars = piece_characters(tokenizer)
             char_sizes = {"char_vocab_size": num_chars, "max_token_chars": len(token_chars[0])}
         try:
@@ -81,7 +78,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
                                      pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
                                      id2label=dict(enumerate(label_names)),
                                      label2id={name: i for i, name in enumerate(label_names)},
-                                     **char_sizes, **scratch)
+                                     **char_sizes, **scratch.given())
         except (TypeError, ValueError) as err:
             raise ConfigError(f"model.from_scratch: {err}") from None
         RnnTaggerConfig.register_for_auto_class()

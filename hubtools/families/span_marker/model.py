@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel
 from hubtools.config import ModelConfig
 from hubtools.data.schemes import types_of
 from hubtools.errors import ConfigError, about
-from hubtools.families.span_marker.options import SpanMarkerOptions
+from hubtools.families.span_marker.options import SpanMarkerModelOptions, SpanMarkerOptions
 from hubtools.families.span_marker.reference import ENCODER_SUBFOLDER, encoder_at, refers_to_itself
 from hubtools.families.token_classification.model import train_wordpiece_tokenizer
 
@@ -28,14 +28,14 @@ def spanmarker_limits(model: ModelConfig, options: SpanMarkerOptions) -> dict[st
             "marker_max_length": options.marker_max_length}
 
 
-def build_tiny_encoder(model: ModelConfig, sentences: Iterable[Sequence[str]], folder: Path) -> Path:
-    """An untrained BERT sized by ``model.from_scratch`` with a WordPiece tokenizer trained on ``sentences``,
-    saved to ``folder`` (the encoder path for :func:`load_spanmarker`)."""
-    tokenizer = train_wordpiece_tokenizer(sentences, model.vocab_size, model.lowercase, "bert",
+def build_tiny_encoder(model: SpanMarkerModelOptions, sentences: Iterable[Sequence[str]], folder: Path) -> Path:
+    """An untrained encoder of ``model.architecture`` (a BERT) sized by ``model.from_scratch`` with a WordPiece
+    tokenizer trained on ``sentences``, saved to ``folder`` (the encoder path for :func:`load_spanmarker`)."""
+    tokenizer = train_wordpiece_tokenizer(sentences, model.vocab_size, model.lowercase, model.architecture,
                                           model_max_length=model.max_length)
     try:
-        config = AutoConfig.for_model("bert", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                                      **(model.from_scratch or {}))
+        config = AutoConfig.for_model(model.architecture, vocab_size=len(tokenizer),
+                                      pad_token_id=tokenizer.pad_token_id, **(model.scratch_values() or {}))
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model.from_scratch: {err}") from None
     AutoModel.from_config(config).save_pretrained(folder)

@@ -1,10 +1,30 @@
-"""The SpanMarker family's ``options`` section."""
+"""The SpanMarker family's configuration: its ``model`` keys and its ``options`` section."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from hubtools.config import ModelConfig, Sizes
 from hubtools.errors import ConfigError
+from hubtools.families.token_classification.options import BertSizes
+
+
+@dataclass
+class SpanMarkerModelOptions(ModelConfig):
+    """SpanMarker's ``model`` keys beyond the shared ones: the encoder, pretrained or a tiny BERT built from
+    scratch with a WordPiece tokenizer.
+
+    Attributes:
+        architecture: ``bert``, the encoder ``from_scratch`` builds.
+        vocab_size: WordPiece vocabulary size of that encoder.
+    """
+
+    FAMILY: ClassVar[str] = "span-marker"
+    ARCHITECTURES: ClassVar[dict[str, type[Sizes]]] = {"bert": BertSizes}
+
+    architecture: str = "bert"
+    vocab_size: int = 2000
 
 
 @dataclass
@@ -31,3 +51,4 @@ class SpanMarkerOptions:
             raise ConfigError(f"options.outside_weight must be positive, got {self.outside_weight}")
 
 OPTIONS = SpanMarkerOptions
+MODEL_OPTIONS = SpanMarkerModelOptions

@@ -23,6 +23,7 @@ from hubtools.families.span_marker.trainer import WordScoredTrainer
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, Features, LoadedData, Recipe, Trained
 from hubtools.results import ModelResult, SpanLengthReport
+from hubtools.training.arguments import apply_environment
 
 
 @dataclass
@@ -62,6 +63,7 @@ class SpanMarkerRecipe(Recipe):
 
     def build_trainer(self, built: BuiltModel, features: Features, data: LoadedData) -> Trainer:
         args = self.cfg.training.for_run(self.folder.checkpoints_dir)
+        apply_environment(args)
         return WordScoredTrainer(model=built.model, args=args, train_dataset=features["train"],
                                  eval_dataset=features["validation"], entity_types=data.section.entity_types)
 
@@ -86,7 +88,7 @@ class SpanMarkerRecipe(Recipe):
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
             model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
             max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
-            from_scratch=self.cfg.model.from_scratch, encoder=built.encoder,
+            from_scratch=self.cfg.model.scratch_values(), encoder=built.encoder,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],
             marker_max_length=limits["marker_max_length"])
 

@@ -18,8 +18,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from hubtools.config import ModelConfig
 from hubtools.errors import ConfigError, about
+from hubtools.families.token_classification.options import TokenClassificationModelOptions
 from hubtools.families.token_classification.wordpiece import PREFIX, wordpiece_vocabulary
 
 _TOKENIZER_CLASSES = {"distilbert": DistilBertTokenizerFast, "bert": BertTokenizerFast}
@@ -60,7 +60,7 @@ def label_maps(label_names: Sequence[str]) -> tuple[dict[int, str], dict[str, in
     return dict(enumerate(label_names)), {name: i for i, name in enumerate(label_names)}
 
 
-def build_from_scratch(cfg: ModelConfig, label_names: Sequence[str],
+def build_from_scratch(cfg: TokenClassificationModelOptions, label_names: Sequence[str],
                        train_sentences: Iterable[Sequence[str]]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """An untrained model of ``cfg.architecture`` sized by ``cfg.from_scratch`` and a tokenizer trained on
     the training sentences."""
@@ -70,7 +70,7 @@ def build_from_scratch(cfg: ModelConfig, label_names: Sequence[str],
     try:
         config = AutoConfig.for_model(cfg.architecture, vocab_size=len(tokenizer), id2label=id2label,
                                       label2id=label2id, pad_token_id=tokenizer.pad_token_id,
-                                      **(cfg.from_scratch or {}))
+                                      **(cfg.scratch_values() or {}))
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model.from_scratch: {err}") from None
     return AutoModelForTokenClassification.from_config(config), tokenizer
@@ -113,7 +113,7 @@ DROPOUT_KEYS = {  # what each dropout is called in the configs of BERT-like and 
 }
 
 
-def config_overrides(cfg: ModelConfig, config: PretrainedConfig) -> dict[str, float | str]:
+def config_overrides(cfg: TokenClassificationModelOptions, config: PretrainedConfig) -> dict[str, float | str]:
     """What ``cfg`` changes in the checkpoint, as ``from_pretrained`` keywords: ``model.attention_dropout`` and
     ``model.hidden_dropout`` under the names this architecture gives them, ``model.attention_implementation``."""
     overrides: dict[str, float | str] = {}
@@ -131,7 +131,8 @@ def config_overrides(cfg: ModelConfig, config: PretrainedConfig) -> dict[str, fl
     return overrides
 
 
-def load_pretrained(cfg: ModelConfig, label_names: Sequence[str]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_pretrained(cfg: TokenClassificationModelOptions,
+                    label_names: Sequence[str]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a checkpoint for token classification with the dataset's labels.
 
     A checkpoint that already classifies tokens must have the same label names (a different order is

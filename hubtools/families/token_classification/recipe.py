@@ -180,7 +180,7 @@ class TokenClassificationRecipe(Recipe):
         return ModelResult(
             family=self.family, architecture=type(model).__name__, model_type=model.config.model_type,
             num_parameters=int(sum(p.numel() for p in model.parameters())), max_length=built.max_length,
-            stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.from_scratch,
+            stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.scratch_values(),
             vocab_size=getattr(model.config, "vocab_size", None),
             remote_code=bool(getattr(model.config, "auto_map", None)),
             document_context=features.context, case_tokens=built.case_tokens)

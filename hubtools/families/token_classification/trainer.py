@@ -26,7 +26,7 @@ from transformers.trainer_utils import EvalLoopOutput, has_length, seed_worker
 
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.tokenization import merge_word_predictions
-from hubtools.training.arguments import apply_mixed_precision
+from hubtools.training.arguments import apply_environment
 from hubtools.training.batching import TokenBudgetBatchSampler, feature_lengths
 
 
@@ -126,7 +126,7 @@ def build_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ar
     """A Trainer (by default :class:`NerTrainer`) with the token-classification collator and word-level
     metrics; token-budget batches when ``args.max_tokens_per_batch`` is set (or passed among
     ``trainer_kwargs``), early stopping when ``args.early_stopping_patience`` is."""
-    apply_mixed_precision(args)
+    apply_environment(args)
     patience = getattr(args, "early_stopping_patience", None)
     if patience and eval_features is not None:
         callbacks = [*(callbacks or []), EarlyStoppingCallback(early_stopping_patience=patience)]
