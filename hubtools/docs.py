@@ -18,7 +18,11 @@ from typing import Any
 
 import yaml
 
+from hubtools import config
+from hubtools.cli import build_parser
+from hubtools.recipe.cli import script_parser
 from hubtools.recipe.scripts import recipe_module, recipe_parts
+from hubtools.training import arguments
 
 RECIPES = ("finer", "multinerd", "conll_distil", "fewnerd", "ner_uk", "ner")  # the order of the site's pages
 TRANSFORMERS_TRAINING_ARGUMENTS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.TrainingArguments"
@@ -75,9 +79,6 @@ def parser_markdown(parser: argparse.ArgumentParser) -> str:
 
 def cli_reference() -> str:
     """The command-line reference: ``hubtools`` and its subcommands, then every recipe script."""
-    from hubtools.cli import build_parser
-    from hubtools.recipe.cli import script_parser
-
     parser = build_parser()
     out = ["# Command-line reference", "",
            "Generated from the argument parsers (`hubtools/cli.py`, `hubtools/recipe/cli.py` and each recipe "
@@ -137,9 +138,6 @@ def section_markdown(key: str, cls: type) -> str:
 
 def configuration_reference() -> str:
     """The configuration reference: the shared sections, ``training``, and each family's options section."""
-    from hubtools import config
-    from hubtools.training import arguments
-
     sections = {f.name: getattr(config, f.type) for f in dataclasses.fields(config.RecipeConfig)
                 if dataclasses.is_dataclass(getattr(config, str(f.type), None))}
     out = ["# Configuration reference", "",
