@@ -18,6 +18,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,14 +105,16 @@ class Trained:
     resumed_from: str | None
 
 
-def command_line() -> str:
-    """The command that started this process, as a user would type it, without machine paths: the recipe as
-    ``recipes/NAME.py``, other paths relative to the working directory or as ``PATH/NAME``."""
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command that started this process (or the script and arguments ``argv``, run in it), as a user would
+    type it, without machine paths: the recipe as ``recipes/NAME.py``, other paths relative to the working
+    directory or as ``PATH/NAME``."""
+    argv = list(sys.argv if argv is None else argv)
     launched = PartialState().num_processes > 1 or "ACCELERATE_DYNAMO_BACKEND" in os.environ  # set by the launcher
     launcher = "accelerate launch" if launched else "python"
-    script = Path(sys.argv[0])
-    script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(sys.argv[0])
-    return f"{launcher} {shlex.join([script, *portable_command(command_without_secrets(sys.argv[1:]))])}"
+    script = Path(argv[0])
+    script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(argv[0])
+    return f"{launcher} {shlex.join([script, *portable_command(command_without_secrets(argv[1:]))])}"
 
 
 def portable_values(value: Any) -> Any:
