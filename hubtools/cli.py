@@ -9,30 +9,32 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hubtools.errors import UsageError
-from hubtools.tagging import VARIANTS
+from accelerate import PartialState
+
+from hubtools.api import Run
+from hubtools.cards import card_paths
+from hubtools.config import data_section
+from hubtools.data.inspect import format_summary, summarize
+from hubtools.errors import UsageError, run_reporting_errors
+from hubtools.evaluation import format_evaluation
+from hubtools.prediction import read_text_file, write_jsonl
+from hubtools.preview import serve_preview
+from hubtools.push import format_report
+from hubtools.results import to_dict
+from hubtools.run import write_json
+from hubtools.tagging import VARIANTS, data_argument
 
 
 def _card(args: argparse.Namespace) -> int:
-    from hubtools.cards import render_cards
-
-    model_card, dataset_card = render_cards(args.run_dir, model_repo_id=args.model_repo_id,
-                                            dataset_repo_id=args.dataset_repo_id, templates=args.templates)
+    Run.from_folder(args.run_dir).card(model_repo_id=args.model_repo_id, dataset_repo_id=args.dataset_repo_id,
+                                       templates=args.templates)
+    model_card, dataset_card = card_paths(args.run_dir)
     print(f"model card: {model_card}\ndataset card: {dataset_card}")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
-    from hubtools.cards import check_cards
-    from hubtools.push import plan_files, publish_problems
-    from hubtools.run import read_results
-
-    publish = read_results(args.run_dir).publish
-    repo_id = args.repo_id or publish.model_repo_id or PLACEHOLDER_REPO
-    dataset_repo_id = args.dataset_repo_id or publish.dataset_repo_id or PLACEHOLDER_DATASET
-    problems = check_cards(args.run_dir) + [
-        problem for target in plan_files(args.run_dir, repo_id, dataset_repo_id)
-        for problem in publish_problems(target)]
+    problems = Run.from_folder(args.run_dir).check(args.repo_id, args.dataset_repo_id)
     for problem in problems:
         print(f"- {problem}")
     print("cards OK" if not problems else f"{len(problems)} problem(s) found")
@@ -40,12 +42,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from hubtools.export.base import export_config, export_run
-    from hubtools.run import read_results
-
-    overrides = {"device": args.device, "benchmark": False if args.no_benchmark else None,
-                 "max_f1_drop": args.max_f1_drop}
-    export = export_run(args.run_dir, export_config(read_results(args.run_dir), **overrides))
+    export = Run.from_folder(args.run_dir).export(device=args.device, benchmark=False if args.no_benchmark else None,
+                                                  max_f1_drop=args.max_f1_drop)
     for v in export.variants:
         status = v.status if v.passed else f"failed: {v.reason}"
         print(f"{v.name}: {status} (f1 {v.f1}, {v.size_mb} MB)")
@@ -53,13 +51,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
-    from hubtools.evaluation import evaluate_model, format_evaluation, record_evaluation
-    from hubtools.results import to_dict
-    from hubtools.run import write_json
-    from hubtools.tagging import data_argument
-
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
     if args.output:
@@ -68,18 +59,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     main_process = PartialState().is_main_process
     if args.variant != "pytorch" and not main_process:
         return 0  # ONNX Runtime scores in the main process
-    evaluation, source = evaluate_model(args.model, data, args.split, args.label_map, args.variant, args.batch_size,
-                                        args.revision, args.trust_remote_code)
+    run = _model(args)
+    evaluation = run.evaluate(data, split=args.split, label_map=args.label_map, batch_size=args.batch_size)
     if not main_process:
         return 0
     print(format_evaluation(evaluation))
-    if data is not None and source.run_dir is not None and not args.no_record:
-        record_evaluation(source.run_dir, evaluation)
-        print(f"\nrecorded in {source.run_dir / 'results.json'} (evaluations); `hubtools card {source.run_dir}` "
+    if data is not None and run.folder is not None and not args.no_record:
+        run.record(evaluation)
+        print(f"\nrecorded in {run.folder / 'results.json'} (evaluations); `hubtools card {run.folder}` "
               "puts it into the model card and its model-index")
     if args.output:
         write_json(args.output, to_dict(evaluation))
     return 0
+
+
+def _model(args: argparse.Namespace) -> Run:
+    """RUN_OR_REPO loaded as ``--variant``, ``--revision`` and ``--trust-remote-code`` say (evaluate, predict)."""
+    return Run.load(args.model, variant=args.variant, revision=args.revision,
+                    trust_remote_code=args.trust_remote_code)
 
 
 def check_output_file(path: Path, flag: str = "--output") -> None:
@@ -97,52 +94,36 @@ def check_output_file(path: Path, flag: str = "--output") -> None:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from hubtools.push import format_report, push_run
-
-    report = push_run(args.run_dir, args.repo_id, dataset_repo_id=args.dataset_repo_id, space_repo_id=args.space,
-                      private=args.private, visibility=args.visibility, revision=args.revision,
-                      commit_message=args.commit_message,
-                      dry_run=args.dry_run)
+    report = Run.from_folder(args.run_dir).push(
+        args.repo_id, dataset_repo_id=args.dataset_repo_id, space_repo_id=args.space, private=args.private,
+        visibility=args.visibility, revision=args.revision, commit_message=args.commit_message, dry_run=args.dry_run)
     print(format_report(report))
     return 0
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from hubtools.preview import serve_preview
-
     serve_preview(args.run_dir, args.port, args.node_modules)
     return 0
 
 
 def _data(args: argparse.Namespace) -> int:
-    from hubtools.config import data_section
-    from hubtools.data.inspect import format_summary, summarize
-
     summary = summarize(data_section(args.source, args.overrides), head=args.head, build=args.build)
     print(format_summary(summary, as_json=args.json))
     return 0
 
 
-PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
-
-
 def _predict(args: argparse.Namespace) -> int:
-    from hubtools.prediction import dataset_rows, read_text_file, text_rows, write_jsonl
-    from hubtools.tagging import Tagger, chosen_split, data_argument, load_data, resolve_model
-
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
     check_output_file(args.output)
-    source = resolve_model(args.model, args.variant, args.revision, args.trust_remote_code)
-    tagger = Tagger(source, args.variant, args.batch_size)
+    run = _model(args)
     if args.text:
-        rows, where = text_rows(tagger, *read_text_file(args.text, args.encoding)), ""
+        rows, where = run.predict(read_text_file(args.text, args.encoding), batch_size=args.batch_size), ""
     else:
-        cfg = data_argument(args.data, args.data_option)
-        splits = load_data(cfg)[0]
-        split = chosen_split(splits, args.split, cfg.source, default=None)
-        rows = dataset_rows(tagger, splits, split)
-        where = f" of split {split}" if split else f" of the splits {', '.join(splits)}"
+        rows = run.predict(data=data_argument(args.data, args.data_option), split=args.split,
+                           batch_size=args.batch_size)
+        splits = list(dict.fromkeys(row["split"] for row in rows))
+        where = f" of split {splits[0]}" if len(splits) == 1 else f" of the splits {', '.join(splits)}"
     count = write_jsonl(args.output, rows)
     print(f"{count} sentences{where} tagged by {args.model} ({args.variant}): {args.output}")
     return 0
@@ -264,8 +245,6 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; known errors print one line and exit 2 (traceback with --debug)."""
-    from hubtools.errors import run_reporting_errors
-
     args = build_parser().parse_args(argv)
     return run_reporting_errors(f"hubtools {args.command}", lambda: args.func(args), args.debug)
 

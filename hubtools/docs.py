@@ -13,48 +13,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import inspect
 import re
 import textwrap
 from collections.abc import Collection
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
 
 from hubtools import config
 from hubtools.architecture import graph_text
+from hubtools.cli import build_parser
 from hubtools.families import family
 from hubtools.recipe import config as recipe_config
+from hubtools.recipe.cli import script_parser
+from hubtools.recipe.scripts import recipe_module, recipe_parts
 from hubtools.training import arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ("finer", "multinerd", "conll_distil", "fewnerd", "ner_uk", "ner")  # the order of the site's pages
 TRANSFORMERS_TRAINING_ARGUMENTS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.TrainingArguments"
-
-
-def recipe_module(name: str) -> ModuleType:
-    """``recipes/NAME.py`` imported as a module (a recipe script runs only as ``__main__``)."""
-    spec = importlib.util.spec_from_file_location(f"nerhub_recipe_{name}", ROOT / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def recipe_parts(module: ModuleType) -> tuple[type, Any, tuple]:
-    """The recipe class, the :class:`~hubtools.recipe.cli.Variants` option (or None) and the
-    :class:`~hubtools.recipe.cli.Shortcut` options a recipe script names."""
-    from hubtools.recipe.base import Recipe
-    from hubtools.recipe.cli import Shortcut, Variants
-
-    values = list(vars(module).values())
-    values += [item for value in values if isinstance(value, tuple) for item in value]
-    recipes = [v for v in values if inspect.isclass(v) and issubclass(v, Recipe) and v is not Recipe]
-    variants = [v for v in values if isinstance(v, Variants)]
-    shortcuts = tuple(dict.fromkeys(v for v in values if isinstance(v, Shortcut)))
-    return recipes[0], (variants[0] if variants else None), shortcuts
 
 
 def _markdown(text: str) -> str:
@@ -108,9 +87,6 @@ def parser_markdown(parser: argparse.ArgumentParser) -> str:
 
 def cli_reference() -> str:
     """The command-line reference: ``hubtools`` and its subcommands, then every recipe script."""
-    from hubtools.cli import build_parser
-    from hubtools.recipe.cli import script_parser
-
     parser = build_parser()
     out = ["# Command-line reference", "",
            "Generated from the argument parsers (`hubtools/cli.py`, `hubtools/recipe/cli.py` and each recipe "

@@ -156,16 +156,18 @@ def run_dataset(source: ModelSource) -> tuple[DataConfig, dict[str, Dataset]]:
     return DataConfig(source=str(folder), name=source.results.dataset.name), splits
 
 
-def evaluate_model(model: str, data: DataConfig | None = None, split: str | None = None, label_map: str | None = None,
-                   variant: str = "pytorch", batch_size: int = 32, revision: str | None = None,
+def evaluate_model(model: str | ModelSource, data: DataConfig | None = None, split: str | None = None,
+                   label_map: str | None = None, variant: str = "pytorch", batch_size: int = 32,
+                   revision: str | None = None,
                    trust_remote_code: bool = False) -> tuple[DatasetEvaluation, ModelSource]:
-    """Score ``model`` (a run folder, model folder or Hub repo: :func:`hubtools.tagging.resolve_model`) on a split
+    """Score ``model`` (a run folder, model folder or Hub repo: :func:`hubtools.tagging.resolve_model`, or the
+    source it resolved to for ``variant``) on a split
     of ``data`` (default: the run's own saved splits); ``split`` defaults to the split the run was scored on when
     ``data`` is its own, else to the only split of a source that has one (a single file), else to ``test``
     (:func:`hubtools.tagging.chosen_split`). Every argument is checked before any scoring; PyTorch scores
     identically with 1 or N processes."""
     start = time.time()
-    source = resolve_model(model, variant, revision, trust_remote_code)
+    source = model if isinstance(model, ModelSource) else resolve_model(model, variant, revision, trust_remote_code)
     if data is None:
         (cfg, splits), hub = run_dataset(source), False
         split = split or source.results.test.split

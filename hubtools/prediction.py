@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,17 @@ def entities(tokens: Sequence[str], tags: Sequence[str], offsets: Sequence[tuple
     return out
 
 
-def read_text_file(path: str | Path, encoding: str = "utf-8") -> tuple[Dataset, list[tuple[int, str]]]:
-    """The non-blank lines of a text file as sentences (``tokens`` split at whitespace), with their line numbers
-    and text; DataError when there is none."""
-    lines = [(number, line) for number, line in enumerate(split_lines(read_text(Path(path), encoding)), start=1)
-             if line.strip()]
-    if not lines:
+def read_text_file(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The lines of a text file; DataError when every one is blank."""
+    lines = split_lines(read_text(Path(path), encoding))
+    if not any(line.strip() for line in lines):
         raise DataError(f"--text {path}: no sentence (every line is blank)")
+    return lines
+
+
+def text_sentences(texts: Iterable[str]) -> tuple[Dataset, list[tuple[int, str]]]:
+    """The non-blank texts as sentences (``tokens`` split at whitespace), with their numbers (from 1) and text."""
+    lines = [(number, text) for number, text in enumerate(texts, start=1) if text.strip()]
     return Dataset.from_dict({"tokens": [line.split() for _, line in lines]}), lines
 
 

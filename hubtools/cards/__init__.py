@@ -37,6 +37,11 @@ def card_texts(run_dir: str | Path, results: RunResults, *, model_repo_id: str |
     return render(MODEL_TEMPLATE, values, dirs), render(DATASET_TEMPLATE, values, dirs)
 
 
+def card_paths(run_dir: str | Path) -> tuple[Path, Path]:
+    """Where a run folder's model card and dataset card lie: ``RUN/model/README.md``, ``RUN/dataset/README.md``."""
+    return Path(run_dir) / "model" / "README.md", Path(run_dir) / "dataset" / "README.md"
+
+
 def render_cards(run_dir: str | Path, results: RunResults | None = None, *, model_repo_id: str | None = None,
                  dataset_repo_id: str | None = None, templates: str | Path | None = None) -> tuple[Path, Path]:
     """Write RUN/model/README.md and RUN/dataset/README.md (both or neither); ``results`` default to the run
@@ -46,7 +51,7 @@ def render_cards(run_dir: str | Path, results: RunResults | None = None, *, mode
     results = results or read_results(run_dir)
     model_card, dataset_card = card_texts(run_dir, results, model_repo_id=model_repo_id,
                                           dataset_repo_id=dataset_repo_id, templates=templates)
-    model_path, dataset_path = run_dir / "model" / "README.md", run_dir / "dataset" / "README.md"
+    model_path, dataset_path = card_paths(run_dir)
     atomic_write_text(model_path, model_card)
     atomic_write_text(dataset_path, dataset_card)
     return model_path, dataset_path

@@ -21,6 +21,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +47,7 @@ from hubtools.evaluation import Evaluation
 from hubtools.families import exporter_for, family
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
-from hubtools.recipe.config import RecipeConfig, load_config
+from hubtools.recipe.config import RecipeConfig, from_dict, load_config
 from hubtools.results import (
     DatasetResult,
     Environment,
@@ -122,14 +123,16 @@ class Trained:
     resumed_from: str | None
 
 
-def command_line() -> str:
-    """The command that started this process, as a user would type it, without machine paths: the recipe as
-    ``recipes/NAME.py``, other paths relative to the working directory or as ``PATH/NAME``."""
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command that started this process (or the script and arguments ``argv``, run in it), as a user would
+    type it, without machine paths: the recipe as ``recipes/NAME.py``, other paths relative to the working
+    directory or as ``PATH/NAME``."""
+    argv = list(sys.argv if argv is None else argv)
     launched = PartialState().num_processes > 1 or "ACCELERATE_DYNAMO_BACKEND" in os.environ  # set by the launcher
     launcher = "accelerate launch" if launched else "python"
-    script = Path(sys.argv[0])
-    script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(sys.argv[0])
-    return f"{launcher} {shlex.join([script, *portable_command(command_without_secrets(sys.argv[1:]))])}"
+    script = Path(argv[0])
+    script = f"recipes/{script.name}" if script.parent.name == "recipes" else portable(argv[0])
+    return f"{launcher} {shlex.join([script, *portable_command(command_without_secrets(argv[1:]))])}"
 
 
 def portable_values(value: Any) -> Any:
@@ -180,6 +183,12 @@ class Recipe:
         """The recipe's configuration, with the family's ``model`` keys and options section typed."""
         return load_config(path, preset, overrides, output_dir, family(cls.family).model_options_class,
                            cls.options_class)
+
+    @classmethod
+    def config_from_dict(cls, raw: dict) -> RecipeConfig:
+        """The recipe's configuration from a dict (``RecipeConfig.to_dict`` with changes), typed as
+        :meth:`load_config` types it."""
+        return from_dict(raw, family(cls.family).model_options_class, cls.options_class)
 
     # ---- the sequence ---------------------------------------------------------------------------------
 
