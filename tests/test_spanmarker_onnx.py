@@ -1,4 +1,5 @@
-"""SpanMarker ONNX export, runner parity, quantization and atomic export, on a tiny model trained offline."""
+"""SpanMarker ONNX export, runner parity and quantization, on a tiny model trained offline (the staged export of
+a run folder: tests/test_export_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from span_marker import SpanMarkerModel, Trainer
 from transformers import BertConfig, BertModel, TrainingArguments
 
+from hubtools.config import ExportConfig
 from hubtools.errors import ExportError
+from hubtools.export.base import AcceptancePolicy
 from hubtools.families.span_marker import onnx_export
 from hubtools.families.span_marker.onnx_export import (
     encoder_linear_nodes,
@@ -261,35 +264,32 @@ def test_reload_copied_folder_in_fresh_runner(trained, onnx_dir, tmp_path, eval_
     assert [keys(e) for e in fresh.predict(sentences)] == [keys(e) for e in trained.predict(sentences)]
 
 
-def test_export_from_saved_folder_replaces_existing_target(trained, tmp_path, runner, eval_data):
+def test_export_from_saved_folder(trained, tmp_path, runner, eval_data):
     trained.save_pretrained(tmp_path / "model")
-    target = tmp_path / "onnx"
-    target.mkdir()
-    (target / "stale.txt").write_text("from an older export")
+    target = tmp_path / "nested" / "onnx"
     assert export_spanmarker_onnx(tmp_path / "model", target) == target
-    assert not (target / "stale.txt").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "nested"]
     sentences = eval_data[0][:20]
     reloaded = SpanMarkerOnnxRunner.from_pretrained(target)
     assert [keys(e) for e in reloaded.predict(sentences)] == [keys(e) for e in runner.predict(sentences)]
 
 
-def test_failed_export_leaves_existing_target_untouched(trained, tmp_path, monkeypatch):
-    target = tmp_path / "onnx"
-    target.mkdir()
-    (target / "model.onnx").write_bytes(b"previous export")
-
+def test_failed_export_gives_the_model_back(trained, tmp_path, monkeypatch):
     def fail_check(*_args):
         raise ExportError("simulated verification failure")
 
     monkeypatch.setattr(onnx_export, "_check_export", fail_check)
     trained.train()
     with pytest.raises(ExportError, match="simulated"):
-        export_spanmarker_onnx(trained, target)
+        export_spanmarker_onnx(trained, tmp_path / "onnx")
     assert trained.training  # the caller's mode comes back
     trained.eval()
-    assert (target / "model.onnx").read_bytes() == b"previous export"
-    assert [p.name for p in tmp_path.iterdir()] == ["onnx"]
+
+
+def test_traced_logits_beyond_the_policy_bound_fail_the_export(trained, tmp_path):
+    policy = AcceptancePolicy.from_config(ExportConfig(max_export_logit_diff=-1.0), "sentence")
+    with pytest.raises(ExportError, match=r"max abs logit difference .* > -1.0"):
+        export_spanmarker_onnx(trained, tmp_path / "onnx", policy=policy)
 
 
 def test_export_of_missing_model_dir_raises(tmp_path):

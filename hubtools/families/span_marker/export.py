@@ -24,7 +24,6 @@ from hubtools.families.span_marker.onnx_verify import benchmark_spanmarker, enti
 from hubtools.results import Benchmark, BenchmarkRow, ExportSettings, ReferenceModel
 
 VARIANT_FILES = {"onnx": "model.onnx", "onnx_int8": "model_quantized.onnx"}
-REPRODUCE_TOLERANCE = 0.2  # F1 points between the recomputed PyTorch F1 and the run's test F1
 
 
 class SpanMarkerExporter(Exporter):
@@ -32,6 +31,7 @@ class SpanMarkerExporter(Exporter):
 
     name = "span-marker-onnx"
     agreement_unit = "sentence"
+    reads = ("quantize", "per_channel", "max_export_logit_diff")
 
     def check(self) -> None:
         if not (self.model_dir / "config.json").is_file():
@@ -44,16 +44,13 @@ class SpanMarkerExporter(Exporter):
     def reference(self) -> ReferenceModel:
         self.torch_entities = self.model.predict(self.sentences, batch_size=32)
         f1 = entity_f1(self.torch_entities, self.gold)
-        if abs(f1 - self.results.test.f1) * 100 > REPRODUCE_TOLERANCE:
-            raise ExportError(f"{self.model_dir}: PyTorch test F1 {f1:.4f} does not reproduce the run's "
-                              f"{self.results.test.f1:.4f}; the saved model differs from the evaluated one")
         weights = sorted(self.model_dir.glob("*.safetensors"))
         return ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
                               size_mb=megabytes(*weights), num_sentences=len(self.sentences),
                               num_words=sum(map(len, self.sentences)))
 
     def build_variants(self, out_dir: Path) -> dict[str, Path]:
-        export_spanmarker_onnx(self.model, out_dir)
+        export_spanmarker_onnx(self.model, out_dir, policy=self.policy)
         if self.cfg.quantize:
             quantize_spanmarker_onnx(out_dir / VARIANT_FILES["onnx"], out_dir / VARIANT_FILES["onnx_int8"],
                                      per_channel=self.cfg.per_channel)
