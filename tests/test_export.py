@@ -18,7 +18,7 @@ from hubtools.config import ExportConfig, ModelConfig
 from hubtools.errors import ConfigError, ExportError
 from hubtools.evaluation import evaluate_run
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
-from hubtools.export.benchmark import fastest_ms
+from hubtools.export.timing import Workload, fastest_ms, time_predict
 from hubtools.families.token_classification import export as optimum_onnx
 from hubtools.families.token_classification.export import OptimumExporter, detect_instruction_set
 from hubtools.families.token_classification.model import build_from_scratch
@@ -384,3 +384,12 @@ def test_fastest_ms_keeps_each_items_fastest_call_and_lets_calls_take_turns():
     # interleaved: each item through every call before the next item
     assert order == ["slow_once", "steady"] + ["slow_once", "steady"] * 6
 
+
+def test_time_predict_times_each_single_after_warm_up_then_the_batches():
+    calls: list[tuple[str, ...]] = []
+    work = Workload.of(["a", "bb", "ccc", "dddd"], [1, 2, 3, 4], [1, 2, 3, 4], tuple)
+    assert work.singles == [("a",), ("bb",), ("ccc",), ("dddd",)] and work.num_words == 10
+    assert work.batches == [("dddd", "ccc", "bb", "a")]  # one batch of up to 32, longest first
+    timings = time_predict(calls.append, work)
+    assert calls == work.singles[:3] + work.singles + work.batches
+    assert 0 <= timings["latency_p50_ms"] <= timings["latency_p95_ms"] and timings["throughput_words_s"] > 0

@@ -1,9 +1,10 @@
 """The one export pipeline for the RNN-tagger and SpanMarker families (transformers models: tests/test_export.py):
 options the family's exporter does not read are refused, the policy's tolerances come from the configuration, a
-failed verification leaves the previous ``onnx/`` and no staging folder."""
+failed verification leaves the previous ``onnx/`` and no staging folder, and the benchmark runner."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -170,3 +171,21 @@ def test_max_export_logit_diff_decides_whether_a_span_marker_graph_is_kept(built
     assert untouched(run)
     assert export_run(run, lenient(run)).variant("onnx").max_abs_logit_diff < 1e-3
 
+
+def test_span_marker_benchmark_times_every_variant_like_the_word_taggers(built, tmp_path):
+    run = Path(shutil.copytree(built("span-marker"), tmp_path / "run"))
+    threads = torch.get_num_threads()
+    export = export_run(run, lenient(run, benchmark=True, benchmark_sentences=2))
+    assert torch.get_num_threads() == threads  # the benchmark gives the process its threads back
+    bench = export.benchmark
+    settings = sorted({1, os.cpu_count()})
+    assert [(r.variant, r.threads) for r in bench.rows] == [(v, t) for v in ("pytorch", "onnx", "onnx_int8")
+                                                           for t in settings]
+    assert bench.num_sentences == 2 and bench.num_words == sum(map(len, WORDS[:2])) and bench.batch_size == 32
+    assert all(r.latency_p95_ms >= r.latency_p50_ms > 0 and r.throughput_words_s > 0 for r in bench.rows)
+    size = {r.variant: r.size_mb for r in bench.rows}
+    assert size["onnx"] == pytest.approx((run / "onnx" / "model.onnx").stat().st_size / 1e6, abs=1e-3)
+    assert size["pytorch"] == pytest.approx((run / "model" / "model.safetensors").stat().st_size / 1e6, abs=1e-3)
+    assert size["onnx_int8"] < size["onnx"]
+    assert all(r.peak_rss_mb is None for r in bench.rows)  # timed in this process: no memory of its own
+    assert "end-to-end" in bench.note and (run / "plots" / "benchmark.png").stat().st_size > 1000

@@ -26,7 +26,6 @@ from hubtools.families.span_marker.onnx_export import (
 )
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner, compact
 from hubtools.families.span_marker.onnx_verify import (
-    benchmark_spanmarker,
     entity_f1,
     entity_key,
     verify_spanmarker_onnx,
@@ -296,18 +295,6 @@ def test_export_of_missing_model_dir_raises(tmp_path):
     with pytest.raises(ExportError, match="loading the SpanMarker model"):
         export_spanmarker_onnx(tmp_path / "missing", tmp_path / "onnx")
     assert not (tmp_path / "onnx").exists()
-
-
-def test_benchmark_reports_every_variant(trained, runner, onnx_dir, eval_data):
-    quantized_path = quantize_spanmarker_onnx(onnx_dir / "model.onnx", onnx_dir / "model_quantized.onnx")
-    quantized = SpanMarkerOnnxRunner.from_pretrained(onnx_dir, file_name=quantized_path.name)
-    report = benchmark_spanmarker(trained, {"onnx": runner, "onnx_int8": quantized}, eval_data[0][:10])
-    assert set(report) == {"pytorch", "onnx", "onnx_int8"}
-    for numbers in report.values():
-        assert 0 < numbers["latency_ms_p50"] <= numbers["latency_ms_p95"]
-        assert numbers["sentences_per_s"] > 0
-    assert report["onnx_int8"]["size_mb"] < report["onnx"]["size_mb"]
-    assert report["onnx"]["size_mb"] == pytest.approx((onnx_dir / "model.onnx").stat().st_size / 1e6)
 
 
 def test_entity_f1_counts_exact_matches_only():

@@ -4,24 +4,28 @@
 (dynamic int8 weights of the encoder's linear layers; embeddings and span classifier stay fp32) and the config
 and tokenizer files :class:`~hubtools.families.span_marker.onnx_runtime.SpanMarkerOnnxRunner` reads. Each variant
 predicts every test sentence end to end (tokenization, spreading, span selection) and is compared with
-``SpanMarkerModel.predict``: agreement is the share of sentences with exactly PyTorch's entities.
+``SpanMarkerModel.predict``: agreement is the share of sentences with exactly PyTorch's entities. The benchmark
+times the same end-to-end ``predict`` of both sides (:func:`hubtools.export.benchmark.benchmark_in_process`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from hubtools.errors import ExportError
 from hubtools.export.base import Exporter, VariantScores, megabytes
+from hubtools.export.benchmark import benchmark_in_process
+from hubtools.export.timing import BATCH_SIZE, Predict, Workload
 from hubtools.export.words import load_test_split
 from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker
 from hubtools.families.span_marker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
-from hubtools.families.span_marker.onnx_verify import benchmark_spanmarker, entity_f1, verify_spanmarker_onnx
-from hubtools.results import Benchmark, BenchmarkRow, ExportSettings, ReferenceModel
+from hubtools.families.span_marker.onnx_verify import entity_f1, verify_spanmarker_onnx
+from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 
 VARIANT_FILES = {"onnx": "model.onnx", "onnx_int8": "model_quantized.onnx"}
 
@@ -65,22 +69,23 @@ class SpanMarkerExporter(Exporter):
 
     def benchmark(self, variants: dict[str, Path]) -> Benchmark:
         """End-to-end ``predict`` of both sides (tokenization and span decoding included)."""
-        from hubtools import plots
-        from hubtools.run import machine_description
-
         sample = self.sentences[: self.cfg.benchmark_sentences or len(self.sentences)]
-        runners = {name: SpanMarkerOnnxRunner.from_pretrained(path.parent, path.name)
-                   for name, path in variants.items()}
-        timings = benchmark_spanmarker(self.model, runners, sample)
-        words_per_sentence = sum(map(len, sample)) / len(sample)
-        rows = [BenchmarkRow(variant=name, threads=torch.get_num_threads(), latency_p50_ms=row["latency_ms_p50"],
-                             latency_p95_ms=row["latency_ms_p95"], size_mb=round(row["size_mb"], 3),
-                             throughput_words_s=round(row["sentences_per_s"] * words_per_sentence, 1))
-                for name, row in timings.items()]
-        plots.benchmark_bars(rows, self.run_dir / "plots" / "benchmark.png", "SpanMarker: PyTorch vs ONNX")
-        return Benchmark(machine=machine_description(), device="cpu", num_sentences=len(sample),
-                         num_words=sum(map(len, sample)), batch_size=32, rows=rows,
-                         note="end-to-end SpanMarker predict (tokenization and span decoding included)")
+        lengths = list(map(len, sample))
+        threads = torch.get_num_threads()
+        try:
+            return benchmark_in_process(self.run_dir, variants, self.cfg, self.predictor,
+                                        Workload.of(sample, lengths, lengths, list), len(sample),
+                                        "end-to-end SpanMarker predict (tokenization and span decoding included)")
+        finally:
+            torch.set_num_threads(threads)
+
+    def predictor(self, name: str, path: Path, threads: int | None) -> Predict:
+        """``predict`` of PyTorch (``pytorch``) or of a variant's file with ``threads`` threads."""
+        if name == "pytorch":
+            torch.set_num_threads(threads or torch.get_num_threads())
+            return partial(self.model.predict, batch_size=BATCH_SIZE)
+        runner = SpanMarkerOnnxRunner.from_pretrained(path.parent, path.name, threads=threads)
+        return partial(runner.predict, batch_size=BATCH_SIZE)
 
     def settings(self) -> ExportSettings:
         return ExportSettings(per_channel=self.cfg.per_channel if self.cfg.quantize else None, opset=17,
