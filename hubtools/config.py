@@ -219,7 +219,8 @@ class ModelConfig:
 
 @dataclass
 class ExportConfig:
-    """The ONNX stage.
+    """The ONNX stage. Each family's exporter reads some of these options; one set away from its default that the
+    run's exporter does not read (``split_attention`` for an RNN tagger or a SpanMarker model) is refused.
 
     Attributes:
         enabled: run export, quantization, verification and benchmark after training.
@@ -246,6 +247,11 @@ class ExportConfig:
             fraction of test words.
         min_sentence_agreement: the fp32 ONNX model of a span model (SpanMarker) must find exactly
             PyTorch's entities in at least this fraction of test sentences.
+        reproduce_tolerance: the PyTorch model's test F1, recomputed before anything is exported, may differ from
+            the run's recorded ``test.f1`` by at most this many points; otherwise the saved model, its labels or its
+            tokenizer are not the evaluated ones and nothing is exported.
+        max_export_logit_diff: a traced graph (SpanMarker) whose logits differ from PyTorch's by more than this on
+            an example batch fails the export before any variant is verified.
         device: ``cpu`` or ``cuda`` (CUDA execution provider, needs onnxruntime-gpu).
         benchmark: measure size, memory, latency and throughput.
         benchmark_sentences: test sentences used by the benchmark (None: all).
@@ -263,6 +269,8 @@ class ExportConfig:
     max_f1_drop: float = 0.5
     min_word_agreement: float = 0.999
     min_sentence_agreement: float = 0.995
+    reproduce_tolerance: float = 0.2
+    max_export_logit_diff: float = 1e-3
     device: str = "cpu"
     benchmark: bool = True
     benchmark_sentences: int | None = 200

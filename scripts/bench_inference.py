@@ -42,7 +42,6 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 from hubtools.config import ExportConfig
 from hubtools.data.loading import load_local
 from hubtools.data.validation import label_names_of
-from hubtools.export.benchmark import fastest_ms
 from hubtools.export.inference import (
     feature_logits,
     length_sorted_batches,
@@ -51,6 +50,7 @@ from hubtools.export.inference import (
     session_options,
     torch_forward,
 )
+from hubtools.export.timing import fastest_ms
 from hubtools.families.token_classification.export import (
     FP32_FILE,
     detect_instruction_set,

@@ -28,7 +28,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from hubtools.export.benchmark import fastest_ms
+from hubtools.export.timing import fastest_ms
 from hubtools.export.words import load_test_split
 from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker

@@ -18,9 +18,9 @@ from hubtools.config import ExportConfig, model_section
 from hubtools.errors import ConfigError, ExportError
 from hubtools.evaluation import evaluate_run
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config, export_run
-from hubtools.export.benchmark import fastest_ms
+from hubtools.export.timing import Workload, fastest_ms, time_predict
 from hubtools.families.token_classification import export as optimum_onnx
-from hubtools.families.token_classification.export import detect_instruction_set
+from hubtools.families.token_classification.export import OptimumExporter, detect_instruction_set
 from hubtools.families.token_classification.model import build_from_scratch
 from hubtools.families.token_classification.options import TokenClassificationModelOptions
 from hubtools.run import read_json, read_results, write_results
@@ -302,6 +302,34 @@ def test_crash_leaves_previous_export_and_no_partial_folder(run, monkeypatch):
     assert read_results(run).export is None
 
 
+def test_failed_verification_leaves_previous_export_and_no_staging(run, monkeypatch):
+    (run / "onnx").mkdir()
+    (run / "onnx" / "model.onnx").write_text("previous export")
+    verify = OptimumExporter.verify
+
+    def fail_int8(self, name: str, path: Path):
+        if name == "onnx_int8":
+            raise ExportError("injected verification failure")
+        return verify(self, name, path)
+
+    monkeypatch.setattr(OptimumExporter, "verify", fail_int8)
+    with pytest.raises(ExportError, match="injected"):
+        export_run(run, ExportConfig(quantize_embeddings=False, **FAST))
+    assert [p.name for p in (run / "onnx").iterdir()] == ["model.onnx"]
+    assert (run / "onnx" / "model.onnx").read_text() == "previous export"
+    assert not leftovers(run) and read_results(run).export is None
+
+
+def test_reproduce_tolerance_comes_from_the_configuration(run):
+    results = read_results(run)
+    results.test.f1 -= 0.003  # the recorded F1 0.3 points below what the saved model scores
+    write_results(run, results)
+    with pytest.raises(ExportError, match=r"does not reproduce .* \(tolerance 0\.2 points\)"):
+        export_run(run, ExportConfig(quantize=False, **FAST))
+    assert not (run / "onnx").exists() and not leftovers(run)
+    assert export_run(run, ExportConfig(quantize=False, reproduce_tolerance=0.5, **FAST)).variant("onnx").passed
+
+
 def test_benchmark_measures_each_variant_in_its_own_process(run):
     bench = export_run(run, ExportConfig(quantize_embeddings=False, benchmark_sentences=3)).benchmark
     peak = {row.variant: row.peak_rss_mb for row in bench.rows}
@@ -357,3 +385,13 @@ def test_fastest_ms_keeps_each_items_fastest_call_and_lets_calls_take_turns():
     assert ms["slow_once"].max() < 3 < ms["steady"].min()
     # interleaved: each item through every call before the next item
     assert order == ["slow_once", "steady"] + ["slow_once", "steady"] * 6
+
+
+def test_time_predict_times_each_single_after_warm_up_then_the_batches():
+    calls: list[tuple[str, ...]] = []
+    work = Workload.of(["a", "bb", "ccc", "dddd"], [1, 2, 3, 4], [1, 2, 3, 4], tuple)
+    assert work.singles == [("a",), ("bb",), ("ccc",), ("dddd",)] and work.num_words == 10
+    assert work.batches == [("dddd", "ccc", "bb", "a")]  # one batch of up to 32, longest first
+    timings = time_predict(calls.append, work)
+    assert calls == work.singles[:3] + work.singles + work.batches
+    assert 0 <= timings["latency_p50_ms"] <= timings["latency_p95_ms"] and timings["throughput_words_s"] > 0

@@ -1,4 +1,5 @@
-"""SpanMarker ONNX export, runner parity, quantization and atomic export, on a tiny model trained offline."""
+"""SpanMarker ONNX export, runner parity and quantization, on a tiny model trained offline (the staged export of
+a run folder: tests/test_export_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from span_marker import SpanMarkerModel, Trainer
 from transformers import BertConfig, BertModel, TrainingArguments
 
+from hubtools.config import ExportConfig
 from hubtools.errors import ExportError
+from hubtools.export.base import AcceptancePolicy
 from hubtools.families.span_marker import onnx_export
 from hubtools.families.span_marker.onnx_export import (
     encoder_linear_nodes,
@@ -23,7 +26,6 @@ from hubtools.families.span_marker.onnx_export import (
 )
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner, compact
 from hubtools.families.span_marker.onnx_verify import (
-    benchmark_spanmarker,
     entity_f1,
     entity_key,
     verify_spanmarker_onnx,
@@ -261,53 +263,38 @@ def test_reload_copied_folder_in_fresh_runner(trained, onnx_dir, tmp_path, eval_
     assert [keys(e) for e in fresh.predict(sentences)] == [keys(e) for e in trained.predict(sentences)]
 
 
-def test_export_from_saved_folder_replaces_existing_target(trained, tmp_path, runner, eval_data):
+def test_export_from_saved_folder(trained, tmp_path, runner, eval_data):
     trained.save_pretrained(tmp_path / "model")
-    target = tmp_path / "onnx"
-    target.mkdir()
-    (target / "stale.txt").write_text("from an older export")
+    target = tmp_path / "nested" / "onnx"
     assert export_spanmarker_onnx(tmp_path / "model", target) == target
-    assert not (target / "stale.txt").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "nested"]
     sentences = eval_data[0][:20]
     reloaded = SpanMarkerOnnxRunner.from_pretrained(target)
     assert [keys(e) for e in reloaded.predict(sentences)] == [keys(e) for e in runner.predict(sentences)]
 
 
-def test_failed_export_leaves_existing_target_untouched(trained, tmp_path, monkeypatch):
-    target = tmp_path / "onnx"
-    target.mkdir()
-    (target / "model.onnx").write_bytes(b"previous export")
-
+def test_failed_export_gives_the_model_back(trained, tmp_path, monkeypatch):
     def fail_check(*_args):
         raise ExportError("simulated verification failure")
 
     monkeypatch.setattr(onnx_export, "_check_export", fail_check)
     trained.train()
     with pytest.raises(ExportError, match="simulated"):
-        export_spanmarker_onnx(trained, target)
+        export_spanmarker_onnx(trained, tmp_path / "onnx")
     assert trained.training  # the caller's mode comes back
     trained.eval()
-    assert (target / "model.onnx").read_bytes() == b"previous export"
-    assert [p.name for p in tmp_path.iterdir()] == ["onnx"]
+
+
+def test_traced_logits_beyond_the_policy_bound_fail_the_export(trained, tmp_path):
+    policy = AcceptancePolicy.from_config(ExportConfig(max_export_logit_diff=-1.0), "sentence")
+    with pytest.raises(ExportError, match=r"max abs logit difference .* > -1.0"):
+        export_spanmarker_onnx(trained, tmp_path / "onnx", policy=policy)
 
 
 def test_export_of_missing_model_dir_raises(tmp_path):
     with pytest.raises(ExportError, match="loading the SpanMarker model"):
         export_spanmarker_onnx(tmp_path / "missing", tmp_path / "onnx")
     assert not (tmp_path / "onnx").exists()
-
-
-def test_benchmark_reports_every_variant(trained, runner, onnx_dir, eval_data):
-    quantized_path = quantize_spanmarker_onnx(onnx_dir / "model.onnx", onnx_dir / "model_quantized.onnx")
-    quantized = SpanMarkerOnnxRunner.from_pretrained(onnx_dir, file_name=quantized_path.name)
-    report = benchmark_spanmarker(trained, {"onnx": runner, "onnx_int8": quantized}, eval_data[0][:10])
-    assert set(report) == {"pytorch", "onnx", "onnx_int8"}
-    for numbers in report.values():
-        assert 0 < numbers["latency_ms_p50"] <= numbers["latency_ms_p95"]
-        assert numbers["sentences_per_s"] > 0
-    assert report["onnx_int8"]["size_mb"] < report["onnx"]["size_mb"]
-    assert report["onnx"]["size_mb"] == pytest.approx((onnx_dir / "model.onnx").stat().st_size / 1e6)
 
 
 def test_entity_f1_counts_exact_matches_only():

@@ -48,7 +48,7 @@ def test_every_exception_class_lives_in_errors():
 
 def test_light_modules_do_not_import_torch():
     """results.json readers and the benchmark's ONNX worker start without torch."""
-    code = ("import sys, hubtools.results, hubtools.config, hubtools.export.benchmark,"
+    code = ("import sys, hubtools.results, hubtools.config, hubtools.export.worker,"
             "hubtools.families.span_marker.reference;"
             "print(sorted(m for m in ('torch', 'transformers', 'span_marker') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -1,13 +1,14 @@
-"""The one export path: build variants -> verify each against PyTorch -> one acceptance policy -> report.
+"""The one export pipeline: stage -> build variants -> verify each against PyTorch -> one acceptance policy -> swap
+into place -> benchmark.
 
 An :class:`Exporter` is implemented once per model family (transformers models through Optimum in
 :mod:`hubtools.families.token_classification.export`, SpanMarker in :mod:`hubtools.families.span_marker.export`, the
-RNN taggers in
-:mod:`hubtools.families.rnn_tagger.export`); :meth:`Exporter.run` is the sequence they share. The variants are written
-to a
-temporary folder that replaces ``RUN/onnx`` only when every variant has been verified, so a crash never
-leaves a half-written export; a variant the policy refuses is reported and its file removed (never
-published). Sizes are MB (10^6 bytes); statuses are ``passed`` or ``failed`` with a reason.
+RNN taggers in :mod:`hubtools.families.rnn_tagger.export`): a family builds and verifies its variants, and
+:meth:`Exporter.run` alone does the rest. The variants are written to a staging folder next to ``RUN/onnx`` that
+replaces it (:func:`swap_folder`) only when every variant has been verified, so a crash never leaves a half-written
+export; a variant the policy refuses is reported and its file removed (never published). Every tolerance is a field
+of ``ExportConfig`` read by :class:`AcceptancePolicy`; an option the exporter does not read is refused
+(:meth:`Exporter.check_options`). Sizes are MB (10^6 bytes); statuses are ``passed`` or ``failed`` with a reason.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import ClassVar
 
 from hubtools.config import ExportConfig
 from hubtools.console import quiet
-from hubtools.errors import ConfigError
+from hubtools.errors import ConfigError, ExportError
 from hubtools.families import exporter_for
 from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
 from hubtools.run import read_results, write_results
@@ -50,18 +51,33 @@ class VariantScores:
 
 @dataclass(frozen=True)
 class AcceptancePolicy:
-    """The bounds every exported variant is held to (``ExportConfig``): its test F1 may drop at most
-    ``max_f1_drop`` points below PyTorch's, and the lossless fp32 variant must also agree with PyTorch on at
-    least ``min_agreement`` of the test words (or sentences, for span models)."""
+    """The bounds an export is held to (``ExportConfig``): the PyTorch model must reproduce the run's test F1 within
+    ``reproduce_tolerance`` points, a traced graph must give PyTorch's logits within ``max_export_logit_diff``, every
+    variant's test F1 may drop at most ``max_f1_drop`` points below PyTorch's, and the lossless fp32 variant must
+    also agree with PyTorch on at least ``min_agreement`` of the test words (or sentences, for span models)."""
 
     max_f1_drop: float
     min_agreement: float
     unit: str
+    reproduce_tolerance: float
+    max_export_logit_diff: float
 
     @classmethod
     def from_config(cls, cfg: ExportConfig, unit: str) -> AcceptancePolicy:
         minimum = cfg.min_sentence_agreement if unit == "sentence" else cfg.min_word_agreement
-        return cls(cfg.max_f1_drop, minimum, unit)
+        return cls(cfg.max_f1_drop, minimum, unit, cfg.reproduce_tolerance, cfg.max_export_logit_diff)
+
+    def check_reference(self, reference: ReferenceModel, recorded_f1: float, model_dir: Path) -> None:
+        """ExportError when the PyTorch model's recomputed test F1 does not reproduce the run's ``recorded_f1``."""
+        if abs(reference.f1 - recorded_f1) * 100 > self.reproduce_tolerance:
+            raise ExportError(f"{model_dir}: PyTorch test F1 {reference.f1:.4f} does not reproduce the run's "
+                              f"{recorded_f1:.4f} (tolerance {self.reproduce_tolerance} points); the saved model, its "
+                              "labels or its tokenizer differ from the evaluated ones")
+
+    def check_export_logits(self, path: Path, diff: float) -> None:
+        """ExportError when a traced graph's largest absolute logit difference from PyTorch is too large."""
+        if diff > self.max_export_logit_diff:
+            raise ExportError(f"{path}: check: max abs logit difference {diff:.3g} > {self.max_export_logit_diff}")
 
     def reason_to_refuse(self, name: str, scores: VariantScores, reference_f1: float) -> str | None:
         """None when the variant passes, else why it does not."""
@@ -75,15 +91,37 @@ class AcceptancePolicy:
         return None
 
 
+def swap_folder(staging: Path, target: Path) -> None:
+    """Put the complete folder ``staging`` in the place of ``target``: an existing ``target`` is moved aside, then
+    removed once ``staging`` has its name (and put back if the rename fails)."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ExportConfig options the pipeline and the policy read for every exporter (the agreement minimum of its unit too).
+SHARED_OPTIONS = ("enabled", "max_f1_drop", "reproduce_tolerance", "benchmark", "benchmark_sentences")
+
+
 class Exporter(ABC):
     """Export a run folder's model to ONNX variants, verify and benchmark them (see the module docstring).
 
-    A family implements: :meth:`check` (fail before anything is written), :meth:`reference` (the PyTorch
-    model on the test split), :meth:`build_variants`, :meth:`verify` and :meth:`benchmark`.
+    A family implements :meth:`check` (fail before anything is written), :meth:`reference` (the PyTorch model on
+    the test split), :meth:`build_variants`, :meth:`verify`, :meth:`benchmark` (through
+    :mod:`hubtools.export.benchmark`) and :meth:`settings`, and declares in ``reads`` the ``ExportConfig`` options
+    it reads beyond :data:`SHARED_OPTIONS`; staging, the policy and the swap are :meth:`run`'s alone.
     """
 
     name: ClassVar[str]
     agreement_unit: ClassVar[str] = "word"
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, run_dir: str | Path, results: RunResults, cfg: ExportConfig) -> None:
         self.run_dir = Path(run_dir)
@@ -115,33 +153,42 @@ class Exporter(ABC):
     def verify(self, name: str, path: Path) -> VariantScores:
         """Compare one variant with the PyTorch reference on the test split."""
 
-    def benchmark(self, variants: dict[str, Path]) -> Benchmark | None:
-        """Measure PyTorch and the published ``variants`` (files in ``RUN/onnx``); None when not supported."""
-        return None
+    @abstractmethod
+    def benchmark(self, variants: dict[str, Path]) -> Benchmark:
+        """Measure PyTorch and the published ``variants`` (files in ``RUN/onnx``)."""
 
     def settings(self) -> ExportSettings:
         """How the variants were built, for results.json and the card."""
         return ExportSettings()
 
+    @classmethod
+    def check_options(cls, cfg: ExportConfig) -> None:
+        """ConfigError naming the options set away from their defaults that this exporter does not read."""
+        read = {*SHARED_OPTIONS, f"min_{cls.agreement_unit}_agreement", *cls.reads}
+        unused = [f.name for f in dataclasses.fields(cfg) if f.name not in read and getattr(cfg, f.name) != f.default]
+        if unused:
+            raise ConfigError(f"{', '.join(f'export.{name}' for name in unused)}: not read by the {cls.name} "
+                              "exporter of this model family; leave it out")
+
     def run(self) -> ExportResult:
-        """Build, verify, judge and publish the variants into ``RUN/onnx``, then benchmark the published ones."""
+        """Check the options, build, verify, judge and swap the variants into ``RUN/onnx``, then benchmark the
+        published ones."""
+        self.check_options(self.cfg)
         with quiet():
             self.check()
             reference = self.reference()
+        self.policy.check_reference(reference, self.results.test.f1, self.model_dir)
         staging = self.run_dir / f".onnx.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        reports = []
+        staging.mkdir(parents=True)
         try:
             with quiet():
                 variants = self.build_variants(staging)
+            reports = []
             for name, path in variants.items():
                 with quiet():
                     reports.append(self.judge(name, path, reference))
-            old = self.run_dir / f".onnx.old-{os.getpid()}"
-            if self.onnx_dir.exists():
-                os.replace(self.onnx_dir, old)
-            os.replace(staging, self.onnx_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_folder(staging, self.onnx_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         published = {v.name: self.run_dir / v.file for v in reports if v.passed}

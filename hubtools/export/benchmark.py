@@ -1,11 +1,15 @@
-"""Size, peak memory, latency and throughput of the PyTorch model and the published ONNX variants.
+"""The inference benchmark of the PyTorch model (``RUN/model``) and the published variants: size, latency,
+throughput and, where each variant has a process of its own, peak memory.
 
-Each variant is measured in a fresh process (``python -m hubtools.export.benchmark SPEC KIND PATH``) so
-that its peak resident memory is its own; an ONNX process never imports torch. Inputs are the first
-``benchmark_sentences`` test sentences tokenized as in training: latency is the model call at batch 1
-(p50/p95 over the sentences), throughput is words per second at batch 32 over length-sorted batches. Each is
-measured with 1 thread and with all cores (on ``device: cuda``: PyTorch on the GPU and fp32 ONNX with
-``CUDAExecutionProvider`` from onnxruntime-gpu; dynamic int8 has no CUDA kernels and is skipped there).
+One runner for every family (:func:`benchmark_variants`): each variant's predict callable is timed the same way
+(:func:`hubtools.export.timing.time_predict`: latency at batch 1, p50/p95 over the sentences; throughput in words
+per second at batch 32 over length-sorted batches) with 1 thread and with all cores (on ``device: cuda``: PyTorch
+on the GPU and fp32 ONNX with ``CUDAExecutionProvider`` from onnxruntime-gpu; dynamic int8 has no CUDA kernels and
+is skipped there), on the first ``benchmark_sentences`` test sentences. Word taggers' callables are model calls on
+the sentences tokenized as in training, each variant in a fresh process (:mod:`hubtools.export.worker`) so that
+its peak resident memory is its own (:func:`benchmark_run`); a family whose prediction runs end to end in Python
+(SpanMarker) passes its predict callables, timed in this process without a memory figure
+(:func:`benchmark_in_process`). Sizes are those of the weight files, in MB (10^6 bytes).
 """
 
 from __future__ import annotations
@@ -15,117 +19,53 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from transformers import AutoTokenizer
 
-from hubtools.export.inference import length_sorted_batches, pad_batch
+from hubtools.config import ExportConfig
+from hubtools.export.base import megabytes
+from hubtools.export.timing import BATCH_SIZE, Predict, Workload, time_predict
+from hubtools.export.words import INPUT_NAMES, load_test_split
+from hubtools.plots import benchmark_bars
+from hubtools.results import Benchmark, BenchmarkRow, RunResults
+from hubtools.run import machine_description
+from hubtools.tokenization import tokenize_dataset
 
-if TYPE_CHECKING:  # the worker process imports this module and must stay light
-    from hubtools.config import ExportConfig
-    from hubtools.results import Benchmark, RunResults
-
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-WARMUP = 3
-
-
-def fastest_ms(calls: dict[str, Callable[[Any], object]], items: Sequence[Any], rounds: int,
-               interleave: bool = False) -> dict[str, np.ndarray]:
-    """Per item the fastest of ``rounds`` calls (ms) of each named call, after one warm-up call each. Round by round
-    the calls take turns, each over all items (as a serving process runs one model), or with ``interleave`` each
-    item goes through every call before the next (caches then hold the other calls' weights); either way load on
-    the machine falls on all of them alike."""
-    best = {name: np.full(len(items), np.inf) for name in calls}
-
-    def timed(name: str, i: int) -> None:
-        start = time.perf_counter()
-        calls[name](items[i])
-        best[name][i] = min(best[name][i], (time.perf_counter() - start) * 1000)
-
-    for call in calls.values():
-        call(items[0])
-    for _ in range(rounds):
-        order = ((name, i) for i in range(len(items)) for name in calls) if interleave else \
-            ((name, i) for name in calls for i in range(len(items)))
-        for name, i in order:
-            timed(name, i)
-    return best
+# What measures one variant (its name, its file or model folder): {"settings": [one row per thread setting],
+# "peak_rss_mb": the process's peak, where measured}.
+Measure = Callable[[str, Path], dict]
 
 
-def time_forward(forward, rows: list[dict], words: list[int], names: list[str], pad_id: int,
-                 batch_size: int = 32) -> dict:
-    """Latency p50/p95 (ms) at batch 1 and throughput (words/s) at ``batch_size`` over ``rows``."""
-    for row in rows[:WARMUP]:
-        forward(pad_batch([row], names, pad_id))
-    latencies = []
-    for row in rows:
-        batch = pad_batch([row], names, pad_id)
-        start = time.perf_counter()
-        forward(batch)
-        latencies.append((time.perf_counter() - start) * 1000)
-    batches = [pad_batch([rows[i] for i in idx], names, pad_id)
-               for idx in length_sorted_batches([len(r["input_ids"]) for r in rows], batch_size)]
-    start = time.perf_counter()
-    for batch in batches:
-        forward(batch)
-    seconds = time.perf_counter() - start
-    return {"latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
-            "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),
-            "throughput_words_s": round(sum(words) / seconds, 1)}
+def thread_settings(cfg: ExportConfig) -> list[int | None]:
+    """1 thread and all cores on the CPU; None (the GPU) on CUDA."""
+    return [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
 
 
-def _forward(kind: str, path: str, threads: int | None, device: str):
-    """The forward of one variant; PyTorch weights load with the installed classes (no code of the run runs)."""
-    if kind == "pytorch":
-        import torch
-
-        from hubtools.export.inference import torch_forward
-        from hubtools.remote_code import load_token_classifier
-
-        if threads:
-            torch.set_num_threads(threads)
-        model = load_token_classifier(path)
-        return torch_forward(model, device)
-    from hubtools.export.inference import ort_forward, ort_session
-
-    return ort_forward(ort_session(path, threads, device))
+def weights_megabytes(path: Path) -> float:
+    """Size of a variant: its ONNX file, or the safetensors files of a model folder."""
+    return megabytes(*(sorted(path.glob("*.safetensors")) if path.is_dir() else [path]))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory: VmHWM (reset by exec; ``ru_maxrss`` keeps the forking parent's
-    peak on Linux), ``ru_maxrss`` where /proc is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def measure(spec: dict, kind: str, path: str) -> dict:
-    """One variant under every thread setting of ``spec``; with this process's peak resident memory."""
-    rows = [{k: v for k, v in row.items() if k in INPUT_NAMES} for row in spec["rows"]]
-    out = []
-    for threads in spec["threads"]:
-        forward, names = _forward(kind, path, threads, spec["device"])
-        out.append({"threads": threads or "gpu", **time_forward(forward, rows, spec["words"], names,
-                                                                spec["pad_id"])})
-    return {"peak_rss_mb": peak_rss_mb(), "settings": out}
+def benchmark_variants(run_dir: Path, variants: dict[str, Path], cfg: ExportConfig, measure: Measure,
+                       num_sentences: int, num_words: int, note: str | None) -> Benchmark:
+    """The benchmark of PyTorch (``RUN/model``) and ``variants`` ({name: onnx file}), each measured by ``measure``;
+    draws ``RUN/plots/benchmark.png``."""
+    todo = {"pytorch": run_dir / "model"}
+    todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})
+    rows = []
+    for name, path in todo.items():
+        result = measure(name, path)
+        rows += [BenchmarkRow(variant=name, size_mb=weights_megabytes(path), peak_rss_mb=result.get("peak_rss_mb"),
+                              **row) for row in result["settings"]]
+    benchmark_bars(rows, run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
+    return Benchmark(machine=machine_description(), device=cfg.device, num_sentences=num_sentences,
+                     num_words=num_words, batch_size=BATCH_SIZE, rows=rows, note=note)
 
 
 def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) -> dict:
     """Tokenized feature rows of the first ``sentences`` test sentences, their word counts and pad id."""
-    from transformers import AutoTokenizer
-
-    from hubtools.export.words import load_test_split
-    from hubtools.tokenization import tokenize_dataset
-
     test = load_test_split(run_dir, results)
     if sentences:
         test = test.select(range(min(sentences, len(test))))
@@ -141,50 +81,35 @@ def run_worker(spec_path: Path, kind: str, path: Path) -> dict:
     """Measure one variant in a fresh Python process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "hubtools.export.benchmark", str(spec_path), kind, str(path)],
+    proc = subprocess.run([sys.executable, "-m", "hubtools.export.worker", str(spec_path), kind, str(path)],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark of {path} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, Path], cfg: ExportConfig,
-                  batch_size: int = 32) -> Benchmark:
-    """The benchmark of PyTorch (``RUN/model``) and ``variants`` ({name: onnx file}); draws
-    ``RUN/plots/benchmark.png``."""
-    from hubtools.export.base import megabytes
-    from hubtools.plots import benchmark_bars
-    from hubtools.results import Benchmark, BenchmarkRow
-    from hubtools.run import machine_description
-
+def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, Path], cfg: ExportConfig) -> Benchmark:
+    """The benchmark of a word tagger: model calls on the tokenized test sentences, one process per variant."""
     run_dir = Path(run_dir)
     inputs = benchmark_inputs(run_dir, results, cfg.benchmark_sentences)
-    threads = [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
-    todo = {"pytorch": run_dir / "model"}
-    todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})
-    rows: list[BenchmarkRow] = []
+    note = "ONNX Runtime sessions with the options shown under How to use" if cfg.device == "cpu" else None
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps({**inputs, "threads": threads, "device": cfg.device}))
-        for name, path in todo.items():
-            result = run_worker(spec_path, "pytorch" if name == "pytorch" else "onnx", path)
-            files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-            size = megabytes(*files)
-            rows += [BenchmarkRow(variant=name, size_mb=size, peak_rss_mb=result["peak_rss_mb"], **row)
-                     for row in result["settings"]]
-    benchmark = Benchmark(machine=machine_description(), device=cfg.device, num_sentences=inputs["sentences"],
-                          num_words=int(sum(inputs["words"])), batch_size=batch_size, rows=rows,
-                          note="ONNX Runtime sessions with the options shown under How to use"
-                          if cfg.device == "cpu" else None)
-    benchmark_bars(rows, run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
-    return benchmark
+        spec_path.write_text(json.dumps({**inputs, "threads": thread_settings(cfg), "device": cfg.device}))
+        return benchmark_variants(run_dir, variants, cfg,
+                                  lambda name, path: run_worker(spec_path, "pytorch" if name == "pytorch" else "onnx",
+                                                                path),
+                                  inputs["sentences"], int(sum(inputs["words"])), note)
 
 
-def main(argv: list[str]) -> None:
-    """Worker entry point: ``SPEC_JSON KIND PATH``; prints one JSON line."""
-    spec_path, kind, path = argv
-    print(json.dumps(measure(json.loads(Path(spec_path).read_text()), kind, path)))
+def benchmark_in_process(run_dir: Path, variants: dict[str, Path], cfg: ExportConfig,
+                         predictor: Callable[[str, Path, int | None], Predict], work: Workload, num_sentences: int,
+                         note: str) -> Benchmark:
+    """The benchmark of predict callables made in this process: ``predictor(name, path, threads)`` for PyTorch
+    (``pytorch``, the model folder) and each variant, timed on ``work``."""
 
+    def measure(name: str, path: Path) -> dict:
+        return {"settings": [{"threads": threads or "gpu", **time_predict(predictor(name, path, threads), work)}
+                             for threads in thread_settings(cfg)]}
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    return benchmark_variants(run_dir, variants, cfg, measure, num_sentences, work.num_words, note)

@@ -250,8 +250,10 @@ class Recipe:
         return {"config": config, "version": hubtools.__version__}
 
     def claim_folder(self) -> None:
-        """Check the output folder and take the staging folder (main process; the others wait), before any
-        work: :meth:`hubtools.run.RunFolder.claim`. Claiming twice (a recipe composing runs) is one claim."""
+        """Check the export options (one the family's exporter does not read is refused) and the output folder and
+        take the staging folder (main process; the others wait), before any work:
+        :meth:`hubtools.run.RunFolder.claim`. Claiming twice (a recipe composing runs) is one claim."""
+        exporter_for(self.family).check_options(self.cfg.export)
         if self.state.is_main_process and not self.folder.claimed:
             self.folder.claim(self.fingerprint())
         self.state.wait_for_everyone()

@@ -150,6 +150,7 @@ class RnnExporter(Exporter):
 
     name = "rnn-onnx"
     agreement_unit = "word"
+    reads = ("device",)
 
     def check(self) -> None:
         if not (self.model_dir / "config.json").is_file():

@@ -7,7 +7,6 @@ The exported graph takes exactly what ``SpanMarkerDataCollator`` produces and re
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,9 @@ import torch
 from span_marker import SpanMarkerModel
 from torch import nn
 
+from hubtools.config import ExportConfig
 from hubtools.errors import ExportError
+from hubtools.export.base import AcceptancePolicy
 from hubtools.families.span_marker.model import load_saved_spanmarker
 
 INPUT_NAMES = ["input_ids", "attention_mask", "position_ids", "start_marker_indices", "num_marker_pairs"]
@@ -29,7 +30,6 @@ DYNAMIC_AXES = {
     "logits": {0: "batch", 1: "marker_pairs"},
 }
 EXAMPLE_SENTENCES = [["Export", "example", "sentence", "one"], ["Second", "one"]]
-MAX_EXPORT_LOGIT_DIFF = 1e-3
 
 
 class SpanMarkerOnnxGraph(nn.Module):
@@ -86,7 +86,8 @@ def example_batch(model: SpanMarkerModel) -> dict[str, torch.Tensor]:
     return {name: batch[name] for name in INPUT_NAMES}
 
 
-def _check_export(model: SpanMarkerModel, onnx_path: Path, batch: dict[str, torch.Tensor]) -> None:
+def _check_export(model: SpanMarkerModel, onnx_path: Path, batch: dict[str, torch.Tensor],
+                  policy: AcceptancePolicy) -> None:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -95,29 +96,10 @@ def _check_export(model: SpanMarkerModel, onnx_path: Path, batch: dict[str, torc
         torch_logits = model(**batch).logits.numpy()
     if onnx_logits.shape != torch_logits.shape:
         raise ExportError(f"{onnx_path}: check: logits shape {onnx_logits.shape} != {torch_logits.shape}")
-    diff = float(np.abs(onnx_logits - torch_logits).max())
-    if diff > MAX_EXPORT_LOGIT_DIFF:
-        raise ExportError(
-            f"{onnx_path}: check: max abs logit difference {diff:.3g} > {MAX_EXPORT_LOGIT_DIFF}"
-        )
+    policy.check_export_logits(onnx_path, float(np.abs(onnx_logits - torch_logits).max()))
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Move ``staging`` to ``out_dir``; an existing ``out_dir`` is swapped out, then removed."""
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    out_dir.rename(old)
-    try:
-        staging.rename(out_dir)
-    except OSError:
-        old.rename(out_dir)
-        raise
-    shutil.rmtree(old)
-
-
-def _write_export(model: SpanMarkerModel, folder: Path, opset: int) -> None:
+def _write_export(model: SpanMarkerModel, folder: Path, opset: int, policy: AcceptancePolicy) -> None:
     """Trace the model into ``folder/model.onnx``, check it, and save config and tokenizer files."""
     batch = example_batch(model)
     onnx_path = folder / "model.onnx"
@@ -132,37 +114,37 @@ def _write_export(model: SpanMarkerModel, folder: Path, opset: int) -> None:
             opset_version=opset,
             dynamo=False,
         )
-    _check_export(model, onnx_path, batch)
+    _check_export(model, onnx_path, batch, policy)
     model.config.save_pretrained(folder)
     model.tokenizer.tokenizer.save_pretrained(folder)
 
 
 def export_spanmarker_onnx(
-    model_dir_or_model: SpanMarkerModel | str | os.PathLike, out_dir: str | os.PathLike, opset: int = 17
+    model_dir_or_model: SpanMarkerModel | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    opset: int = 17,
+    policy: AcceptancePolicy | None = None,
 ) -> Path:
     """Export a SpanMarker model to ``out_dir/model.onnx`` beside its config and tokenizer files.
 
-    The folder is written under a temporary name and renamed when complete (replacing an existing one),
-    after checking onnxruntime's logits against PyTorch's on an example batch. Tracing runs on CPU in
-    eval mode; a model passed in gets its device and train/eval mode back. Returns ``out_dir``.
+    onnxruntime's logits on an example batch must match PyTorch's within the ``policy``'s
+    ``max_export_logit_diff`` (default: ``ExportConfig``'s). Tracing runs on CPU in eval mode; a model passed in
+    gets its device and train/eval mode back. The folder is written in place: ``hubtools export`` stages it and
+    swaps it in (:class:`hubtools.export.base.Exporter`). Returns ``out_dir``.
     """
     model = _load_model(model_dir_or_model)
     device, training = model.device, model.training
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _write_export(model.cpu().eval(), staging, opset)
-        _replace_dir(staging, out_dir)
+        _write_export(model.cpu().eval(), out_dir, opset,
+                      policy or AcceptancePolicy.from_config(ExportConfig(), "sentence"))
     except ExportError:
         raise
     except Exception as exc:
         name = model.config.name_or_path or "model"
         raise ExportError(f"{out_dir}: ONNX export of {name} failed: {exc}") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         model.to(device).train(training)
     return out_dir
 
@@ -204,7 +186,7 @@ def quantize_spanmarker_onnx(
     """Dynamically quantize weights to int8 (``quantize_dynamic``), optionally after graph fusion; ``scope``
     (:data:`QUANTIZATION_SCOPES`) says which nodes, ``nodes`` names them explicitly instead (diagnostics).
 
-    Written to a temporary file and renamed, so ``out_path`` is either complete or untouched.
+    A failed quantization leaves no ``out_path``.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -212,7 +194,6 @@ def quantize_spanmarker_onnx(
     if scope not in QUANTIZATION_SCOPES:
         raise ExportError(f"int8 scope {scope!r}: expected one of {', '.join(QUANTIZATION_SCOPES)}")
     onnx_path, out_path = Path(onnx_path), Path(out_path)
-    staging = out_path.with_name(f".{out_path.name}.partial-{os.getpid()}")
     fused = out_path.with_name(f".{out_path.name}.fused-{os.getpid()}.onnx")
     try:
         source = optimize_spanmarker_onnx(onnx_path, fused) if optimize else onnx_path
@@ -222,7 +203,7 @@ def quantize_spanmarker_onnx(
                 raise ExportError("the graph has no encoder MatMul with a weight to quantize")
         quantize_dynamic(
             source,
-            staging,
+            out_path,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
             nodes_to_quantize=nodes,
@@ -230,9 +211,8 @@ def quantize_spanmarker_onnx(
             # Fused com.microsoft ops have no shape inference: type their outputs as float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-        staging.replace(out_path)
     except Exception as exc:
-        staging.unlink(missing_ok=True)
+        out_path.unlink(missing_ok=True)
         raise ExportError(f"{onnx_path}: int8 quantization failed: {exc}") from exc
     finally:
         fused.unlink(missing_ok=True)

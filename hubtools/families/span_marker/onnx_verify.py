@@ -1,9 +1,8 @@
-"""Compare a SpanMarker ONNX runner with its PyTorch model: agreement, logits, F1, speed and size."""
+"""Compare a SpanMarker ONNX runner with its PyTorch model: agreement, logits and F1."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -89,45 +88,3 @@ def verify_spanmarker_onnx(
         report["f1_pytorch"] = entity_f1(torch_entities, gold)
         report["f1_onnx"] = entity_f1(onnx_entities, gold)
     return report
-
-
-def _time_predictor(predict: Callable, sentences: Sentences, batch_size: int) -> dict[str, float]:
-    predict(sentences[:1], batch_size=1)  # warm-up
-    latencies = []
-    for sentence in sentences:
-        start = time.perf_counter()
-        predict([sentence], batch_size=1)
-        latencies.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    predict(sentences, batch_size=batch_size)
-    elapsed = time.perf_counter() - start
-    return {
-        "latency_ms_p50": float(np.percentile(latencies, 50) * 1000),
-        "latency_ms_p95": float(np.percentile(latencies, 95) * 1000),
-        "sentences_per_s": len(sentences) / elapsed,
-    }
-
-
-def benchmark_spanmarker(
-    model: SpanMarkerModel,
-    runners: dict[str, SpanMarkerOnnxRunner],
-    sentences: Sentences,
-    batch_size: int = 32,
-) -> dict[str, dict[str, float]]:
-    """End-to-end ``predict`` latency (batch 1, p50/p95 over the sentences), sentences/s at ``batch_size``
-    and size in MB, for ``"pytorch"`` (parameter bytes) and each named runner (ONNX file bytes).
-
-    Timings include each side's pre- and post-processing; ``SpanMarkerModel.predict`` also builds a
-    ``datasets.Dataset`` per call, which the runner does not.
-    """
-    if not sentences or is_single_input(sentences):
-        raise ValueError("benchmark_spanmarker needs a non-empty list of sentences, not one sentence")
-    model.eval()
-    parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    results = {
-        "pytorch": {**_time_predictor(model.predict, sentences, batch_size), "size_mb": parameter_bytes / 1e6}
-    }
-    for name, runner in runners.items():
-        size_mb = runner.path.stat().st_size / 1e6 if runner.path else float("nan")
-        results[name] = {**_time_predictor(runner.predict, sentences, batch_size), "size_mb": size_mb}
-    return results

@@ -188,6 +188,8 @@ class OptimumExporter(Exporter):
 
     name = "optimum-onnx"
     agreement_unit = "word"
+    reads = ("optimize_level", "gelu_approximation", "split_attention", "drop_padding", "quantize", "per_channel",
+             "quantize_embeddings", "instruction_set", "device")
 
     def check(self) -> None:
         check_model_dir(self.model_dir)
