@@ -35,16 +35,6 @@ KNOWN_GENERIC_FAMILY_IMPORTS = {
 
 # "FILE FUNCTION() -> imported hubtools module"
 KNOWN_FUNCTION_IMPORTS = {
-    "hubtools/export/benchmark.py _forward() -> hubtools.export.inference",
-    "hubtools/export/benchmark.py _forward() -> hubtools.remote_code",
-    "hubtools/export/benchmark.py benchmark_inputs() -> hubtools.export.words",
-    "hubtools/export/benchmark.py benchmark_inputs() -> hubtools.tokenization",
-    "hubtools/export/benchmark.py benchmark_run() -> hubtools.export.base",
-    "hubtools/export/benchmark.py benchmark_run() -> hubtools.plots",
-    "hubtools/export/benchmark.py benchmark_run() -> hubtools.results",
-    "hubtools/export/benchmark.py benchmark_run() -> hubtools.run",
-    "hubtools/families/span_marker/export.py SpanMarkerExporter.benchmark() -> hubtools.plots",
-    "hubtools/families/span_marker/export.py SpanMarkerExporter.benchmark() -> hubtools.run",
     "hubtools/prediction.py write_jsonl() -> hubtools.run",
     "hubtools/remote_code.py changed_code_files() -> hubtools.families.rnn_tagger.configuration_rnn_tagger",
     "hubtools/remote_code.py changed_code_files() -> hubtools.families.rnn_tagger.modeling_rnn_tagger",
