@@ -128,13 +128,13 @@ PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
 
 def _predict(args: argparse.Namespace) -> int:
     from hubtools.prediction import dataset_rows, read_text_file, text_rows, write_jsonl
-    from hubtools.tagging import Tagger, chosen_split, data_argument, load_data, resolve_model
+    from hubtools.tagging import chosen_split, data_argument, load_data, resolve_model
 
     if args.data_option and not args.data:
         raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
     check_output_file(args.output)
     source = resolve_model(args.model, args.variant, args.revision, args.trust_remote_code)
-    tagger = Tagger(source, args.variant, args.batch_size)
+    tagger = source.decoder(args.variant, args.batch_size)
     if args.text:
         rows, where = text_rows(tagger, *read_text_file(args.text, args.encoding)), ""
     else:

@@ -4,5 +4,7 @@ Modules: ``configuration_rnn_tagger`` and ``modeling_rnn_tagger`` import only to
 that ``register_for_auto_class`` copies them next to the weights and a Hub model loads with
 ``trust_remote_code=True``; ``tokenizer`` (word and WordPiece vocabularies from the training split),
 ``schedulers``, ``legacy_metric``, ``options`` (the ``options`` section), ``recipe``
-(:class:`~hubtools.families.rnn_tagger.recipe.RnnTaggerRecipe`) and ``export`` (the family's exporter).
+(:class:`~hubtools.families.rnn_tagger.recipe.RnnTaggerRecipe`), ``export`` (the family's exporter), ``decode``
+(its decoder: CRF Viterbi decoding of the ONNX emissions) and ``model`` (the installed classes hubtools loads a
+saved tagger with, :mod:`hubtools.remote_code`).
 """

@@ -16,14 +16,13 @@ import torch
 from hubtools.errors import ExportError
 from hubtools.export.base import Exporter, VariantScores, megabytes
 from hubtools.export.words import load_test_split
-from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
+from hubtools.families.span_marker.decode import VARIANT_FILES, gold_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker
 from hubtools.families.span_marker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.families.span_marker.onnx_verify import benchmark_spanmarker, entity_f1, verify_spanmarker_onnx
 from hubtools.results import Benchmark, BenchmarkRow, ExportSettings, ReferenceModel
 
-VARIANT_FILES = {"onnx": "model.onnx", "onnx_int8": "model_quantized.onnx"}
 REPRODUCE_TOLERANCE = 0.2  # F1 points between the recomputed PyTorch F1 and the run's test F1
 
 
