@@ -2,7 +2,7 @@
 ``--trust-remote-code``.
 
 A ``config.json`` that maps the Auto classes to code files of the folder or repo (``auto_map``) runs those files
-only when trusted. The project's own RNN taggers (:mod:`hubtools.families.rnn_tagger`) are saved with copies of
+only when trusted. The project's own RNN taggers (the rnn-tagger family) are saved with copies of
 ``configuration_rnn_tagger.py`` and ``modeling_rnn_tagger.py`` (so that transformers users load them with
 ``trust_remote_code=True``); hubtools loads them with the classes of the installed package instead (the family's
 ``model`` module, found through :mod:`hubtools.families`), so that a run folder of this project needs no trust and

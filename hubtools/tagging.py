@@ -11,8 +11,8 @@ file names in ``onnx/``).
 Every family tags: its family is results.json ``model.family``, else read from config.json (a SpanMarker model,
 one of this project's RNN taggers, else a transformers token classifier), and the family's decoder
 (:class:`hubtools.decoding.Decoder`, found through :mod:`hubtools.families`) tags the words: transformers token
-classifiers and RNN taggers in windows of sub-tokens (:mod:`hubtools.families.token_classification.decode`),
-SpanMarker models by spans turned into IOB2 tags (:mod:`hubtools.families.span_marker.decode`). A model's own code
+classifiers and RNN taggers in windows of sub-tokens (the token-classification family's ``decode`` module),
+SpanMarker models by spans turned into IOB2 tags (the SpanMarker family's). A model's own code
 (``auto_map``) runs only with ``--trust-remote-code``; this project's RNN taggers load with the installed
 package's classes (:mod:`hubtools.remote_code`).
 """
