@@ -36,7 +36,7 @@ from hubtools.recipe.config import RecipeConfig
 from hubtools.recipe.scripts import default_config, recipe_module, recipe_parts, recipe_script
 from hubtools.results import DatasetEvaluation, ExportResult, RunResults
 from hubtools.run import read_results
-from hubtools.tagging import ModelSource, Tagger, chosen_split, data_argument, load_data, resolve_model
+from hubtools.tagging import ModelSource, chosen_split, data_argument, load_data, resolve_model
 
 # the repos `check` renders the cards for when neither the arguments nor the run's publish section name them
 PLACEHOLDER_REPO, PLACEHOLDER_DATASET = "NAMESPACE/MODEL", "NAMESPACE/DATASET"
@@ -121,8 +121,8 @@ class Run:
         source = self.source(variant)
         if texts is not None:
             sentences, lines = text_sentences([texts] if isinstance(texts, str) else texts)
-            return list(text_rows(Tagger(source, variant, batch_size), sentences, lines)) if lines else []
-        tagger = Tagger(source, variant, batch_size)
+            return list(text_rows(source.decoder(variant, batch_size), sentences, lines)) if lines else []
+        tagger = source.decoder(variant, batch_size)
         cfg = data_config(data)
         splits = load_data(cfg)[0]
         return list(dataset_rows(tagger, splits, chosen_split(splits, split, cfg.source, default=None)))

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from datasets import Dataset
 from seqeval.metrics.sequence_labeling import get_entities
-from transformers import Trainer
 
 from hubtools.config import DataConfig
 from hubtools.data.build import default_name
@@ -31,8 +30,7 @@ from hubtools.metrics import ids_to_tags, test_scores
 from hubtools.paths import portable
 from hubtools.results import DatasetEvaluation, TestScores
 from hubtools.run import machine_description, read_results, write_results
-from hubtools.tagging import ModelSource, Tagger, chosen_split, load_data, resolve_model
-from hubtools.tokenization import merge_word_predictions
+from hubtools.tagging import ModelSource, chosen_split, load_data, resolve_model
 
 
 @dataclass
@@ -42,29 +40,6 @@ class Evaluation:
     scores: TestScores
     predictions: list[list[str]]
     seconds: float
-
-
-def predict_words(trainer: Trainer, features: Dataset, lengths: Sequence[int]) -> list[list[int]]:
-    """Predicted label ids of every word of the sentences behind ``features`` (windows merged).
-
-    The Trainer's prediction loop gathers with ``gather_for_metrics``, so every process sees every sentence
-    exactly once and gets the same predictions.
-    """
-    saved, trainer.compute_metrics = trainer.compute_metrics, None
-    try:
-        output = trainer.predict(features, metric_key_prefix="test")
-    finally:
-        trainer.compute_metrics = saved
-    return merge_word_predictions(output.predictions, features, lengths)
-
-
-def evaluate_split(trainer: Trainer, split: Dataset, features: Dataset, label_names: Sequence[str]) -> Evaluation:
-    """Predict every word of ``split`` (windows merged) and score it on words (1 or N processes alike)."""
-    start = time.time()
-    gold = split["ner_tags"]
-    pred_tags = ids_to_tags(predict_words(trainer, features, [len(g) for g in gold]), label_names)
-    scores = test_scores(ids_to_tags(gold, label_names), pred_tags, types_of(label_names))
-    return Evaluation(scores, pred_tags, round(time.time() - start, 3))
 
 
 # ------------------------------------------------------------------------------------------ label matching
@@ -177,9 +152,9 @@ def evaluate_model(model: str | ModelSource, data: DataConfig | None = None, spl
     split = chosen_split(splits, split, cfg.source)
     ds = splits[split]
     data_names = label_names_of(ds)
-    match = match_types(source.entity_types, types_of(data_names), parse_label_map(label_map),
+    tagger = source.decoder(variant, batch_size)
+    match = match_types(types_of(tagger.label_names), types_of(data_names), parse_label_map(label_map),
                         f"--data {cfg.source}")
-    tagger = Tagger(source, variant, batch_size)
     predicted = ids_to_tags(tagger.tag(ds, [other for name, other in splits.items() if name != split]),
                             tagger.label_names)
     scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match)
@@ -196,8 +171,8 @@ def evaluate_model(model: str | ModelSource, data: DataConfig | None = None, spl
 
 def evaluate_run(run_dir: str | Path, split: str | None = None, batch_size: int = 32) -> TestScores:
     """Re-score a finished run's saved model on one of its saved splits (``dataset/<split>.parquet``, default the
-    one it was scored on), through
-    the Trainer's prediction loop (``accelerate launch --num_processes N`` gives the same scores)."""
+    one it was scored on) with its family's decoder (a token classifier through the Trainer's prediction loop:
+    ``accelerate launch --num_processes N`` gives the same scores)."""
     return evaluate_model(str(run_dir), split=split, batch_size=batch_size)[0].scores
 
 

@@ -2,16 +2,17 @@
 
 Input: ``--data SRC`` (anything ``data.source`` accepts; every split unless ``--split`` names one) or ``--text
 FILE`` (UTF-8 or ``--encoding``; one sentence per line, split into words at whitespace; blank lines are skipped
-but keep their number). Long sentences are split into windows as in training and merged back, so every word
-gets a tag (:class:`hubtools.tagging.Tagger`).
+but keep their number). The model's family tags the words (:class:`hubtools.decoding.Decoder`): every word gets
+a tag, long sentences of a token classifier in windows as in training, merged back.
 
 Output (JSON lines, written atomically), in input order::
 
     {"split": "test", "index": 0, "tokens": [...], "tags": [...], "entities": [...]}   --data
     {"line": 3, "text": "...", "tokens": [...], "tags": [...], "entities": [...]}      --text
 
-``tags`` are the model's IOB2 tags, one per token; each entity is ``{"type", "start", "end", "text"}`` with
-``start``/``end`` word indices (end exclusive) and, for ``--text``, ``start_char``/``end_char`` in the line.
+``tags`` are IOB2 tags, one per token (a SpanMarker model's spans as IOB2 tags); each entity is ``{"type",
+"start", "end", "text"}`` with ``start``/``end`` word indices (end exclusive) and, for ``--text``,
+``start_char``/``end_char`` in the line.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
+from seqeval.metrics.sequence_labeling import get_entities
 
 from hubtools.data.reading import read_text, split_lines
+from hubtools.decoding import Decoder
 from hubtools.errors import DataError
 from hubtools.metrics import ids_to_tags
-from hubtools.tagging import Tagger
+from hubtools.run import atomic_write_text
 
 _WORD = re.compile(r"\S+")
 
@@ -36,8 +39,6 @@ def entities(tokens: Sequence[str], tags: Sequence[str], offsets: Sequence[tuple
              line: str | None = None) -> list[dict[str, Any]]:
     """The entities of one sentence's IOB2 tags (seqeval's chunking): type, word span, text, and the character
     span when ``offsets`` gives each token's ``(start, end)`` in ``line`` (the text is then the line's own)."""
-    from seqeval.metrics.sequence_labeling import get_entities
-
     out = []
     for typ, start, last in get_entities(list(tags)):
         entity: dict[str, Any] = {"type": typ, "start": start, "end": last + 1,
@@ -64,13 +65,13 @@ def text_sentences(texts: Iterable[str]) -> tuple[Dataset, list[tuple[int, str]]
     return Dataset.from_dict({"tokens": [line.split() for _, line in lines]}), lines
 
 
-def tagged(tagger: Tagger, ds: Dataset, pool: Sequence[Dataset] = ()) -> Iterator[tuple[list[str], list[str]]]:
+def tagged(tagger: Decoder, ds: Dataset, pool: Sequence[Dataset] = ()) -> Iterator[tuple[list[str], list[str]]]:
     """``(tokens, tags)`` of every sentence of ``ds``."""
     tags = ids_to_tags(tagger.tag(ds, pool), tagger.label_names)
     return zip(ds["tokens"], tags, strict=True)
 
 
-def dataset_rows(tagger: Tagger, splits: Mapping[str, Dataset], only: str | None = None) -> Iterator[dict[str, Any]]:
+def dataset_rows(tagger: Decoder, splits: Mapping[str, Dataset], only: str | None = None) -> Iterator[dict[str, Any]]:
     """The output objects of ``--data``: every sentence of every split (or of the split ``only``); the other
     splits are the document context pool of a model that reads one."""
     for split, ds in splits.items():
@@ -82,7 +83,7 @@ def dataset_rows(tagger: Tagger, splits: Mapping[str, Dataset], only: str | None
                    "entities": entities(tokens, tags)}
 
 
-def text_rows(tagger: Tagger, ds: Dataset, lines: list[tuple[int, str]]) -> Iterator[dict[str, Any]]:
+def text_rows(tagger: Decoder, ds: Dataset, lines: list[tuple[int, str]]) -> Iterator[dict[str, Any]]:
     """The output objects of ``--text``: every non-blank line, with character spans."""
     for (number, line), (tokens, tags) in zip(lines, tagged(tagger, ds), strict=True):
         offsets = [m.span() for m in _WORD.finditer(line)]
@@ -92,8 +93,6 @@ def text_rows(tagger: Tagger, ds: Dataset, lines: list[tuple[int, str]]) -> Iter
 
 def write_jsonl(path: str | Path, rows: Iterator[dict[str, Any]]) -> int:
     """Write ``rows`` as JSON lines atomically; returns how many."""
-    from hubtools.run import atomic_write_text
-
     lines = [json.dumps(row, ensure_ascii=False) for row in rows]
     atomic_write_text(path, "".join(f"{line}\n" for line in lines))
     return len(lines)

@@ -152,20 +152,20 @@ def throughput(forwards: dict, rows: list[dict], words: list[int], pad_id: int, 
 
 
 def tagging_speed(model_dir: Path, int8_file: Path, test, work: Path) -> dict[str, float]:
-    """Words/s of tagging the whole test split the way ``hubtools predict`` does (:class:`hubtools.tagging.Tagger`:
+    """Words/s of tagging the whole test split the way ``hubtools predict`` does (the token classifier's decoder:
     windows, length-sorted batches of 32, one label per word), with the int8 file and with the PyTorch weights,
     1 thread; both read the model as a published folder (weights, tokenizer, ``onnx/``)."""
-    from hubtools.tagging import ModelSource, Tagger, variant_file
+    from hubtools.tagging import ModelSource, variant_file
 
     folder = work / "published"
     shutil.copytree(model_dir, folder)
     (folder / "onnx").mkdir()
-    shutil.copy(int8_file, folder / "onnx" / variant_file("onnx_int8"))
+    shutil.copy(int8_file, folder / "onnx" / variant_file("token-classification", "onnx_int8", str(folder)))
     source = ModelSource(str(folder), folder, folder)
     words = sum(len(tokens) for tokens in test["tokens"])
     speeds = {}
     for variant in ("pytorch", "onnx_int8"):
-        tagger = Tagger(source, variant, threads=1)
+        tagger = source.decoder(variant, threads=1)
         start = time.perf_counter()
         tagger.tag(test)
         speeds[variant] = words / (time.perf_counter() - start)

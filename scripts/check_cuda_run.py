@@ -23,8 +23,8 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from hubtools.errors import ExportError, run_reporting_errors
 from hubtools.export.base import AcceptancePolicy, VariantScores, export_config
 from hubtools.export.inference import feature_logits, ort_forward, ort_session, torch_forward
-from hubtools.export.words import WordReference
-from hubtools.families.token_classification.export import FP32_FILE
+from hubtools.families.token_classification.decode import FP32_FILE
+from hubtools.families.token_classification.verify import WordReference
 from hubtools.results import Environment, RunResults
 from hubtools.run import read_results
 from hubtools.training.arguments import resolve_precision

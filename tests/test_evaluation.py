@@ -36,7 +36,7 @@ from hubtools.families.token_classification.features import tokenize_with_contex
 from hubtools.metrics import ids_to_tags
 from hubtools.results import DatasetEvaluation, RunResults
 from hubtools.run import read_results, write_results
-from hubtools.tagging import Tagger, data_argument, resolve_model
+from hubtools.tagging import data_argument, resolve_model
 
 CARDS = Path(__file__).resolve().parents[1] / "cards"  # this checkout's templates (see test_card_transformers_js)
 
@@ -189,7 +189,7 @@ def test_evaluate_a_model_folder_through_a_label_map(tiny_model, tmp_path):
     assert source.run_dir is None and result.model == source.name
     assert result.label_map == {"PER": "person"} and list(result.data_only) == [] and list(result.model_only) == ["LOC"]
     test = ner_dataset()["test"]
-    predicted = ids_to_tags(Tagger(source).tag(test), LABELS)
+    predicted = ids_to_tags(source.decoder().tag(test), LABELS)
     rename = {"PER": "person", "LOC": None}
     expected = metrics.test_scores([[renamed(t, rename) for t in s] for s in ids_to_tags(test["ner_tags"], LABELS)],
                            [[renamed(t, rename) for t in s] for s in predicted], ["person"])
@@ -211,7 +211,8 @@ def test_bad_arguments_fail_in_one_line_before_any_scoring(tiny_model, tmp_path,
     cases = [
         ([str(not_classifier), "--data", "generate:conll2003"],
          f"RUN_OR_REPO '{not_classifier}': not a token classifier (config.json architectures ['BertModel']"),
-        ([str(span), "--data", "generate:conll2003"], f"RUN_OR_REPO '{span}': a SpanMarker model"),
+        ([str(span), "--data", "generate:conll2003"],
+         f"RUN_OR_REPO '{span}': config.json has no label names (id2label: O and the entity types)"),
         ([str(tmp_path / "none"), "--data", "generate:conll2003"],
          f"RUN_OR_REPO '{tmp_path / 'none'}': no such run folder or model folder"),
         ([str(tiny_model), "--data", "generate:nothing"], "--data generate:nothing: data.source 'generate:nothing'"),
@@ -246,8 +247,8 @@ def test_a_document_context_model_reads_each_sentence_with_its_neighbours(tiny_m
     write_results(folder, run_results(label_names=LABELS, document_context=40))
     test = concatenate_datasets(list(ner_dataset().values()))
     docs = test.add_column("document_id", ["d"] * len(test)).add_column("sentence_id", list(range(len(test))))
-    tagger = Tagger(resolve_model(str(folder)))
-    assert tagger.source.document_context == 40
+    tagger = resolve_model(str(folder)).decoder()
+    assert tagger.document_context == 40
     features = tagger.features(docs)
     expected = tokenize_with_context(docs, tagger.tokenizer, 64, 8, 40, label_column=None)
     assert features["input_ids"] == expected["input_ids"]
@@ -256,7 +257,7 @@ def test_a_document_context_model_reads_each_sentence_with_its_neighbours(tiny_m
     tags = tagger.tag(docs)
     assert [len(t) for t in tags] == [len(t) for t in test["tokens"]]
     assert tags != tagger.tag(test)  # the neighbours change this untrained model's tags
-    assert Tagger(resolve_model(str(tiny_model))).features(docs)["input_ids"] == alone["input_ids"]
+    assert resolve_model(str(tiny_model)).decoder().features(docs)["input_ids"] == alone["input_ids"]
     # a run folder of that model: its saved split is scored with the same neighbours (document columns kept)
     run = tmp_path / "run"
     shutil.copytree(folder, run / "model")

@@ -1,6 +1,6 @@
 """recipes/multinerd.py: generated MultiNERD schema, Systems A and B, a tiny end-to-end run of both with ONNX
-export, and reloading the saved SpanMarker folder offline in a fresh process, after moving it, and from the
-test Hub after a push."""
+export, reloading the saved SpanMarker folder offline in a fresh process, after moving it, and from the
+test Hub after a push, and ``hubtools evaluate`` / ``predict`` on the run folder and on the pushed repo."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from huggingface_hub import HfApi
 from safetensors import safe_open
 from span_marker import SpanMarkerModel
 
+from hubtools.cli import main
 from hubtools.config import DataConfig, ExportConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.generate_multinerd import MULTINERD_LABELS, generate_multinerd
@@ -27,8 +28,11 @@ from hubtools.families.span_marker.decode import spans_to_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker
 from hubtools.families.span_marker.recipe import SpanMarkerRecipe
 from hubtools.families.span_marker.reference import config_for_repo
+from hubtools.metrics import ids_to_tags
 from hubtools.push import push_run
+from hubtools.results import to_dict
 from hubtools.run import read_results
+from hubtools.tagging import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_B_TYPES = ["PER", "ORG", "LOC", "DIS", "ANIM"]
@@ -287,3 +291,84 @@ def test_pushed_model_reloads_from_the_hub(runs, hub_server, hub_default_endpoin
     assert done.returncode == 0, done.stderr[-4000:]
     onnx_entities = text_spans(json.loads(done.stdout.strip().splitlines()[-1]))
     assert any(onnx_entities) and onnx_entities == text_spans([local.predict(text) for text in test])
+
+
+def entity_spans(rows: list[dict]) -> list[list[tuple]]:
+    """The entities of ``hubtools predict`` output rows as (type, start, end) word spans."""
+    return [[(e["type"], e["start"], e["end"]) for e in row["entities"]] for row in rows]
+
+
+def write_sentences(path: Path) -> Path:
+    path.write_text("".join(" ".join(words) + "\n" for words in SENTENCES))
+    return path
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_tag_a_run_folder_as_its_recipe_scored_it(runs, tmp_path, capsys):
+    """The run's own test split: evaluate gives the run's test scores with PyTorch and each ONNX variant's
+    verified F1; predict writes IOB2 tags whose entities are SpanMarkerModel.predict's spans; a model folder
+    without results.json is known as a SpanMarker model by its config.json."""
+    run = runs / "B"
+    results = read_results(run)
+    scores = {}
+    for variant in ("pytorch", "onnx", "onnx_int8"):
+        out = tmp_path / f"{variant}.json"
+        assert main(["evaluate", str(run), "--variant", variant, "--output", str(out)]) == 0
+        table = capsys.readouterr().out
+        scores[variant] = json.loads(out.read_text())["scores"]
+        assert f"{scores[variant]['f1']:6.4f}" in next(line for line in table.splitlines() if "overall" in line)
+    assert abs(scores["pytorch"]["f1"] - results.test.f1) <= 1e-9
+    assert scores["pytorch"] == to_dict(results.test)
+    for variant in ("onnx", "onnx_int8"):
+        assert scores[variant]["f1"] == pytest.approx(results.export.variant(variant).f1, abs=1e-6)
+    assert read_results(run).evaluations == []  # its own split is not recorded
+
+    out = tmp_path / "tagged.jsonl"
+    assert main(["predict", str(run), "--text", str(write_sentences(tmp_path / "in.txt")), "--variant", "pytorch",
+                 "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = spans(load_saved_spanmarker(run / "model").predict(SENTENCES))
+    assert any(expected) and entity_spans(rows) == expected
+    assert {tag for row in rows for tag in row["tags"]} <= set(results.dataset.label_names)
+
+    moved = Path(shutil.copytree(run / "model", tmp_path / "model"))  # no results.json beside it
+    source = resolve_model(str(moved))
+    assert source.results is None and source.family == "span-marker"
+    decoder = source.decoder()
+    assert decoder.label_names == results.dataset.label_names
+    tags = ids_to_tags(decoder.tag(Dataset.from_dict({"tokens": SENTENCES})), decoder.label_names)
+    assert tags == [row["tags"] for row in rows]
+
+
+@pytest.mark.slow
+def test_evaluate_and_predict_a_pushed_spanmarker_repo(runs, hub_server, hub_default_endpoint, tmp_path):
+    """The same run pushed to the test Hub and scored from its repo (a fresh client, the repo's files only): the
+    run's test F1 with PyTorch, the int8 variant's verified F1, and predict's tags of the run folder."""
+    run, model_id = runs / "B", f"{hub_server.user}/multinerd-b-evaluated"
+    results = read_results(run)
+    push_run(run, model_id, token=hub_server.write_token, endpoint=hub_server.endpoint)
+    environment = client_env(hub_server.endpoint, tmp_path, HF_TOKEN=hub_server.read_token,
+                             HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1")
+
+    def hubtools(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hubtools", *args], env=environment, cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+
+    scores = {}
+    for variant in ("pytorch", "onnx_int8"):
+        out = tmp_path / f"{variant}.json"
+        proc = hubtools("evaluate", model_id, "--data", str(run / "dataset"), "--variant", variant, "--output",
+                        str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        evaluation = json.loads(out.read_text())
+        assert evaluation["model"] == model_id and evaluation["split"] == results.test.split
+        scores[variant] = evaluation["scores"]["f1"]
+    assert abs(scores["pytorch"] - results.test.f1) <= 1e-9
+    assert scores["onnx_int8"] == pytest.approx(results.export.variant("onnx_int8").f1, abs=1e-6)
+
+    out = tmp_path / "tagged.jsonl"
+    proc = hubtools("predict", model_id, "--text", str(write_sentences(tmp_path / "in.txt")), "--variant",
+                    "pytorch", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert entity_spans(rows) == spans(load_saved_spanmarker(run / "model").predict(SENTENCES))

@@ -13,7 +13,7 @@ from tiny_ner import LABELS, ner_dataset, save_tiny_model
 from hubtools.cli import main
 from hubtools.metrics import ids_to_tags
 from hubtools.prediction import entities
-from hubtools.tagging import Tagger, resolve_model
+from hubtools.tagging import resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_a_text_file_is_tagged_line_by_line(tiny_model, tmp_path):
     assert [r["line"] for r in rows] == [1, 3] and rows[0]["tokens"] == ["Alice", "Smith", "lives", "in", "Paris"]
     assert [len(r["tags"]) for r in rows] == [5, 120]
     source = resolve_model(str(tiny_model))
-    assert rows[1]["tags"] == ids_to_tags(Tagger(source).tag(_tokens_dataset([long_line.split()])), LABELS)[0]
+    assert rows[1]["tags"] == ids_to_tags(source.decoder().tag(_tokens_dataset([long_line.split()])), LABELS)[0]
     for row in rows:
         for entity in row["entities"]:
             assert row["text"][entity["start_char"]:entity["end_char"]] == entity["text"]

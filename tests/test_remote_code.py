@@ -13,7 +13,8 @@ import pytest
 from recipe_runs import recipe_env
 from tiny_ner import save_tiny_model, save_tiny_rnn_tagger
 
-from hubtools.remote_code import OWN_AUTO_MAP, changed_code_files, check_code, code_note, own_code
+from hubtools.families.rnn_tagger.model import AUTO_MAP as OWN_AUTO_MAP
+from hubtools.remote_code import changed_code_files, check_code, code_note, own_code
 
 MARKER_CODE = "import pathlib, os\npathlib.Path(os.environ['PLANTED_MARKER']).write_text('ran')\n"
 

@@ -12,8 +12,9 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
-from hubtools.export.inference import ort_forward, ort_session, pad_batch
+from hubtools.export.inference import feature_logits, ort_forward, ort_session, pad_batch
 from hubtools.families.rnn_tagger.configuration_rnn_tagger import RnnTaggerConfig
+from hubtools.families.rnn_tagger.decode import RnnTaggerDecoder
 from hubtools.families.rnn_tagger.export import decoder, emissions_forward, export_rnn_onnx
 from hubtools.families.rnn_tagger.features import (
     build_word_tokenizer,
@@ -24,6 +25,8 @@ from hubtools.families.rnn_tagger.features import (
 from hubtools.families.rnn_tagger.legacy_metric import per_class_mean_score
 from hubtools.families.rnn_tagger.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
 from hubtools.families.rnn_tagger.schedulers import SCHEDULERS, build_scheduler
+from hubtools.families.token_classification.decode import argmax, decoded_words, input_rows
+from hubtools.tagging import ModelSource
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
 FIRST = ["Олена", "Тарас", "Іван", "Марія", "Петро", "Оксана"]
@@ -551,6 +554,27 @@ def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars, word_unit
             length = len(ids["input_ids"])
             assert (decode(got[row, :length], ids["input_ids"]) == tags[row, :length]).all()
 
+
+
+def test_the_family_decoder_tags_onnx_emissions_with_the_crf_as_pytorch_does(tmp_path):
+    """A folder with a CRF tagger and its ONNX export (no results.json): the registry finds the RNN tagger decoder
+    by config.json, which decodes the graph's emissions with onnx/crf.json (argmax would differ) and gives the
+    tags of the PyTorch model, loaded with the installed classes."""
+    rows = generate(20, seed=2)
+    tokenizer = build_word_tokenizer([tokens for tokens, _ in rows])
+    save_with_code(make_model(len(tokenizer), cell="gru", use_crf=True), tokenizer, tmp_path / "model")
+    export_rnn_onnx(tmp_path / "model", tmp_path / "onnx")
+    source = ModelSource(str(tmp_path), tmp_path, tmp_path / "model")
+    assert source.family == "rnn-tagger" and isinstance(source.decoder(), RnnTaggerDecoder)
+    ds = Dataset.from_dict({"tokens": [tokens for tokens, _ in rows]})
+    onnx = source.decoder("onnx")
+    tags = onnx.tag(ds)
+    assert tags == source.decoder("pytorch").tag(ds)
+    features = onnx.features(ds)
+    inputs = input_rows(features)
+    forward, names = ort_forward(ort_session(tmp_path / "onnx" / "model.onnx"))
+    logits = feature_logits(forward, inputs, names, 0)
+    assert decoded_words(argmax, logits, inputs, features, [len(t) for t in ds["tokens"]]) != tags
 
 # --- schedulers --------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from hubtools.evaluation import evaluate_model
 from hubtools.metrics import ids_to_tags
 from hubtools.paths import portable
 from hubtools.run import read_results, write_results
-from hubtools.tagging import Tagger, chosen_split, data_argument
+from hubtools.tagging import chosen_split, data_argument
 
 SUFFIXES = ("conll", "jsonl", "parquet")
 
@@ -84,7 +84,7 @@ def test_evaluate_and_predict_score_the_one_split_of_a_file(run, suffix, tmp_pat
 def test_the_python_api_scores_the_one_split_and_split_still_picks_among_several(run, tmp_path):
     ds = sentences()
     evaluation, source = evaluate_model(str(run), data_argument(str(write_file(tmp_path, "conll"))))
-    predicted = ids_to_tags(Tagger(source).tag(ds), LABELS)
+    predicted = ids_to_tags(source.decoder().tag(ds), LABELS)
     assert evaluation.split == evaluation.scores.split == "train" and evaluation.scores.num_sentences == len(ds)
     assert evaluation.scores.f1 == metrics.entity_scores(ids_to_tags(ds["ner_tags"], LABELS), predicted)["f1"]
     folder = tmp_path / "folder"

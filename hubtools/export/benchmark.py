@@ -26,8 +26,9 @@ from transformers import AutoTokenizer
 
 from hubtools.config import ExportConfig
 from hubtools.export.base import megabytes
+from hubtools.export.inference import INPUT_NAMES
 from hubtools.export.timing import BATCH_SIZE, Predict, Workload, time_predict
-from hubtools.export.words import INPUT_NAMES, load_test_split
+from hubtools.export.words import load_test_split
 from hubtools.plots import benchmark_bars
 from hubtools.results import Benchmark, BenchmarkRow, RunResults
 from hubtools.run import machine_description

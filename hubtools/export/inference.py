@@ -53,6 +53,8 @@ def feature_logits(forward: Forward, rows: Sequence[Row], names: Sequence[str], 
 # ONNX Runtime's CPU SkipLayerNormalization kernel is slower than the Add + LayerNormalization it replaces on
 # short sequences (docs/decisions.md has the profile), so CPU sessions keep the two apart;
 # ``optimize_onnx`` does not fuse them offline either.
+# the inputs a transformers token classifier (or an RNN tagger) reads, of the feature columns
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasSkipLayerNormFusion")
 
 

@@ -12,6 +12,7 @@ else.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -35,8 +36,10 @@ BINARY_FILES = ("*.safetensors", "*.onnx", "*.onnx_data", "*.parquet", "*.png", 
 class Family:
     """A model family: its subpackage (``package``), the files its runs publish beyond the shared ones (``files``,
     repo path patterns) of which ``code_files`` are Python modules loaded as remote code, ``builds_on``: the
-    family whose models it trains (a distilled student is a plain token classifier), and ``repo_config``: the
-    ``module:function`` that rewrites a model's ``config.json`` text for the repo it is pushed to (None: as is)."""
+    family whose models it trains (a distilled student is a plain token classifier), ``repo_config``: the
+    ``module:function`` that rewrites a model's ``config.json`` text for the repo it is pushed to (None: as is),
+    and ``model_type``: the config.json ``model_type`` of its saved models when it is the family's own (not a
+    transformers one)."""
 
     name: str
     package: str
@@ -44,6 +47,7 @@ class Family:
     code_files: tuple[str, ...] = ()
     builds_on: str | None = None
     repo_config: str | None = None
+    model_type: str | None = None
 
     def module(self, name: str) -> ModuleType:
         """The family's module ``name`` (``options``, ``model``, ``features``, ``trainer``, ``export``, ``decode``,
@@ -97,9 +101,9 @@ FAMILIES = {family.name: family for family in (
     Family("token-classification", "hubtools.families.token_classification"),
     Family("distillation", "hubtools.families.distillation", builds_on="token-classification"),
     Family("rnn-tagger", "hubtools.families.rnn_tagger", files=("onnx/crf.json",),
-           code_files=(*_RNN_CODE, *(f"onnx/{name}" for name in _RNN_CODE))),
+           code_files=(*_RNN_CODE, *(f"onnx/{name}" for name in _RNN_CODE)), model_type="rnn-tagger"),
     Family("span-marker", "hubtools.families.span_marker", files=("encoder/config.json",),
-           repo_config="reference:config_for_repo"),
+           repo_config="reference:config_for_repo", model_type="span-marker"),
 )}
 
 
@@ -108,6 +112,13 @@ def family(name: str) -> Family:
     if name not in FAMILIES:
         raise ExportError(f"unknown model family {name!r}; known: {sorted(FAMILIES)}")
     return FAMILIES[name]
+
+
+def family_of_config(config: Mapping[str, Any]) -> Family:
+    """The family of a saved model from its config.json (a model without results.json): the family whose own
+    ``model_type`` it has, else plain token classification (any transformers model)."""
+    return next((f for f in FAMILIES.values() if f.model_type and f.model_type == config.get("model_type")),
+                FAMILIES["token-classification"])
 
 
 def exporter_for(name: str) -> type:

@@ -10,7 +10,7 @@ The graph takes ``input_ids`` and ``attention_mask`` (int64, batch x sequence, r
   over the word starts and every other piece takes its word's tag.
 
 :class:`RnnExporter` verifies the file on every test word like the transformers exporter
-(:mod:`hubtools.export.words`), comparing the emissions and the decoded tags of both sides.
+(:mod:`hubtools.families.token_classification.verify`), comparing the emissions and the decoded tags of both sides.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from hubtools.errors import ExportError
 from hubtools.export.base import Exporter, VariantScores
 from hubtools.export.benchmark import benchmark_run
 from hubtools.export.inference import Forward, ort_forward, ort_session
-from hubtools.export.words import Decode, WordReference, argmax
 from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
+from hubtools.families.token_classification.decode import Decode, argmax
+from hubtools.families.token_classification.verify import WordReference
 from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 
 CRF_FILE = "crf.json"

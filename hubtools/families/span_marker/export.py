@@ -20,14 +20,12 @@ from hubtools.export.base import Exporter, VariantScores, megabytes
 from hubtools.export.benchmark import benchmark_in_process
 from hubtools.export.timing import BATCH_SIZE, Predict, Workload
 from hubtools.export.words import load_test_split
-from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
+from hubtools.families.span_marker.decode import VARIANT_FILES, gold_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker
 from hubtools.families.span_marker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.families.span_marker.onnx_verify import entity_f1, verify_spanmarker_onnx
 from hubtools.results import Benchmark, ExportSettings, ReferenceModel
-
-VARIANT_FILES = {"onnx": "model.onnx", "onnx_int8": "model_quantized.onnx"}
 
 
 class SpanMarkerExporter(Exporter):

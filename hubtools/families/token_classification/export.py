@@ -8,7 +8,7 @@
     config.json, tokenizer files      so that ORTModelForTokenClassification and pipeline() load the folder
 
 Every variant is run over all words of ``RUN/dataset/test.parquet`` through the training path (windows
-merged to words, :mod:`hubtools.export.words`) and judged by the one acceptance policy
+merged to words, :mod:`hubtools.families.token_classification.verify`) and judged by the one acceptance policy
 (:mod:`hubtools.export.base`). Before quantization the fused graph is rewritten
 for CPUs (:mod:`hubtools.families.token_classification.onnx_graph`: one int8 QKV GEMM + the ONNX ``Attention`` op
 instead of ``QAttention``'s
@@ -28,15 +28,13 @@ from hubtools.errors import ExportError
 from hubtools.export.base import Exporter, VariantScores
 from hubtools.export.benchmark import benchmark_run
 from hubtools.export.inference import ort_forward, ort_session, torch_forward
-from hubtools.export.words import WordReference
+from hubtools.families.token_classification.decode import FP32_FILE, INT8_EMBEDDINGS_FILE, INT8_FILE
 from hubtools.families.token_classification.onnx_graph import MS_DOMAIN, rewrite_for_cpu
+from hubtools.families.token_classification.verify import WordReference
 from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 
 logger = logging.getLogger("hubtools")
 
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_quantized.onnx"
-INT8_EMBEDDINGS_FILE = "model_quantized_embeddings.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "vocab.json")
 
 

@@ -22,8 +22,9 @@ from transformers import (
     Trainer,
 )
 
-from hubtools.evaluation import Evaluation, evaluate_split
+from hubtools.evaluation import Evaluation
 from hubtools.families.token_classification.case_tokens import add_case_tokens, why_not_cased
+from hubtools.families.token_classification.decode import evaluate_split
 from hubtools.families.token_classification.features import (
     context_budget,
     has_documents,
