@@ -17,6 +17,7 @@ import pytest
 
 from hubtools import architecture
 from hubtools.architecture import Report
+from hubtools.families import FAMILIES
 from tests.recipe_runs import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,3 +160,19 @@ def test_the_report_script_prints_text_json_and_mermaid(capsys, tmp_path):
     script.main(["--root", str(tmp_path), "--mermaid"])
     assert capsys.readouterr().out == ('graph LR\n  cli["cli"]\n  errors["errors"]\n  families_rnn["families.rnn"]\n'
                                        '  hubtools["hubtools"]\n  cli --> errors\n  families_rnn --> cli\n')
+
+
+FAMILY_MODULES = ("options", "model", "features", "trainer", "export", "decode", "recipe")
+
+
+def test_every_family_has_the_same_shape_and_is_registered():
+    """Each family package holds the same modules and names the pieces the registry hands to generic code."""
+    packages = {p.name for p in (ROOT / "hubtools" / "families").iterdir() if (p / "__init__.py").is_file()}
+    assert {f.package.rsplit(".", 1)[1] for f in FAMILIES.values()} == packages
+    for family in FAMILIES.values():
+        folder = ROOT / "hubtools" / "families" / family.package.rsplit(".", 1)[1]
+        assert not [m for m in FAMILY_MODULES if not (folder / f"{m}.py").is_file()], family.name
+        assert family.recipe.__module__ == f"{family.package}.recipe"
+        assert family.options_class is family.recipe.options_class, family.name
+        assert family.exporter.__name__.endswith("Exporter") and family.decoder.__name__.endswith("Decoder")
+        assert family.model_options_class.__module__.startswith("hubtools.families.")

@@ -18,6 +18,7 @@ from hubtools.data.build import build_dataset
 from hubtools.data.generate_ner_uk import NER_UK_LABELS, generate_ner_uk
 from hubtools.data.loading import load_local
 from hubtools.errors import ConfigError
+from hubtools.families.rnn_tagger.model import build_tagger
 from hubtools.families.rnn_tagger.recipe import RnnTaggerRecipe
 from hubtools.recipe.cli import recipe_parser, variant_configs
 from hubtools.run import read_results
@@ -192,7 +193,7 @@ def test_scheduler_is_sized_to_optimizer_steps(scheduler, expected):
     cfg = RnnTaggerRecipe.load_config(CONFIG, "tiny", [f"options.scheduler={scheduler}", "training.num_train_epochs=4",
                                                        "training.per_device_train_batch_size=16"])
     recipe = RnnTaggerRecipe(cfg)
-    model, _ = recipe.tagger(NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
+    model, _ = build_tagger(recipe.cfg, NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
     _, sched = recipe.optimizers(model, 100)
     # 100 rows / 16 = 7 steps per epoch, 4 epochs; multistep at epochs 2 and 3
     assert (sched.total_steps if scheduler == "onecycle" else sorted(sched.milestones)) == expected
@@ -234,7 +235,7 @@ def test_v2_iob_file_names_map_to_splits(tmp_path):
 def test_factory_spells_the_vocabulary_for_the_character_encoder():
     def tagger(*overrides: str):
         recipe = RnnTaggerRecipe(RnnTaggerRecipe.load_config(CONFIG, "tiny", list(overrides)))
-        return recipe.tagger(NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
+        return build_tagger(recipe.cfg, NER_UK_LABELS, generate_ner_uk(100)["train"]["tokens"])
 
     model, tokenizer = tagger("model.from_scratch.char_embedding_dim=8", "options.tokenizer=wordpiece",
                               "options.subword_vocab_size=300", "model.from_scratch.token_dropout=0.05")

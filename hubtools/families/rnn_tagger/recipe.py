@@ -23,15 +23,9 @@ from transformers import Trainer
 
 from hubtools.errors import ConfigError
 from hubtools.evaluation import Evaluation
-from hubtools.families.rnn_tagger.configuration_rnn_tagger import CELLS, RnnTaggerConfig
-from hubtools.families.rnn_tagger.features import (
-    build_word_tokenizer,
-    build_wordpiece_tokenizer,
-    piece_characters,
-    word_start_flags,
-)
+from hubtools.families.rnn_tagger.configuration_rnn_tagger import CELLS
 from hubtools.families.rnn_tagger.legacy_metric import per_class_mean_score
-from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
+from hubtools.families.rnn_tagger.model import build_tagger
 from hubtools.families.rnn_tagger.options import RnnOptions
 from hubtools.families.rnn_tagger.schedulers import build_scheduler
 from hubtools.families.rnn_tagger.trainer import AveragingTrainer
@@ -56,39 +50,8 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
         code (``auto_map``) so that ``trust_remote_code=True`` loads it."""
         self.seed()
-        model, tokenizer = self.tagger(data.label_names, data.splits["train"]["tokens"])
+        model, tokenizer = build_tagger(self.cfg, data.label_names, data.splits["train"]["tokens"])
         return TaggerModel(model, tokenizer, self.cfg.model.max_length)
-
-    def tagger(self, label_names: list[str], sentences: list[list[str]]):
-        """The untrained tagger and its tokenizer for ``label_names``, vocabulary from ``sentences``."""
-        options, scratch = self.options, self.cfg.model.from_scratch
-        if options.tokenizer == "wordpiece":
-            tokenizer = build_wordpiece_tokenizer(sentences, options.subword_vocab_size,
-                                                  min_frequency=options.min_frequency,
-                                                  lowercase=self.cfg.model.lowercase)
-        else:
-            tokenizer = build_word_tokenizer(sentences, min_frequency=options.min_frequency,
-                                             lowercase=self.cfg.model.lowercase)
-        token_chars, char_sizes = None, {}
-        if scratch.char_embedding_dim:  # spell the vocabulary only for the character encoder
-            token_chars, num_chars = piece_characters(tokenizer)
-            char_sizes = {"char_vocab_size": num_chars, "max_token_chars": len(token_chars[0])}
-        try:
-            config = RnnTaggerConfig(vocab_size=len(tokenizer), cell=self.cfg.system,
-                                     pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-                                     id2label=dict(enumerate(label_names)),
-                                     label2id={name: i for i, name in enumerate(label_names)},
-                                     **char_sizes, **scratch.given())
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"model.from_scratch: {err}") from None
-        RnnTaggerConfig.register_for_auto_class()
-        RnnTaggerForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
-        model = RnnTaggerForTokenClassification(config)
-        if token_chars is not None:
-            model.chars.set_token_characters(token_chars)
-        if config.word_starts:
-            model.set_word_starts(word_start_flags(tokenizer))
-        return model, tokenizer
 
     def trainer_kwargs(self, built: BuiltModel, features: TaggerFeatures) -> dict:
         """Adam and the configured scheduler, sized to the Trainer's optimizer steps, and the epochs whose
