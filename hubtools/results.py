@@ -7,8 +7,8 @@ Cards, the ``hubtools`` command and push read it back with :func:`read_results`,
 
 ``to_dict``/``from_dict`` convert to and from JSON values by the type hints; a key the schema does not have,
 a missing required key or a value of the wrong type raises :class:`~hubtools.errors.ResultsError` naming its
-path (``results.export.variants[1].f1``). A results.json written before schema versions (version 1) is
-migrated when read.
+path (``results.export.variants[1].f1``). A results.json of another schema version is refused: the recipe
+that wrote it runs again to write the current one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hubtools.config import PublishConfig
 from hubtools.errors import ResultsError
 
 SCHEMA_VERSION = 2
+RESULTS_FILE = "results.json"
 T = TypeVar("T")
 
 
@@ -469,16 +470,17 @@ class RunResults:
         return to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResults:
-        """Typed results from JSON values (a version 1 results.json is migrated first)."""
+    def from_dict(cls, data: dict[str, Any], file: str = RESULTS_FILE) -> RunResults:
+        """Typed results from the JSON values of ``file`` (named in errors), of this schema version only."""
         if not isinstance(data, dict):
-            raise ResultsError(f"results.json must hold a JSON object, found {type(data).__name__}")
+            raise ResultsError(f"{file} must hold a JSON object, found {type(data).__name__}")
         version = data.get("schema_version", 1)
-        if version == 1:
-            data = migrate_v1(data)
-        elif version != SCHEMA_VERSION:
-            raise ResultsError(f"results.json has schema_version {version!r}; this hubtools reads versions 1 and "
-                               f"{SCHEMA_VERSION}: upgrade nerhub, or run the recipe again with this version")
+        if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
+            raise ResultsError(f"{file}: written by an older nerhub (schema_version {version}, this one reads "
+                               f"{SCHEMA_VERSION}); run the recipe again to write it anew")
+        if version != SCHEMA_VERSION:
+            raise ResultsError(f"{file} has schema_version {version!r}; this nerhub reads version {SCHEMA_VERSION}: "
+                               "upgrade nerhub, or run the recipe again with this version")
         return from_dict(cls, data, "results")
 
 
@@ -557,110 +559,3 @@ def from_dict(cls: type[T], data: Any, path: str) -> T:
             raise ResultsError(f"results.json: {path}.{name} is missing")
     return cls(**kwargs)
 
-
-def _split_build(build: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 ``dataset.build`` without the copies of the dataset's own fields it used to carry."""
-    known = {f.name for f in dataclasses.fields(BuildRecord)}
-    return {k: v for k, v in build.items() if k in known}
-
-
-def _variant_v1(name: str, entry: dict[str, Any], unit: str) -> dict[str, Any]:
-    status = str(entry.get("status", "failed"))
-    passed = status in ("passed", "ok")
-    file = str(entry.get("file", ""))
-    return {"name": name, "file": file if file.startswith("onnx/") else f"onnx/{file}",
-            "status": "passed" if passed else "failed",
-            "reason": None if passed else status.removeprefix("failed: "),
-            "size_mb": entry.get("size_mb", 0.0), "f1": entry.get("f1"),
-            "agreement": entry.get("sentence_agreement", entry.get("word_agreement")),
-            "max_abs_logit_diff": entry.get("max_abs_logit_diff"),
-            "num_sentences": entry.get("num_sentences", entry.get("sentences"))}
-
-
-def _export_v1(export: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
-    spanmarker = export.get("library") == "hubtools.spanmarker"
-    unit = "sentence" if spanmarker else "word"
-    variants = [_variant_v1(name, entry, unit) for name, entry in export.items()
-                if isinstance(entry, dict) and "status" in entry]
-    reference = export.get("pytorch") or {}
-    first = next((e for e in export.values() if isinstance(e, dict) and "f1_pytorch" in e), {})
-    bench = export.get("benchmark")
-    settings = {k: export[k] for k in ("instruction_set", "optimize_level", "gelu_approximation",
-                                       "split_attention", "per_channel") if k in export}
-    return {
-        "exporter": "span-marker-onnx" if spanmarker else "optimum-onnx" if reference else "rnn-onnx",
-        "agreement_unit": unit, "variants": variants, "settings": settings,
-        "reference": {"file": reference.get("file") or "model/model.safetensors",
-                      "f1": reference.get("f1", first.get("f1_pytorch", test.get("f1"))),
-                      "size_mb": reference.get("size_mb", 0.0),
-                      "num_sentences": reference.get("num_sentences", test.get("num_sentences")),
-                      "num_words": reference.get("num_words", test.get("num_words"))},
-        "benchmark": None if not bench else {
-            "machine": bench["machine"], "device": bench.get("device", "cpu"),
-            "num_sentences": bench.get("sentences", bench.get("num_sentences")),
-            "num_words": bench.get("words", 0), "batch_size": bench.get("batch_size", 32),
-            "note": bench.get("note"),
-            "rows": [{k: r.get(k) for k in ("variant", "threads", "latency_p50_ms", "latency_p95_ms",
-                                             "throughput_words_s", "size_mb", "peak_rss_mb")}
-                     for r in bench.get("rows", [])]},
-    }
-
-
-def _model_v1(model: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    spanmarker = model.get("library_name") == "span-marker"
-    family = "span-marker" if spanmarker else (
-        "rnn-tagger" if model.get("architecture", "").startswith("RnnTagger") else "token-classification")
-    scratch = config.get("model", {}).get("from_scratch") if model.get("from_scratch") else None
-    known = {f.name for f in dataclasses.fields(ModelResult)}
-    out = {k: v for k, v in model.items() if k in known and k not in ("from_scratch", "family")}
-    return {**out, "family": family, "from_scratch": scratch, "remote_code": family == "rnn-tagger",
-            "stride": None if spanmarker else model.get("stride")}
-
-
-def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 results.json (before ``schema_version``) in the version 2 shape."""
-    try:
-        config = data.get("config") or {}
-        test = dict(data["test"])
-        dataset = {k: v for k, v in data["dataset"].items() if k != "build"}
-        dataset["build"] = _split_build(data["dataset"].get("build") or {})
-        dataset["build"].setdefault("steps", [])
-        dataset["build"].setdefault("split_method", "not recorded")
-        if config.get("data", {}).get("filters"):
-            dataset["build"]["filters"] = config["data"]["filters"]
-        publish = {k: v for k, v in (config.get("publish") or {}).items()
-                   if k in {f.name for f in dataclasses.fields(PublishConfig)}}
-        training = dict(config.get("training") or {})
-        training.update(training.pop("extra", None) or {})
-        extra_scores = {}
-        if "test_io" in data:
-            extra_scores["io"] = {"definition": "entities as maximal runs of one type (Few-NERD's scoring)",
-                                  "values": data["test_io"]}
-        if "test_legacy" in data:
-            legacy = data["test_legacy"]
-            extra_scores["legacy"] = {"definition": legacy.get("definition", "legacy metric"),
-                                      "values": {"per_class_mean": legacy["per_class_mean"]}}
-        distillation = data.get("distillation")
-        if distillation is not None:
-            distillation = dict(distillation)
-            if "transfer" in distillation:
-                transfer = dict(distillation["transfer"])
-                distillation["transfer"] = {"sentences": transfer.pop("sentences"),
-                                            "words": transfer.pop("words"), "spec": transfer}
-        return {
-            "schema_version": SCHEMA_VERSION, "recipe": data["recipe"], "system": data.get("system"),
-            "command": data["command"], "created": data["created"], "config": config, "publish": publish,
-            "dataset": dataset, "model": _model_v1(data["model"], config),
-            "training": {"hyperparameters": {k: v for k, v in training.items() if v is not None},
-                         "history": data.get("history", [])},
-            "test": {**test, "per_type": data.get("per_type", {}), "confusion": data["confusion"]},
-            "timings": {k: v for k, v in data["timings"].items()
-                        if k in {f.name for f in dataclasses.fields(Timings)}},
-            "environment": {"bf16": False, **data["environment"]}, "versions": data.get("versions", {}),
-            "export": _export_v1(data["export"], test) if data.get("export") else None,
-            "extra_scores": extra_scores, "span_lengths": data.get("spanmarker"), "distillation": distillation,
-            "card_sections": (data.get("card") or {}).get("extra_sections") or [],
-        }
-    except (KeyError, TypeError, AttributeError) as err:
-        raise ResultsError(f"results.json has no schema_version and is not a complete version 1 file "
-                           f"({type(err).__name__}: {err}); run the recipe again to write a new one") from None

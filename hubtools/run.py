@@ -30,10 +30,9 @@ from datasets import DatasetDict
 
 from hubtools.credentials import command_without_secrets
 from hubtools.errors import ResultsError, UsageError
-from hubtools.results import RunResults
+from hubtools.results import RESULTS_FILE, RunResults
 
 logger = logging.getLogger("hubtools")
-RESULTS_FILE = "results.json"
 PACKAGES = ("hubtools", "nerhub", "transformers", "torch", "datasets", "accelerate", "tokenizers", "evaluate",
             "seqeval", "huggingface_hub", "optimum", "optimum-onnx", "onnxruntime", "onnx", "span-marker",
             "safetensors", "numpy", "pyarrow")
@@ -379,7 +378,7 @@ def read_results(run_dir: str | Path) -> RunResults:
         data = read_json(path)
     except ValueError as err:
         raise ResultsError(f"{path}: not valid JSON ({err}); run the recipe again") from None
-    return RunResults.from_dict(data)
+    return RunResults.from_dict(data, str(path))
 
 
 def write_comparison(path: str | Path, runs: dict[str, str | Path], recipe: str) -> dict:

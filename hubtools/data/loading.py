@@ -638,28 +638,6 @@ def _normalized(part: _Split, values: np.ndarray, offsets: np.ndarray, names: li
     return Dataset(table, info=DatasetInfo(features=features), fingerprint=Hasher.hash(key))
 
 
-def dataset_from_string_tags(tokens: list[list[str]], tags: list[list[str]], scheme: str = "auto",
-                             label_names: Sequence[str] | None = None, source: str = "data") -> Dataset:
-    """A normalized Dataset from Python lists of tokens and string tags (checked, converted to IOB2).
-
-    ``label_names`` fixes the IOB2 ClassLabel (it must cover every converted tag)."""
-    features = Features({TOKENS: SequenceFeature(Value("string")), TAGS: SequenceFeature(Value("string"))})
-    raw = Dataset.from_dict({TOKENS: tokens, TAGS: tags}, features=features)
-    ds = normalize(DatasetDict({"data": raw}), scheme=scheme, source=source)["data"]
-    if label_names is None:
-        return ds
-    current = ds.features[TAGS].feature.names
-    missing = sorted(set(current) - set(label_names))
-    if missing:
-        raise DataError(f"{source}: field 'ner_tags' has tag(s) {missing}, not among the labels {list(label_names)}")
-    index = np.array([list(label_names).index(n) for n in current], dtype=np.int64)
-    table = arrow_table(ds)
-    values, offsets = flat_values(table.column(TAGS).combine_chunks())
-    part = _Split(ds, table.column(TOKENS).combine_chunks(), table.column(TAGS).combine_chunks(), "int", None)
-    return _normalized(part, index[values.to_numpy(zero_copy_only=False)], offsets, list(label_names),
-                       [ds._fingerprint, "label_names", list(label_names)])
-
-
 def detect_classlabel_scheme(ds: Dataset) -> str:
     """Detect the scheme of a ClassLabel tag column, vectorized over the flattened Arrow tags."""
     inner = getattr(ds.features.get(TAGS), "feature", None)
