@@ -36,15 +36,16 @@ from typing import Any, Literal, TypeVar
 
 import requests
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
-from huggingface_hub.utils import build_hf_headers, get_session, get_token, validate_repo_id
+from huggingface_hub.utils import build_hf_headers, get_session, get_token
 
 from hubtools.cards import card_texts
 from hubtools.cards.rules import readme_problems
 from hubtools.credentials import TOKEN
 from hubtools.errors import PushError
 from hubtools.families import BINARY_FILES, DATASET_FILES, family
+from hubtools.hub_ids import is_repo_id
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
@@ -457,14 +458,9 @@ def _hash_data(path: Path, data: bytes) -> LocalFile:
 
 def check_repo_id(repo_id: str, option: str) -> str:
     """``repo_id`` when it is a Hub repo id with a namespace (huggingface_hub's rules), else PushError."""
-    try:
-        validate_repo_id(repo_id or "")
-    except HFValidationError:
-        repo_id = repo_id or ""
-    else:
-        if repo_id.count("/") == 1:
-            return repo_id
-    raise PushError(f"{option} {repo_id!r} is not a repo id: use NAMESPACE/NAME (your user or org name)")
+    if is_repo_id(repo_id, namespace=True):
+        return repo_id
+    raise PushError(f"{option} {repo_id or ''!r} is not a repo id: use NAMESPACE/NAME (your user or org name)")
 
 
 def _managed(path: str, local: dict[str, LocalFile], repo_type: str) -> bool:

@@ -153,7 +153,7 @@ def resolve_model(argument: str, variant: str = "pytorch", revision: str | None 
     is downloaded or loaded."""
     if variant not in VARIANTS:
         raise UsageError(f"--variant {variant!r}: expected one of {', '.join(VARIANTS)}")
-    from hubtools.cards.rules import is_repo_id
+    from hubtools.hub_ids import is_repo_id
 
     path = Path(argument).expanduser()
     if path.exists():

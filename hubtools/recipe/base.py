@@ -34,13 +34,13 @@ from transformers.trainer import TRAINING_ARGS_NAME
 import hubtools
 from hubtools import plots
 from hubtools.cards import render_cards
-from hubtools.cards.data import hub_dataset_id
 from hubtools.config import PublishConfig, RecipeConfig, load_config
 from hubtools.credentials import command_without_secrets, without_secrets
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
 from hubtools.families import exporter_for
+from hubtools.hub_ids import hub_dataset_id
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
 from hubtools.results import (
