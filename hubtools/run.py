@@ -52,6 +52,23 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def swap_folder(staging: Path, target: Path) -> None:
+    """Put the complete folder ``staging`` in place of ``target`` by renames: an existing ``target`` is moved
+    aside first (and back when the second rename fails), then removed once ``staging`` is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Atomically write pretty JSON."""
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
@@ -329,7 +346,7 @@ class RunFolder:
 
     def finalize(self, results: RunResults, keep_checkpoints: bool = False) -> Path:
         """Record the total time, then publish the staging folder as ``output_dir``; an earlier finished run
-        there (``overwrite``) is moved aside first and removed once the new one is in place."""
+        there (``overwrite``) is moved aside first and removed once the new one is in place (:func:`swap_folder`)."""
         results.timings.total_s = round(time.time() - self.started, 2)
         self.write_results(results)
         if not keep_checkpoints:
@@ -337,15 +354,9 @@ class RunFolder:
         shutil.rmtree(self.path / "init", ignore_errors=True)
         (self.path / FINGERPRINT_FILE).unlink(missing_ok=True)
         self.check_output()
-        old = None
-        if self.final.exists():
-            old = self.final.with_name(f"{self.final.name}.old-{os.getpid()}")
-            os.replace(self.final, old)
-        os.replace(self.path, self.final)
+        swap_folder(self.path, self.final)
         (self.final / LOCK_FILE).unlink(missing_ok=True)
         self.release()
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
         return self.final
 
 

@@ -24,7 +24,7 @@ from hubtools.console import quiet
 from hubtools.errors import ConfigError
 from hubtools.families import exporter_for
 from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
-from hubtools.run import read_results, write_results
+from hubtools.run import read_results, swap_folder, write_results
 
 logger = logging.getLogger("hubtools")
 
@@ -135,11 +135,7 @@ class Exporter(ABC):
             for name, path in variants.items():
                 with quiet():
                     reports.append(self.judge(name, path, reference))
-            old = self.run_dir / f".onnx.old-{os.getpid()}"
-            if self.onnx_dir.exists():
-                os.replace(self.onnx_dir, old)
-            os.replace(staging, self.onnx_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_folder(staging, self.onnx_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         published = {v.name: self.run_dir / v.file for v in reports if v.passed}

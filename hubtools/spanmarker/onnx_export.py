@@ -16,6 +16,7 @@ from span_marker import SpanMarkerModel
 from torch import nn
 
 from hubtools.errors import ExportError
+from hubtools.run import swap_folder
 from hubtools.spanmarker.modeling import load_saved_spanmarker
 
 INPUT_NAMES = ["input_ids", "attention_mask", "position_ids", "start_marker_indices", "num_marker_pairs"]
@@ -102,21 +103,6 @@ def _check_export(model: SpanMarkerModel, onnx_path: Path, batch: dict[str, torc
         )
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Move ``staging`` to ``out_dir``; an existing ``out_dir`` is swapped out, then removed."""
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    out_dir.rename(old)
-    try:
-        staging.rename(out_dir)
-    except OSError:
-        old.rename(out_dir)
-        raise
-    shutil.rmtree(old)
-
-
 def _write_export(model: SpanMarkerModel, folder: Path, opset: int) -> None:
     """Trace the model into ``folder/model.onnx``, check it, and save config and tokenizer files."""
     batch = example_batch(model)
@@ -155,7 +141,7 @@ def export_spanmarker_onnx(
     staging.mkdir()
     try:
         _write_export(model.cpu().eval(), staging, opset)
-        _replace_dir(staging, out_dir)
+        swap_folder(staging, out_dir)
     except ExportError:
         raise
     except Exception as exc:
