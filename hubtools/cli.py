@@ -42,13 +42,14 @@ def _check(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from hubtools.export.base import export_config, export_run
     from hubtools.run import read_results
+    from hubtools.units import megabytes
 
     overrides = {"device": args.device, "benchmark": False if args.no_benchmark else None,
                  "max_f1_drop": args.max_f1_drop}
     export = export_run(args.run_dir, export_config(read_results(args.run_dir), **overrides))
     for v in export.variants:
         status = v.status if v.passed else f"failed: {v.reason}"
-        print(f"{v.name}: {status} (f1 {v.f1}, {v.size_mb} MB)")
+        print(f"{v.name}: {status} (f1 {v.f1}, {megabytes(v.size_bytes)} MB)")
     return 0
 
 

@@ -51,6 +51,7 @@ from hubtools.results import RunResults
 from hubtools.run import read_results
 from hubtools.space import space_files
 from hubtools.spanmarker.reference import config_for_repo
+from hubtools.units import human_size
 
 logger = logging.getLogger(__name__)
 
@@ -627,14 +628,6 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
 def format_report(report: PushReport) -> str:
     """Human-readable summary of a push (or of the plan of a dry run) for the CLI: per repo, in commit order,
     every file published with its status, and the run folder's files left out."""
@@ -651,11 +644,11 @@ def format_report(report: PushReport) -> str:
             visibility = f"made {repo.visibility_change}" if not report.dry_run else f"would be made {visibility}"
         lines.append(f"{repo.repo_type} {repo.repo_id}@{repo.revision} ({visibility}) {repo.url} - {outcome}")
         for f in repo.files:
-            lines.append(f"  {f.status:<9} {f.path} ({_size(f.size)})")
+            lines.append(f"  {f.status:<9} {f.path} ({human_size(f.size)})")
         upload = sum(f.size for f in repo.added + repo.changed)
         lines.append(
             f"  {len(repo.added)} new, {len(repo.changed)} changed, {len(repo.unchanged)} unchanged, "
-            f"{len(repo.deleted)} deleted; {_size(upload)} to upload"
+            f"{len(repo.deleted)} deleted; {human_size(upload)} to upload"
         )
         if repo.left_out:
             lines.append(f"  not published (not on the {repo.repo_type} repo's list of files): "

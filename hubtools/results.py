@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from hubtools.config import PublishConfig
 from hubtools.errors import ResultsError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
 T = TypeVar("T")
 
@@ -225,11 +225,11 @@ class Environment:
 
 @dataclass
 class ReferenceModel:
-    """The PyTorch model every exported variant is compared with."""
+    """The PyTorch model every exported variant is compared with (its weight files' bytes)."""
 
     file: str
     f1: float
-    size_mb: float
+    size_bytes: int
     num_sentences: int
     num_words: int
 
@@ -240,13 +240,13 @@ class VariantReport:
 
     ``status`` is ``passed`` or ``failed`` (``reason`` says why); ``agreement`` is the share of test words
     (or sentences, see :attr:`ExportResult.agreement_unit`) predicted exactly as PyTorch predicts them.
-    Sizes are MB (10^6 bytes) everywhere.
+    ``size_bytes`` is the file's size (cards show MB, :mod:`hubtools.units`).
     """
 
     name: str
     file: str
     status: str
-    size_mb: float
+    size_bytes: int
     f1: float | None = None
     agreement: float | None = None
     max_abs_logit_diff: float | None = None
@@ -265,15 +265,16 @@ class VariantReport:
 
 @dataclass
 class BenchmarkRow:
-    """Latency at batch 1 and throughput at the benchmark batch size of one variant and thread setting."""
+    """Latency at batch 1 and throughput at the benchmark batch size of one variant and thread setting, the
+    variant's size and the measuring process's peak resident memory (bytes)."""
 
     variant: str
     threads: int | str
     latency_p50_ms: float
     latency_p95_ms: float
     throughput_words_s: float
-    size_mb: float
-    peak_rss_mb: float | None = None
+    size_bytes: int
+    peak_rss_bytes: int | None = None
 
 
 @dataclass
@@ -323,7 +324,7 @@ class ExportResult:
 
     @property
     def smallest_passed(self) -> VariantReport | None:
-        return min(self.passed, key=lambda v: v.size_mb, default=None)
+        return min(self.passed, key=lambda v: v.size_bytes, default=None)
 
 
 @dataclass
@@ -338,13 +339,14 @@ class SpanLengthReport:
 
 @dataclass
 class ModelScore:
-    """A model of the distillation comparison on the test split: scores, size and PyTorch speed."""
+    """A model of the distillation comparison on the test split: scores, size (parameter bytes) and PyTorch
+    speed."""
 
     f1: float
     precision: float
     recall: float
     parameters: int
-    size_mb: float
+    size_bytes: int
     words_per_second: float
     latency_ms_per_sentence: float
 

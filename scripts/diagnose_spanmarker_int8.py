@@ -36,6 +36,7 @@ from hubtools.spanmarker.modeling import load_saved_spanmarker
 from hubtools.spanmarker.onnx_export import encoder_linear_nodes, export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.spanmarker.onnx_verify import entity_f1, verify_spanmarker_onnx
+from hubtools.units import file_bytes, megabytes
 
 LAYER = re.compile(r"/layer\.(\d+)/")
 
@@ -114,8 +115,8 @@ def main() -> None:
         print(f"## end-to-end predict at batch 1: mean over {len(timed)} sentences of the fastest of {args.rounds} "
               "rounds (the variants taking turns)")
         for label, ms in latency.items():
-            size = runners[label].path.stat().st_size / 2**20
-            print(f"{label:<44} {ms:7.2f} ms  x{latency['fp32'] / ms:.2f} vs fp32 ONNX  {size:6.1f} MB")
+            size = megabytes(file_bytes(runners[label].path))
+            print(f"{label:<44} {ms:7.2f} ms  x{latency['fp32'] / ms:.2f} vs fp32 ONNX  {size:>6} MB")
 
 
 if __name__ == "__main__":

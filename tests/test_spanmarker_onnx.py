@@ -301,8 +301,8 @@ def test_benchmark_reports_every_variant(trained, runner, onnx_dir, eval_data):
     for numbers in report.values():
         assert 0 < numbers["latency_ms_p50"] <= numbers["latency_ms_p95"]
         assert numbers["sentences_per_s"] > 0
-    assert report["onnx_int8"]["size_mb"] < report["onnx"]["size_mb"]
-    assert report["onnx"]["size_mb"] == pytest.approx((onnx_dir / "model.onnx").stat().st_size / 1e6)
+    assert report["onnx_int8"]["size_bytes"] < report["onnx"]["size_bytes"]
+    assert report["onnx"]["size_bytes"] == (onnx_dir / "model.onnx").stat().st_size
 
 
 def test_entity_f1_counts_exact_matches_only():

@@ -5,7 +5,7 @@ An :class:`Exporter` is implemented once per model family (transformers models t
 :mod:`hubtools.rnn.export`); :meth:`Exporter.run` is the sequence they share. The variants are written to a
 temporary folder that replaces ``RUN/onnx`` only when every variant has been verified, so a crash never
 leaves a half-written export; a variant the policy refuses is reported and its file removed (never
-published). Sizes are MB (10^6 bytes); statuses are ``passed`` or ``failed`` with a reason.
+published). Sizes are bytes (:mod:`hubtools.units`); statuses are ``passed`` or ``failed`` with a reason.
 """
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ from hubtools.errors import ConfigError
 from hubtools.families import exporter_for
 from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
 from hubtools.run import read_results, swap_folder, write_results
+from hubtools.units import file_bytes, megabytes
 
 logger = logging.getLogger("hubtools")
 
 LOSSLESS_VARIANT = "onnx"  # the fp32 graph: it must reproduce PyTorch's predictions, not only its F1
-
-
-def megabytes(*paths: Path) -> float:
-    """Total size of files in MB (10^6 bytes), rounded to 3 decimals."""
-    return round(sum(p.stat().st_size for p in paths) / 1e6, 3)
 
 
 @dataclass(frozen=True)
@@ -148,7 +144,7 @@ class Exporter(ABC):
         scores = self.verify(name, path)
         reason = self.policy.reason_to_refuse(name, scores, reference.f1)
         report = VariantReport(name=name, file=f"onnx/{path.name}", status="failed" if reason else "passed",
-                               reason=reason, size_mb=megabytes(path), f1=round(scores.f1, 6),
+                               reason=reason, size_bytes=file_bytes(path), f1=round(scores.f1, 6),
                                agreement=round(scores.agreement, 6),
                                max_abs_logit_diff=round(scores.max_abs_logit_diff, 6),
                                num_sentences=scores.num_sentences)
@@ -156,8 +152,8 @@ class Exporter(ABC):
             logger.warning("export: variant %s refused and %s removed (not published): %s", name, path.name, reason)
             path.unlink()
         else:
-            logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %.1f MB", name, scores.f1, reference.f1,
-                        report.size_mb)
+            logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %s MB", name, scores.f1, reference.f1,
+                        megabytes(report.size_bytes))
         return report
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hubtools.export.inference import length_sorted_batches, pad_batch
+from hubtools.units import KIB, file_bytes
 
 if TYPE_CHECKING:  # the worker process imports this module and must stay light
     from hubtools.config import ExportConfig
@@ -94,18 +95,18 @@ def _forward(kind: str, path: str, threads: int | None, device: str):
     return ort_forward(ort_session(path, threads, device))
 
 
-def peak_rss_mb() -> float:
+def peak_rss_bytes() -> int:
     """This process's peak resident memory: VmHWM (reset by exec; ``ru_maxrss`` keeps the forking parent's
     peak on Linux), ``ru_maxrss`` where /proc is missing."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
+                return int(line.split()[1]) * KIB
     except OSError:
         pass
     import resource
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * KIB
 
 
 def measure(spec: dict, kind: str, path: str) -> dict:
@@ -116,7 +117,7 @@ def measure(spec: dict, kind: str, path: str) -> dict:
         forward, names = _forward(kind, path, threads, spec["device"])
         out.append({"threads": threads or "gpu", **time_forward(forward, rows, spec["words"], names,
                                                                 spec["pad_id"])})
-    return {"peak_rss_mb": peak_rss_mb(), "settings": out}
+    return {"peak_rss_bytes": peak_rss_bytes(), "settings": out}
 
 
 def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) -> dict:
@@ -152,7 +153,6 @@ def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, 
                   batch_size: int = 32) -> Benchmark:
     """The benchmark of PyTorch (``RUN/model``) and ``variants`` ({name: onnx file}); draws
     ``RUN/plots/benchmark.png``."""
-    from hubtools.export.base import megabytes
     from hubtools.plots import benchmark_bars
     from hubtools.results import Benchmark, BenchmarkRow
     from hubtools.run import machine_description
@@ -169,8 +169,8 @@ def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, 
         for name, path in todo.items():
             result = run_worker(spec_path, "pytorch" if name == "pytorch" else "onnx", path)
             files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
-            size = megabytes(*files)
-            rows += [BenchmarkRow(variant=name, size_mb=size, peak_rss_mb=result["peak_rss_mb"], **row)
+            rows += [BenchmarkRow(variant=name, size_bytes=file_bytes(*files), peak_rss_bytes=result["peak_rss_bytes"],
+                                  **row)
                      for row in result["settings"]]
     benchmark = Benchmark(machine=machine_description(), device=cfg.device, num_sentences=inputs["sentences"],
                           num_words=int(sum(inputs["words"])), batch_size=batch_size, rows=rows,

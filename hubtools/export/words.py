@@ -20,11 +20,12 @@ from datasets import Dataset
 from hubtools.context import tokenize_with_context
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
-from hubtools.export.base import VariantScores, megabytes
+from hubtools.export.base import VariantScores
 from hubtools.export.inference import Forward, feature_logits
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import ReferenceModel, RunResults
 from hubtools.tokenization import merge_word_predictions
+from hubtools.units import file_bytes
 
 # Largest difference (F1 points) between the recomputed PyTorch test F1 and results.json ``test.f1``.
 REPRODUCE_TOLERANCE = 0.2
@@ -95,7 +96,7 @@ class WordReference:
                               "from the evaluated ones")
         weights = sorted((run_dir / "model").glob("*.safetensors")) or sorted((run_dir / "model").glob("*.bin"))
         model = ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
-                               size_mb=megabytes(*weights), num_sentences=len(lengths), num_words=int(sum(lengths)))
+                               size_bytes=file_bytes(*weights), num_sentences=len(lengths), num_words=int(sum(lengths)))
         return cls(features, rows, lengths, gold_tags, label_names, pad_id, logits, words, decode, model)
 
     def verify(self, forward: Forward, input_names: list[str]) -> VariantScores:

@@ -60,6 +60,7 @@ from hubtools.training.trainer import (
     last_checkpoint,
     readable_progress,
 )
+from hubtools.units import parameter_count
 
 logger = logging.getLogger("hubtools")
 
@@ -178,7 +179,7 @@ class Recipe:
         self.say(f"data {data.section.name}: " + ", ".join(f"{s} {n:,}" for s, n in data.section.splits.items())
                  + f" sentences, {len(data.section.entity_types)} entity types")
         built = self.build_model(data)
-        self.say(f"model {type(built.model).__name__}, {sum(p.numel() for p in built.model.parameters()):,} "
+        self.say(f"model {type(built.model).__name__}, {parameter_count(built.model):,} "
                  f"parameters, windows of {built.max_length} sub-tokens")
         features = self.featurize(data, built)
         trained = self.train(readable_progress(self.build_trainer(built, features, data)))

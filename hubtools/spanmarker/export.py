@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from hubtools.errors import ExportError
-from hubtools.export.base import Exporter, VariantScores, megabytes
+from hubtools.export.base import Exporter, VariantScores
 from hubtools.export.words import load_test_split
 from hubtools.results import Benchmark, BenchmarkRow, ExportSettings, ReferenceModel
 from hubtools.spanmarker.evaluation import gold_tags, tags_to_spans
@@ -22,6 +22,7 @@ from hubtools.spanmarker.modeling import load_saved_spanmarker
 from hubtools.spanmarker.onnx_export import export_spanmarker_onnx, quantize_spanmarker_onnx
 from hubtools.spanmarker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.spanmarker.onnx_verify import benchmark_spanmarker, entity_f1, verify_spanmarker_onnx
+from hubtools.units import file_bytes
 
 VARIANT_FILES = {"onnx": "model.onnx", "onnx_int8": "model_quantized.onnx"}
 REPRODUCE_TOLERANCE = 0.2  # F1 points between the recomputed PyTorch F1 and the run's test F1
@@ -49,7 +50,7 @@ class SpanMarkerExporter(Exporter):
                               f"{self.results.test.f1:.4f}; the saved model differs from the evaluated one")
         weights = sorted(self.model_dir.glob("*.safetensors"))
         return ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
-                              size_mb=megabytes(*weights), num_sentences=len(self.sentences),
+                              size_bytes=file_bytes(*weights), num_sentences=len(self.sentences),
                               num_words=sum(map(len, self.sentences)))
 
     def build_variants(self, out_dir: Path) -> dict[str, Path]:
@@ -77,7 +78,7 @@ class SpanMarkerExporter(Exporter):
         timings = benchmark_spanmarker(self.model, runners, sample)
         words_per_sentence = sum(map(len, sample)) / len(sample)
         rows = [BenchmarkRow(variant=name, threads=torch.get_num_threads(), latency_p50_ms=row["latency_ms_p50"],
-                             latency_p95_ms=row["latency_ms_p95"], size_mb=round(row["size_mb"], 3),
+                             latency_p95_ms=row["latency_ms_p95"], size_bytes=row["size_bytes"],
                              throughput_words_s=round(row["sentences_per_s"] * words_per_sentence, 1))
                 for name, row in timings.items()]
         plots.benchmark_bars(rows, self.run_dir / "plots" / "benchmark.png", "SpanMarker: PyTorch vs ONNX")

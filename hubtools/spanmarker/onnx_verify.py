@@ -11,6 +11,7 @@ from span_marker import SpanMarkerModel
 
 from hubtools.spanmarker.onnx_export import INPUT_NAMES
 from hubtools.spanmarker.onnx_runtime import Entity, SpanMarkerOnnxRunner, compact, is_single_input
+from hubtools.units import file_bytes, parameter_bytes
 
 Span = tuple[str, int, int]
 Sentences = list[str] | list[list[str]]
@@ -113,9 +114,9 @@ def benchmark_spanmarker(
     runners: dict[str, SpanMarkerOnnxRunner],
     sentences: Sentences,
     batch_size: int = 32,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | None]]:
     """End-to-end ``predict`` latency (batch 1, p50/p95 over the sentences), sentences/s at ``batch_size``
-    and size in MB, for ``"pytorch"`` (parameter bytes) and each named runner (ONNX file bytes).
+    and size in bytes, for ``"pytorch"`` (its parameters) and each named runner (its ONNX file; None without one).
 
     Timings include each side's pre- and post-processing; ``SpanMarkerModel.predict`` also builds a
     ``datasets.Dataset`` per call, which the runner does not.
@@ -123,11 +124,10 @@ def benchmark_spanmarker(
     if not sentences or is_single_input(sentences):
         raise ValueError("benchmark_spanmarker needs a non-empty list of sentences, not one sentence")
     model.eval()
-    parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     results = {
-        "pytorch": {**_time_predictor(model.predict, sentences, batch_size), "size_mb": parameter_bytes / 1e6}
+        "pytorch": {**_time_predictor(model.predict, sentences, batch_size), "size_bytes": parameter_bytes(model)}
     }
     for name, runner in runners.items():
-        size_mb = runner.path.stat().st_size / 1e6 if runner.path else float("nan")
-        results[name] = {**_time_predictor(runner.predict, sentences, batch_size), "size_mb": size_mb}
+        size = file_bytes(runner.path) if runner.path else None
+        results[name] = {**_time_predictor(runner.predict, sentences, batch_size), "size_bytes": size}
     return results

@@ -24,6 +24,7 @@ from hubtools.spanmarker.evaluation import evaluate_predictions, length_report
 from hubtools.spanmarker.modeling import build_tiny_encoder, load_spanmarker, save_spanmarker, spanmarker_limits
 from hubtools.spanmarker.options import SpanMarkerOptions
 from hubtools.spanmarker.trainer import WordScoredTrainer
+from hubtools.units import parameter_count
 
 
 class SpanMarkerRecipe(Recipe):
@@ -80,7 +81,7 @@ class SpanMarkerRecipe(Recipe):
         limits = spanmarker_limits(self.cfg.model, self.options)
         return ModelResult(
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
-            model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
+            model_type=model.config.model_type, num_parameters=parameter_count(model),
             max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
             from_scratch=self.cfg.model.from_scratch, encoder=self.encoder_name,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],

@@ -30,6 +30,7 @@ from hubtools.results import MetricSet, ModelResult
 from hubtools.token_classification.options import TokenClassificationOptions
 from hubtools.tokenization import tokenize_dataset
 from hubtools.training.trainer import NerTrainer, WordMetrics, build_trainer
+from hubtools.units import parameter_count
 
 VALIDATION_RUNS = "validation runs"  # features of the validation pass with model.validation_rows "runs"
 
@@ -156,7 +157,7 @@ class TokenClassificationRecipe(Recipe):
         model, cfg = built.model, self.cfg.model
         return ModelResult(
             family=self.family, architecture=type(model).__name__, model_type=model.config.model_type,
-            num_parameters=int(sum(p.numel() for p in model.parameters())), max_length=built.max_length,
+            num_parameters=parameter_count(model), max_length=built.max_length,
             stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.from_scratch,
             vocab_size=getattr(model.config, "vocab_size", None),
             remote_code=bool(getattr(model.config, "auto_map", None)),
