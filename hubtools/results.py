@@ -1,8 +1,10 @@
 """The typed contract between a run's stages: everything a run records, as dataclasses with a schema version.
 
 Each stage returns its own section (the dataset build a :class:`DatasetResult`, the evaluation a
-:class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe assembles a :class:`RunResults`
-and :class:`hubtools.run.RunFolder` writes it as ``results.json``, the only place that file is written.
+:class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe builds every section first, then
+one :class:`RunResults`, which :class:`hubtools.run.RunFolder` writes as ``results.json`` (a later stage adds
+its section to a finished run through :func:`hubtools.run.update_results`); nothing changes a section after it
+is built.
 Cards, the ``hubtools`` command and push read it back with :func:`read_results`, as typed objects.
 
 ``to_dict``/``from_dict`` convert to and from JSON values by the type hints; a key the schema does not have,
@@ -464,9 +466,11 @@ class RunResults:
                                                license_name=self.dataset.license_name,
                                                license_link=self.dataset.license_link)
 
-    def record_evaluation(self, evaluation: DatasetEvaluation) -> None:
-        """Add ``evaluation``, replacing an earlier one of the same variant on the same dataset split."""
-        self.evaluations = [e for e in self.evaluations if not e.same_target(evaluation)] + [evaluation]
+    def with_evaluation(self, evaluation: DatasetEvaluation) -> RunResults:
+        """These results with ``evaluation`` added, replacing an earlier one of the same variant on the same
+        dataset split."""
+        kept = [e for e in self.evaluations if not e.same_target(evaluation)]
+        return dataclasses.replace(self, evaluations=[*kept, evaluation])
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -3,8 +3,9 @@
 Stages write into ``OUTPUT_DIR.partial`` (kept across crashes so that training resumes from its last
 checkpoint) and :meth:`RunFolder.finalize` renames it to ``OUTPUT_DIR`` once every stage has finished: a
 crashed run never leaves a folder that looks complete. Single files are written to a temporary name and
-renamed, so a reader never sees half a file. :func:`write_results` is the one writer of results.json and
-:func:`read_results` its reader (typed :class:`~hubtools.results.RunResults`).
+renamed, so a reader never sees half a file. :func:`write_results` is the one writer of results.json, called by
+:meth:`RunFolder.finalize` (a recipe's run, once) and :func:`update_results` (a later stage adding its section
+to a finished run); :func:`read_results` is its reader (typed :class:`~hubtools.results.RunResults`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -340,15 +342,16 @@ class RunFolder:
             files[split] = target.name
         return files
 
-    def write_results(self, results: RunResults) -> None:
-        """Write the staged folder's results.json."""
-        write_results(self.path, results)
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since this run folder object was made (the run's total time)."""
+        return round(time.time() - self.started, 2)
 
     def finalize(self, results: RunResults, keep_checkpoints: bool = False) -> Path:
-        """Record the total time, then publish the staging folder as ``output_dir``; an earlier finished run
-        there (``overwrite``) is moved aside first and removed once the new one is in place (:func:`swap_folder`)."""
-        results.timings.total_s = round(time.time() - self.started, 2)
-        self.write_results(results)
+        """Write ``results`` as the run's results.json, then publish the staging folder as ``output_dir``; an
+        earlier finished run there (``overwrite``) is moved aside first and removed once the new one is in place
+        (:func:`swap_folder`)."""
+        write_results(self.path, results)
         if not keep_checkpoints:
             shutil.rmtree(self.checkpoints_dir, ignore_errors=True)
         shutil.rmtree(self.path / "init", ignore_errors=True)
@@ -378,6 +381,14 @@ def _command() -> str:
 def write_results(run_dir: str | Path, results: RunResults) -> None:
     """Write ``RUN/results.json`` atomically (the one place that writes it)."""
     write_json(Path(run_dir) / RESULTS_FILE, results.to_dict())
+
+
+def update_results(run_dir: str | Path, change: Callable[[RunResults], RunResults]) -> RunResults:
+    """Rewrite a finished run's results.json as ``change`` makes it from what it holds: a later stage adding its
+    section (``hubtools export``, ``hubtools evaluate``)."""
+    results = change(read_results(run_dir))
+    write_results(run_dir, results)
+    return results
 
 
 def read_results(run_dir: str | Path) -> RunResults:

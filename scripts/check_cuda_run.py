@@ -21,7 +21,7 @@ from pathlib import Path
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from hubtools.errors import ExportError, run_reporting_errors
-from hubtools.export.base import VariantScores, export_config
+from hubtools.export.base import ScoredModel, VariantScores, export_config
 from hubtools.export.inference import feature_logits, ort_forward, ort_session, torch_forward
 from hubtools.export.optimum_onnx import FP32_FILE
 from hubtools.export.words import WordReference
@@ -75,7 +75,8 @@ def check_on_device(run_dir: Path, results: RunResults, device: str) -> DeviceCh
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     forward, inputs = torch_forward(model, device)
-    reference = WordReference.build(run_dir, results, names, AutoTokenizer.from_pretrained(model_dir), forward, inputs)
+    reference = WordReference.build(run_dir, ScoredModel(results.model, results.test), names,
+                                    AutoTokenizer.from_pretrained(model_dir), forward, inputs)
     start = time.perf_counter()
     feature_logits(forward, reference.rows, inputs, reference.pad_id)
     words_per_second = reference.model.num_words / (time.perf_counter() - start)

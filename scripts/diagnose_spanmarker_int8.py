@@ -28,6 +28,7 @@ from pathlib import Path
 import onnx
 import torch
 
+from hubtools.export.base import ScoredModel
 from hubtools.export.benchmark import fastest_ms
 from hubtools.export.words import load_test_split
 from hubtools.run import machine_description, read_results
@@ -71,7 +72,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_saved_spanmarker(args.run_dir / "model").eval()
-    test = load_test_split(args.run_dir, read_results(args.run_dir))
+    results = read_results(args.run_dir)
+    test = load_test_split(args.run_dir, ScoredModel(results.model, results.test))
     if args.sentences:
         test = test.select(range(min(args.sentences, len(test))))
     sentences = list(test["tokens"])

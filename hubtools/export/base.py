@@ -23,13 +23,30 @@ from hubtools.config import ExportConfig
 from hubtools.console import quiet
 from hubtools.errors import ConfigError
 from hubtools.families import exporter_for
-from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
-from hubtools.run import read_results, swap_folder, write_results
+from hubtools.results import (
+    Benchmark,
+    ExportResult,
+    ExportSettings,
+    ModelResult,
+    ReferenceModel,
+    RunResults,
+    TestScores,
+    VariantReport,
+)
+from hubtools.run import read_results, swap_folder, update_results
 from hubtools.units import file_bytes, megabytes
 
 logger = logging.getLogger("hubtools")
 
 LOSSLESS_VARIANT = "onnx"  # the fp32 graph: it must reproduce PyTorch's predictions, not only its F1
+
+
+@dataclass(frozen=True)
+class ScoredModel:
+    """What an export needs of a run: its model section and the test scores the saved model must reproduce."""
+
+    model: ModelResult
+    test: TestScores
 
 
 @dataclass(frozen=True)
@@ -73,15 +90,16 @@ class Exporter(ABC):
     """Export a run folder's model to ONNX variants, verify and benchmark them (see the module docstring).
 
     A family implements: :meth:`check` (fail before anything is written), :meth:`reference` (the PyTorch
-    model on the test split), :meth:`build_variants`, :meth:`verify` and :meth:`benchmark`.
+    model on the test split), :meth:`build_variants`, :meth:`verify` and :meth:`benchmark`; ``scored`` is the
+    run's model section and test scores.
     """
 
     name: ClassVar[str]
     agreement_unit: ClassVar[str] = "word"
 
-    def __init__(self, run_dir: str | Path, results: RunResults, cfg: ExportConfig) -> None:
+    def __init__(self, run_dir: str | Path, scored: ScoredModel, cfg: ExportConfig) -> None:
         self.run_dir = Path(run_dir)
-        self.results = results
+        self.scored = scored
         self.cfg = cfg
         self.policy = AcceptancePolicy.from_config(cfg, self.agreement_unit)
 
@@ -173,7 +191,7 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> ExportRe
     """Export a finished run folder with its family's exporter and record the result in its results.json;
     ``cfg`` defaults to the run's ``export`` configuration."""
     results = read_results(run_dir)
-    cfg = cfg or export_config(results)
-    results.export = exporter_for(results.model.family)(run_dir, results, cfg).run()
-    write_results(run_dir, results)
-    return results.export
+    scored = ScoredModel(results.model, results.test)
+    export = exporter_for(results.model.family)(run_dir, scored, cfg or export_config(results)).run()
+    update_results(run_dir, lambda recorded: dataclasses.replace(recorded, export=export))
+    return export

@@ -27,7 +27,8 @@ from hubtools.units import KIB, file_bytes
 
 if TYPE_CHECKING:  # the worker process imports this module and must stay light
     from hubtools.config import ExportConfig
-    from hubtools.results import Benchmark, RunResults
+    from hubtools.export.base import ScoredModel
+    from hubtools.results import Benchmark
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 WARMUP = 3
@@ -120,18 +121,18 @@ def measure(spec: dict, kind: str, path: str) -> dict:
     return {"peak_rss_bytes": peak_rss_bytes(), "settings": out}
 
 
-def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) -> dict:
+def benchmark_inputs(run_dir: Path, scored: ScoredModel, sentences: int | None) -> dict:
     """Tokenized feature rows of the first ``sentences`` test sentences, their word counts and pad id."""
     from transformers import AutoTokenizer
 
     from hubtools.export.words import load_test_split
     from hubtools.tokenization import tokenize_dataset
 
-    test = load_test_split(run_dir, results)
+    test = load_test_split(run_dir, scored)
     if sentences:
         test = test.select(range(min(sentences, len(test))))
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
-    features = tokenize_dataset(test, tokenizer, results.model.max_length, results.model.stride or 0,
+    features = tokenize_dataset(test, tokenizer, scored.model.max_length, scored.model.stride or 0,
                                 desc="tokenize benchmark")
     words = [sum(w >= 0 for w in row) for row in features["word_index"]]
     rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
@@ -149,7 +150,7 @@ def run_worker(spec_path: Path, kind: str, path: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, Path], cfg: ExportConfig,
+def benchmark_run(run_dir: str | Path, scored: ScoredModel, variants: dict[str, Path], cfg: ExportConfig,
                   batch_size: int = 32) -> Benchmark:
     """The benchmark of PyTorch (``RUN/model``) and ``variants`` ({name: onnx file}); draws
     ``RUN/plots/benchmark.png``."""
@@ -158,7 +159,7 @@ def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, 
     from hubtools.run import machine_description
 
     run_dir = Path(run_dir)
-    inputs = benchmark_inputs(run_dir, results, cfg.benchmark_sentences)
+    inputs = benchmark_inputs(run_dir, scored, cfg.benchmark_sentences)
     threads = [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
     todo = {"pytorch": run_dir / "model"}
     todo.update({n: p for n, p in variants.items() if cfg.device == "cpu" or "int8" not in n})

@@ -20,10 +20,10 @@ from datasets import Dataset
 from hubtools.context import tokenize_with_context
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
-from hubtools.export.base import VariantScores
+from hubtools.export.base import ScoredModel, VariantScores
 from hubtools.export.inference import Forward, feature_logits
 from hubtools.metrics import entity_scores, ids_to_tags
-from hubtools.results import ReferenceModel, RunResults
+from hubtools.results import ReferenceModel
 from hubtools.tokenization import merge_word_predictions
 from hubtools.units import file_bytes
 
@@ -45,12 +45,12 @@ def decoded_words(decode: Decode, logits: list[np.ndarray], rows: list[dict], fe
                                   features, lengths)
 
 
-def load_test_split(run_dir: Path, results: RunResults) -> Dataset:
+def load_test_split(run_dir: Path, scored: ScoredModel) -> Dataset:
     """The run's scored split (``RUN/dataset/test.parquet``, or ``validation.parquet`` for a dataset without a
     test split) with its ClassLabel names."""
-    path = run_dir / "dataset" / f"{results.test.split}.parquet"
+    path = run_dir / "dataset" / f"{scored.test.split}.parquet"
     if not path.is_file():
-        raise ExportError(f"{path}: missing; verification needs the run's {results.test.split} split")
+        raise ExportError(f"{path}: missing; verification needs the run's {scored.test.split} split")
     return Dataset.from_parquet(str(path))
 
 
@@ -70,19 +70,19 @@ class WordReference:
     model: ReferenceModel
 
     @classmethod
-    def build(cls, run_dir: Path, results: RunResults, label_names: list[str], tokenizer, forward: Forward,
+    def build(cls, run_dir: Path, scored: ScoredModel, label_names: list[str], tokenizer, forward: Forward,
               input_names: list[str], decode: Decode = argmax) -> WordReference:
         """PyTorch outputs (``forward`` over padded batches of ``input_names``) on the test split; ExportError
         when the model's labels differ from the dataset's or its F1 does not reproduce the run's."""
-        test = load_test_split(run_dir, results)
+        test = load_test_split(run_dir, scored)
         gold_names = label_names_of(test)
         if sorted(label_names) != sorted(gold_names):
             raise ExportError(f"{run_dir / 'model'}/config.json: id2label {label_names} does not have the test "
                               f"split's labels {gold_names}")
         pool = [Dataset.from_parquet(str(p)) for p in sorted((run_dir / "dataset").glob("*.parquet"))
-                if p.stem != results.test.split] if results.model.document_context else []
-        features = tokenize_with_context(test, tokenizer, results.model.max_length, results.model.stride or 0,
-                                         results.model.document_context, desc="tokenize test", pool=pool)
+                if p.stem != scored.test.split] if scored.model.document_context else []
+        features = tokenize_with_context(test, tokenizer, scored.model.max_length, scored.model.stride or 0,
+                                         scored.model.document_context, desc="tokenize test", pool=pool)
         rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
         lengths = [len(t) for t in test["tokens"]]
         pad_id = tokenizer.pad_token_id or 0
@@ -90,9 +90,9 @@ class WordReference:
         words = decoded_words(decode, logits, rows, features, lengths)
         gold_tags = ids_to_tags(test["ner_tags"], gold_names)
         f1 = entity_scores(gold_tags, ids_to_tags(words, label_names))["f1"]
-        if abs(f1 - results.test.f1) * 100 > REPRODUCE_TOLERANCE:
+        if abs(f1 - scored.test.f1) * 100 > REPRODUCE_TOLERANCE:
             raise ExportError(f"{run_dir / 'model'}: PyTorch test F1 {f1:.4f} does not reproduce the run's "
-                              f"{results.test.f1:.4f}; the saved model, its id2label order or its tokenizer differ "
+                              f"{scored.test.f1:.4f}; the saved model, its id2label order or its tokenizer differ "
                               "from the evaluated ones")
         weights = sorted((run_dir / "model").glob("*.safetensors")) or sorted((run_dir / "model").glob("*.bin"))
         model = ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),

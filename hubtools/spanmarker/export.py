@@ -38,16 +38,16 @@ class SpanMarkerExporter(Exporter):
         if not (self.model_dir / "config.json").is_file():
             raise ExportError(f"{self.model_dir}: no config.json; the run has no saved SpanMarker model")
         self.model = load_saved_spanmarker(self.model_dir).eval()
-        test = load_test_split(self.run_dir, self.results)
+        test = load_test_split(self.run_dir, self.scored)
         self.sentences = list(test["tokens"])
         self.gold = [tags_to_spans(tags) for tags in gold_tags(test)]
 
     def reference(self) -> ReferenceModel:
         self.torch_entities = self.model.predict(self.sentences, batch_size=32)
         f1 = entity_f1(self.torch_entities, self.gold)
-        if abs(f1 - self.results.test.f1) * 100 > REPRODUCE_TOLERANCE:
+        if abs(f1 - self.scored.test.f1) * 100 > REPRODUCE_TOLERANCE:
             raise ExportError(f"{self.model_dir}: PyTorch test F1 {f1:.4f} does not reproduce the run's "
-                              f"{self.results.test.f1:.4f}; the saved model differs from the evaluated one")
+                              f"{self.scored.test.f1:.4f}; the saved model differs from the evaluated one")
         weights = sorted(self.model_dir.glob("*.safetensors"))
         return ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
                               size_bytes=file_bytes(*weights), num_sentences=len(self.sentences),
