@@ -22,7 +22,7 @@ from span_marker import SpanMarkerModel
 from hubtools.config import DataConfig, ExportConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.generate_multinerd import MULTINERD_LABELS, generate_multinerd
-from hubtools.data.loading import normalize
+from hubtools.data.normalize import normalize
 from hubtools.push import push_run
 from hubtools.run import read_results
 from hubtools.spanmarker.evaluation import spans_to_tags, tags_to_spans

@@ -20,6 +20,7 @@ from hubtools.errors import DataError
 
 TOKENS = "tokens"
 TAGS = "ner_tags"
+DOCUMENT, SENTENCE = "document_id", "sentence_id"  # the document columns a split may carry (SpanMarker's names)
 
 
 def label_names_of(ds: Dataset, column: str = TAGS) -> list[str]:

@@ -15,7 +15,7 @@ from datasets import Dataset
 from span_marker import SpanMarkerModel
 from transformers import Trainer
 
-from hubtools.data.loading import DOCUMENT, SENTENCE
+from hubtools.data.validation import DOCUMENT, SENTENCE
 from hubtools.evaluation import Evaluation
 from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, LoadedData, Recipe
