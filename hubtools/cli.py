@@ -57,7 +57,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
     from hubtools.evaluation import evaluate_model, format_evaluation, record_evaluation
-    from hubtools.results import to_dict
+    from hubtools.results_json import to_dict
     from hubtools.run import write_json
     from hubtools.tagging import data_argument
 

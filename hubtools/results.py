@@ -4,29 +4,26 @@ Each stage returns its own section (the dataset build a :class:`DatasetResult`, 
 :class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe builds every section first, then
 one :class:`RunResults`, which :class:`hubtools.run.RunFolder` writes as ``results.json`` (a later stage adds
 its section to a finished run through :func:`hubtools.run.update_results`); nothing changes a section after it
-is built.
-Cards, the ``hubtools`` command and push read it back with :func:`read_results`, as typed objects.
+is built. Cards, the ``hubtools`` command and push read it back with :func:`hubtools.run.read_results`, as typed
+objects.
 
-``to_dict``/``from_dict`` convert to and from JSON values by the type hints; a key the schema does not have,
-a missing required key or a value of the wrong type raises :class:`~hubtools.errors.ResultsError` naming its
-path (``results.export.variants[1].f1``). A results.json of another schema version is refused: the recipe
-that wrote it runs again to write the current one.
+:meth:`RunResults.to_dict` / :meth:`RunResults.from_dict` convert to and from JSON values
+(:mod:`hubtools.results_json`: strict, errors name the key path); a results.json of another schema version is
+refused: the recipe that wrote it runs again to write the current one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from hubtools.config import PublishConfig
 from hubtools.errors import ResultsError
+from hubtools.results_json import from_dict, to_dict
 
 SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
-T = TypeVar("T")
 
 
 @dataclass
@@ -488,80 +485,3 @@ class RunResults:
             raise ResultsError(f"{file} has schema_version {version!r}; this nerhub reads version {SCHEMA_VERSION}: "
                                "upgrade nerhub, or run the recipe again with this version")
         return from_dict(cls, data, "results")
-
-
-def to_dict(obj: Any) -> Any:
-    """JSON values of a dataclass tree (dataclasses become dicts; None values are kept)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return obj
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", str(hint))
-
-
-def _convert(hint: Any, value: Any, path: str) -> Any:
-    """``value`` as the type ``hint``, recursively; ResultsError naming ``path`` when it does not fit."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise ResultsError(f"results.json: {path} is null, expected {hint}")
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return _convert(option, value, path)
-            except ResultsError as err:
-                errors.append(str(err))
-        raise ResultsError(errors[0] if len(errors) == 1 else f"results.json: {path} = {value!r} is not {hint}")
-    if value is None:
-        raise ResultsError(f"results.json: {path} is missing or null, expected {_type_name(hint)}")
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ResultsError(f"results.json: {path} must be a list, found {type(value).__name__}")
-        (item,) = typing.get_args(hint)
-        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ResultsError(f"results.json: {path} must be an object, found {type(value).__name__}")
-        _, item = typing.get_args(hint)
-        return {str(k): _convert(item, v, f"{path}.{k}") for k, v in value.items()}
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint in (str, bool) and isinstance(value, hint):
-        return value
-    raise ResultsError(f"results.json: {path} = {value!r} is not {_type_name(hint)}")
-
-
-def from_dict(cls: type[T], data: Any, path: str) -> T:
-    """A dataclass ``cls`` from a JSON object; unknown and missing keys raise ResultsError naming the path."""
-    if not isinstance(data, dict):
-        raise ResultsError(f"results.json: {path} must be an object, found {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ResultsError(f"results.json: {path} has unknown key(s) {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, spec in fields.items():
-        if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{path}.{name}")
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise ResultsError(f"results.json: {path}.{name} is missing")
-    return cls(**kwargs)
-
