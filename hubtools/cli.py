@@ -23,6 +23,7 @@ from hubtools.push import format_report
 from hubtools.results import to_dict
 from hubtools.run import write_json
 from hubtools.tagging import VARIANTS, data_argument
+from hubtools.units import megabytes
 
 
 def _card(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def _export(args: argparse.Namespace) -> int:
                                                   max_f1_drop=args.max_f1_drop)
     for v in export.variants:
         status = v.status if v.passed else f"failed: {v.reason}"
-        print(f"{v.name}: {status} (f1 {v.f1}, {v.size_mb} MB)")
+        print(f"{v.name}: {status} (f1 {v.f1}, {megabytes(v.size_bytes)} MB)")
     return 0
 
 

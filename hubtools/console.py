@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hubtools.results import RunResults
+from hubtools.units import megabytes
 
 LOGGER = "hubtools"
 
@@ -64,7 +65,7 @@ def summary(run: Path, results: RunResults) -> str:
              f"test        F1 {test.f1:.4f}, precision {test.precision:.4f}, recall {test.recall:.4f} "
              f"({test.num_sentences:,} sentences, {test.num_words:,} words)"]
     if results.export is not None:
-        verified = [f"{v.file_name} ({v.size_mb:.1f} MB, F1 {v.f1:.4f})" for v in results.export.passed]
+        verified = [f"{v.file_name} ({megabytes(v.size_bytes)} MB, F1 {v.f1:.4f})" for v in results.export.passed]
         refused = [f"{v.file_name} refused: {v.reason}" for v in results.export.variants if not v.passed]
         lines.append("onnx        " + ("; ".join(verified) if verified else "no variant passed verification"))
         lines += [f"            {line}" for line in refused]

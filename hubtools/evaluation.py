@@ -29,7 +29,7 @@ from hubtools.errors import UsageError
 from hubtools.metrics import ids_to_tags, test_scores
 from hubtools.paths import portable
 from hubtools.results import DatasetEvaluation, TestScores
-from hubtools.run import machine_description, read_results, write_results
+from hubtools.run import machine_description, update_results
 from hubtools.tagging import ModelSource, chosen_split, load_data, resolve_model
 
 
@@ -109,12 +109,12 @@ def entity_counts(tags: Sequence[Sequence[str]], types: Sequence[str]) -> dict[s
     return {t: counts.get(t, 0) for t in types}
 
 
-def score_matched(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
-                  match: TypeMatch) -> tuple[TestScores, dict[str, int], dict[str, int]]:
-    """Scores of the matched types, and the entities removed before scoring: predicted ones of the model-only
-    types, gold ones of the data-only types."""
+def score_matched(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], match: TypeMatch,
+                  split: str = "test") -> tuple[TestScores, dict[str, int], dict[str, int]]:
+    """Scores of the matched types on ``split``, and the entities removed before scoring: predicted ones of the
+    model-only types, gold ones of the data-only types."""
     scores = test_scores(relabel(gold, {t: t for t in match.scored_types}), relabel(predicted, match.label_map),
-                         match.scored_types)
+                         match.scored_types, split)
     return scores, entity_counts(predicted, match.model_only), entity_counts(gold, match.data_only)
 
 
@@ -157,8 +157,7 @@ def evaluate_model(model: str | ModelSource, data: DataConfig | None = None, spl
                         f"--data {cfg.source}")
     predicted = ids_to_tags(tagger.tag(ds, [other for name, other in splits.items() if name != split]),
                             tagger.label_names)
-    scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match)
-    scores.split = split
+    scores, model_only, data_only = score_matched(ids_to_tags(ds["ner_tags"], data_names), predicted, match, split)
     evaluation = DatasetEvaluation(
         dataset=cfg.name or default_name(cfg.source), source=portable(cfg.source), split=split, variant=variant,
         label_map=match.label_map, model_only=model_only, data_only=data_only, scores=scores, model=source.name,
@@ -178,9 +177,7 @@ def evaluate_run(run_dir: str | Path, split: str | None = None, batch_size: int 
 
 def record_evaluation(run_dir: Path, evaluation: DatasetEvaluation) -> None:
     """Add ``evaluation`` to the run's results.json (replacing the same variant on the same dataset split)."""
-    results = read_results(run_dir)
-    results.record_evaluation(evaluation)
-    write_results(run_dir, results)
+    update_results(run_dir, lambda results: results.with_evaluation(evaluation))
 
 
 def format_evaluation(evaluation: DatasetEvaluation) -> str:

@@ -89,9 +89,10 @@ def ids_to_tags(sequences: Sequence[Sequence[int]], label_names: Sequence[str]) 
 
 
 def test_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
-                types: Sequence[str]) -> TestScores:
-    """The run's typed ``test`` section: :func:`entity_scores` with the type confusion over ``types``."""
+                types: Sequence[str], split: str = "test") -> TestScores:
+    """The run's typed ``test`` section of ``split``: :func:`entity_scores` with the type confusion over
+    ``types``."""
     scores = entity_scores(true_tags, pred_tags)
     per_type = {name: TypeScores(**row) for name, row in scores.pop("per_type").items()}
     return TestScores(**scores, per_type=per_type, confusion=Confusion(**type_confusion(true_tags, pred_tags,
-                                                                                         types)))
+                                                                                         types)), split=split)

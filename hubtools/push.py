@@ -37,19 +37,21 @@ from typing import Any, Literal, TypeVar
 
 import requests
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
-from huggingface_hub.utils import build_hf_headers, get_session, get_token, validate_repo_id
+from huggingface_hub.utils import build_hf_headers, get_session, get_token
 
 from hubtools.cards import card_texts
 from hubtools.cards.rules import readme_problems
 from hubtools.credentials import TOKEN
 from hubtools.errors import PushError
 from hubtools.families import BINARY_FILES, DATASET_FILES, family
+from hubtools.hub_ids import is_repo_id
 from hubtools.paths import machine_paths
 from hubtools.results import RunResults
 from hubtools.run import read_results
 from hubtools.space import space_files
+from hubtools.units import human_size
 
 logger = logging.getLogger(__name__)
 
@@ -458,14 +460,9 @@ def _hash_data(path: Path, data: bytes) -> LocalFile:
 
 def check_repo_id(repo_id: str, option: str) -> str:
     """``repo_id`` when it is a Hub repo id with a namespace (huggingface_hub's rules), else PushError."""
-    try:
-        validate_repo_id(repo_id or "")
-    except HFValidationError:
-        repo_id = repo_id or ""
-    else:
-        if repo_id.count("/") == 1:
-            return repo_id
-    raise PushError(f"{option} {repo_id!r} is not a repo id: use NAMESPACE/NAME (your user or org name)")
+    if is_repo_id(repo_id, namespace=True):
+        return repo_id
+    raise PushError(f"{option} {repo_id or ''!r} is not a repo id: use NAMESPACE/NAME (your user or org name)")
 
 
 def _managed(path: str, local: dict[str, LocalFile], repo_type: str) -> bool:
@@ -632,14 +629,6 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
 def format_report(report: PushReport) -> str:
     """Human-readable summary of a push (or of the plan of a dry run) for the CLI: per repo, in commit order,
     every file published with its status, and the run folder's files left out."""
@@ -656,11 +645,11 @@ def format_report(report: PushReport) -> str:
             visibility = f"made {repo.visibility_change}" if not report.dry_run else f"would be made {visibility}"
         lines.append(f"{repo.repo_type} {repo.repo_id}@{repo.revision} ({visibility}) {repo.url} - {outcome}")
         for f in repo.files:
-            lines.append(f"  {f.status:<9} {f.path} ({_size(f.size)})")
+            lines.append(f"  {f.status:<9} {f.path} ({human_size(f.size)})")
         upload = sum(f.size for f in repo.added + repo.changed)
         lines.append(
             f"  {len(repo.added)} new, {len(repo.changed)} changed, {len(repo.unchanged)} unchanged, "
-            f"{len(repo.deleted)} deleted; {_size(upload)} to upload"
+            f"{len(repo.deleted)} deleted; {human_size(upload)} to upload"
         )
         if repo.left_out:
             lines.append(f"  not published (not on the {repo.repo_type} repo's list of files): "

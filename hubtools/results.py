@@ -1,29 +1,29 @@
 """The typed contract between a run's stages: everything a run records, as dataclasses with a schema version.
 
 Each stage returns its own section (the dataset build a :class:`DatasetResult`, the evaluation a
-:class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe assembles a :class:`RunResults`
-and :class:`hubtools.run.RunFolder` writes it as ``results.json``, the only place that file is written.
-Cards, the ``hubtools`` command and push read it back with :func:`read_results`, as typed objects.
+:class:`TestScores`, the export an :class:`ExportResult`, ...); the recipe builds every section first, then
+one :class:`RunResults`, which :class:`hubtools.run.RunFolder` writes as ``results.json`` (a later stage adds
+its section to a finished run through :func:`hubtools.run.update_results`); nothing changes a section after it
+is built. Cards, the ``hubtools`` command and push read it back with :func:`hubtools.run.read_results`, as typed
+objects.
 
-``to_dict``/``from_dict`` convert to and from JSON values by the type hints; a key the schema does not have,
-a missing required key or a value of the wrong type raises :class:`~hubtools.errors.ResultsError` naming its
-path (``results.export.variants[1].f1``). A results.json written before schema versions (version 1) is
-migrated when read.
+:meth:`RunResults.to_dict` / :meth:`RunResults.from_dict` convert to and from JSON values
+(:mod:`hubtools.results_json`: strict, errors name the key path); a results.json of another schema version is
+refused: the recipe that wrote it runs again to write the current one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from hubtools.config import PublishConfig
 from hubtools.errors import ResultsError
+from hubtools.results_json import from_dict, to_dict
 
-SCHEMA_VERSION = 2
-T = TypeVar("T")
+SCHEMA_VERSION = 3
+RESULTS_FILE = "results.json"
 
 
 @dataclass
@@ -224,11 +224,11 @@ class Environment:
 
 @dataclass
 class ReferenceModel:
-    """The PyTorch model every exported variant is compared with."""
+    """The PyTorch model every exported variant is compared with (its weight files' bytes)."""
 
     file: str
     f1: float
-    size_mb: float
+    size_bytes: int
     num_sentences: int
     num_words: int
 
@@ -239,13 +239,13 @@ class VariantReport:
 
     ``status`` is ``passed`` or ``failed`` (``reason`` says why); ``agreement`` is the share of test words
     (or sentences, see :attr:`ExportResult.agreement_unit`) predicted exactly as PyTorch predicts them.
-    Sizes are MB (10^6 bytes) everywhere.
+    ``size_bytes`` is the file's size (cards show MB, :mod:`hubtools.units`).
     """
 
     name: str
     file: str
     status: str
-    size_mb: float
+    size_bytes: int
     f1: float | None = None
     agreement: float | None = None
     max_abs_logit_diff: float | None = None
@@ -264,15 +264,16 @@ class VariantReport:
 
 @dataclass
 class BenchmarkRow:
-    """Latency at batch 1 and throughput at the benchmark batch size of one variant and thread setting."""
+    """Latency at batch 1 and throughput at the benchmark batch size of one variant and thread setting, the
+    variant's size and the measuring process's peak resident memory (bytes)."""
 
     variant: str
     threads: int | str
     latency_p50_ms: float
     latency_p95_ms: float
     throughput_words_s: float
-    size_mb: float
-    peak_rss_mb: float | None = None
+    size_bytes: int
+    peak_rss_bytes: int | None = None
 
 
 @dataclass
@@ -322,7 +323,7 @@ class ExportResult:
 
     @property
     def smallest_passed(self) -> VariantReport | None:
-        return min(self.passed, key=lambda v: v.size_mb, default=None)
+        return min(self.passed, key=lambda v: v.size_bytes, default=None)
 
 
 @dataclass
@@ -337,13 +338,14 @@ class SpanLengthReport:
 
 @dataclass
 class ModelScore:
-    """A model of the distillation comparison on the test split: scores, size and PyTorch speed."""
+    """A model of the distillation comparison on the test split: scores, size (parameter bytes) and PyTorch
+    speed."""
 
     f1: float
     precision: float
     recall: float
     parameters: int
-    size_mb: float
+    size_bytes: int
     words_per_second: float
     latency_ms_per_sentence: float
 
@@ -461,206 +463,25 @@ class RunResults:
                                                license_name=self.dataset.license_name,
                                                license_link=self.dataset.license_link)
 
-    def record_evaluation(self, evaluation: DatasetEvaluation) -> None:
-        """Add ``evaluation``, replacing an earlier one of the same variant on the same dataset split."""
-        self.evaluations = [e for e in self.evaluations if not e.same_target(evaluation)] + [evaluation]
+    def with_evaluation(self, evaluation: DatasetEvaluation) -> RunResults:
+        """These results with ``evaluation`` added, replacing an earlier one of the same variant on the same
+        dataset split."""
+        kept = [e for e in self.evaluations if not e.same_target(evaluation)]
+        return dataclasses.replace(self, evaluations=[*kept, evaluation])
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResults:
-        """Typed results from JSON values (a version 1 results.json is migrated first)."""
+    def from_dict(cls, data: dict[str, Any], file: str = RESULTS_FILE) -> RunResults:
+        """Typed results from the JSON values of ``file`` (named in errors), of this schema version only."""
         if not isinstance(data, dict):
-            raise ResultsError(f"results.json must hold a JSON object, found {type(data).__name__}")
+            raise ResultsError(f"{file} must hold a JSON object, found {type(data).__name__}")
         version = data.get("schema_version", 1)
-        if version == 1:
-            data = migrate_v1(data)
-        elif version != SCHEMA_VERSION:
-            raise ResultsError(f"results.json has schema_version {version!r}; this hubtools reads versions 1 and "
-                               f"{SCHEMA_VERSION}: upgrade nerhub, or run the recipe again with this version")
+        if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION:
+            raise ResultsError(f"{file}: written by an older nerhub (schema_version {version}, this one reads "
+                               f"{SCHEMA_VERSION}); run the recipe again to write it anew")
+        if version != SCHEMA_VERSION:
+            raise ResultsError(f"{file} has schema_version {version!r}; this nerhub reads version {SCHEMA_VERSION}: "
+                               "upgrade nerhub, or run the recipe again with this version")
         return from_dict(cls, data, "results")
-
-
-def to_dict(obj: Any) -> Any:
-    """JSON values of a dataclass tree (dataclasses become dicts; None values are kept)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return obj
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", str(hint))
-
-
-def _convert(hint: Any, value: Any, path: str) -> Any:
-    """``value`` as the type ``hint``, recursively; ResultsError naming ``path`` when it does not fit."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise ResultsError(f"results.json: {path} is null, expected {hint}")
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return _convert(option, value, path)
-            except ResultsError as err:
-                errors.append(str(err))
-        raise ResultsError(errors[0] if len(errors) == 1 else f"results.json: {path} = {value!r} is not {hint}")
-    if value is None:
-        raise ResultsError(f"results.json: {path} is missing or null, expected {_type_name(hint)}")
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ResultsError(f"results.json: {path} must be a list, found {type(value).__name__}")
-        (item,) = typing.get_args(hint)
-        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ResultsError(f"results.json: {path} must be an object, found {type(value).__name__}")
-        _, item = typing.get_args(hint)
-        return {str(k): _convert(item, v, f"{path}.{k}") for k, v in value.items()}
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint in (str, bool) and isinstance(value, hint):
-        return value
-    raise ResultsError(f"results.json: {path} = {value!r} is not {_type_name(hint)}")
-
-
-def from_dict(cls: type[T], data: Any, path: str) -> T:
-    """A dataclass ``cls`` from a JSON object; unknown and missing keys raise ResultsError naming the path."""
-    if not isinstance(data, dict):
-        raise ResultsError(f"results.json: {path} must be an object, found {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ResultsError(f"results.json: {path} has unknown key(s) {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, spec in fields.items():
-        if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{path}.{name}")
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise ResultsError(f"results.json: {path}.{name} is missing")
-    return cls(**kwargs)
-
-
-def _split_build(build: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 ``dataset.build`` without the copies of the dataset's own fields it used to carry."""
-    known = {f.name for f in dataclasses.fields(BuildRecord)}
-    return {k: v for k, v in build.items() if k in known}
-
-
-def _variant_v1(name: str, entry: dict[str, Any], unit: str) -> dict[str, Any]:
-    status = str(entry.get("status", "failed"))
-    passed = status in ("passed", "ok")
-    file = str(entry.get("file", ""))
-    return {"name": name, "file": file if file.startswith("onnx/") else f"onnx/{file}",
-            "status": "passed" if passed else "failed",
-            "reason": None if passed else status.removeprefix("failed: "),
-            "size_mb": entry.get("size_mb", 0.0), "f1": entry.get("f1"),
-            "agreement": entry.get("sentence_agreement", entry.get("word_agreement")),
-            "max_abs_logit_diff": entry.get("max_abs_logit_diff"),
-            "num_sentences": entry.get("num_sentences", entry.get("sentences"))}
-
-
-def _export_v1(export: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
-    spanmarker = export.get("library") == "hubtools.families.span_marker"
-    unit = "sentence" if spanmarker else "word"
-    variants = [_variant_v1(name, entry, unit) for name, entry in export.items()
-                if isinstance(entry, dict) and "status" in entry]
-    reference = export.get("pytorch") or {}
-    first = next((e for e in export.values() if isinstance(e, dict) and "f1_pytorch" in e), {})
-    bench = export.get("benchmark")
-    settings = {k: export[k] for k in ("instruction_set", "optimize_level", "gelu_approximation",
-                                       "split_attention", "per_channel") if k in export}
-    return {
-        "exporter": "span-marker-onnx" if spanmarker else "optimum-onnx" if reference else "rnn-onnx",
-        "agreement_unit": unit, "variants": variants, "settings": settings,
-        "reference": {"file": reference.get("file") or "model/model.safetensors",
-                      "f1": reference.get("f1", first.get("f1_pytorch", test.get("f1"))),
-                      "size_mb": reference.get("size_mb", 0.0),
-                      "num_sentences": reference.get("num_sentences", test.get("num_sentences")),
-                      "num_words": reference.get("num_words", test.get("num_words"))},
-        "benchmark": None if not bench else {
-            "machine": bench["machine"], "device": bench.get("device", "cpu"),
-            "num_sentences": bench.get("sentences", bench.get("num_sentences")),
-            "num_words": bench.get("words", 0), "batch_size": bench.get("batch_size", 32),
-            "note": bench.get("note"),
-            "rows": [{k: r.get(k) for k in ("variant", "threads", "latency_p50_ms", "latency_p95_ms",
-                                             "throughput_words_s", "size_mb", "peak_rss_mb")}
-                     for r in bench.get("rows", [])]},
-    }
-
-
-def _model_v1(model: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    spanmarker = model.get("library_name") == "span-marker"
-    family = "span-marker" if spanmarker else (
-        "rnn-tagger" if model.get("architecture", "").startswith("RnnTagger") else "token-classification")
-    scratch = config.get("model", {}).get("from_scratch") if model.get("from_scratch") else None
-    known = {f.name for f in dataclasses.fields(ModelResult)}
-    out = {k: v for k, v in model.items() if k in known and k not in ("from_scratch", "family")}
-    return {**out, "family": family, "from_scratch": scratch, "remote_code": family == "rnn-tagger",
-            "stride": None if spanmarker else model.get("stride")}
-
-
-def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 results.json (before ``schema_version``) in the version 2 shape."""
-    try:
-        config = data.get("config") or {}
-        test = dict(data["test"])
-        dataset = {k: v for k, v in data["dataset"].items() if k != "build"}
-        dataset["build"] = _split_build(data["dataset"].get("build") or {})
-        dataset["build"].setdefault("steps", [])
-        dataset["build"].setdefault("split_method", "not recorded")
-        if config.get("data", {}).get("filters"):
-            dataset["build"]["filters"] = config["data"]["filters"]
-        publish = {k: v for k, v in (config.get("publish") or {}).items()
-                   if k in {f.name for f in dataclasses.fields(PublishConfig)}}
-        training = dict(config.get("training") or {})
-        training.update(training.pop("extra", None) or {})
-        extra_scores = {}
-        if "test_io" in data:
-            extra_scores["io"] = {"definition": "entities as maximal runs of one type (Few-NERD's scoring)",
-                                  "values": data["test_io"]}
-        if "test_legacy" in data:
-            legacy = data["test_legacy"]
-            extra_scores["legacy"] = {"definition": legacy.get("definition", "legacy metric"),
-                                      "values": {"per_class_mean": legacy["per_class_mean"]}}
-        distillation = data.get("distillation")
-        if distillation is not None:
-            distillation = dict(distillation)
-            if "transfer" in distillation:
-                transfer = dict(distillation["transfer"])
-                distillation["transfer"] = {"sentences": transfer.pop("sentences"),
-                                            "words": transfer.pop("words"), "spec": transfer}
-        return {
-            "schema_version": SCHEMA_VERSION, "recipe": data["recipe"], "system": data.get("system"),
-            "command": data["command"], "created": data["created"], "config": config, "publish": publish,
-            "dataset": dataset, "model": _model_v1(data["model"], config),
-            "training": {"hyperparameters": {k: v for k, v in training.items() if v is not None},
-                         "history": data.get("history", [])},
-            "test": {**test, "per_type": data.get("per_type", {}), "confusion": data["confusion"]},
-            "timings": {k: v for k, v in data["timings"].items()
-                        if k in {f.name for f in dataclasses.fields(Timings)}},
-            "environment": {"bf16": False, **data["environment"]}, "versions": data.get("versions", {}),
-            "export": _export_v1(data["export"], test) if data.get("export") else None,
-            "extra_scores": extra_scores, "span_lengths": data.get("spanmarker"), "distillation": distillation,
-            "card_sections": (data.get("card") or {}).get("extra_sections") or [],
-        }
-    except (KeyError, TypeError, AttributeError) as err:
-        raise ResultsError(f"results.json has no schema_version and is not a complete version 1 file "
-                           f"({type(err).__name__}: {err}); run the recipe again to write a new one") from None

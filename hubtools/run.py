@@ -3,8 +3,9 @@
 Stages write into ``OUTPUT_DIR.partial`` (kept across crashes so that training resumes from its last
 checkpoint) and :meth:`RunFolder.finalize` renames it to ``OUTPUT_DIR`` once every stage has finished: a
 crashed run never leaves a folder that looks complete. Single files are written to a temporary name and
-renamed, so a reader never sees half a file. :func:`write_results` is the one writer of results.json and
-:func:`read_results` its reader (typed :class:`~hubtools.results.RunResults`).
+renamed, so a reader never sees half a file. :func:`write_results` is the one writer of results.json, called by
+:meth:`RunFolder.finalize` (a recipe's run, once) and :func:`update_results` (a later stage adding its section
+to a finished run); :func:`read_results` is its reader (typed :class:`~hubtools.results.RunResults`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,12 @@ from typing import Any
 import pyarrow as pa
 from datasets import DatasetDict
 
+from hubtools.console import quiet
 from hubtools.credentials import command_without_secrets
 from hubtools.errors import ResultsError, UsageError
-from hubtools.results import RunResults
+from hubtools.results import RESULTS_FILE, RunResults
 
 logger = logging.getLogger("hubtools")
-RESULTS_FILE = "results.json"
 PACKAGES = ("hubtools", "nerhub", "transformers", "torch", "datasets", "accelerate", "tokenizers", "evaluate",
             "seqeval", "huggingface_hub", "optimum", "optimum-onnx", "onnxruntime", "onnx", "span-marker",
             "safetensors", "numpy", "pyarrow")
@@ -51,6 +53,23 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def swap_folder(staging: Path, target: Path) -> None:
+    """Put the complete folder ``staging`` in place of ``target`` by renames: an existing ``target`` is moved
+    aside first (and back when the second rename fails), then removed once ``staging`` is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -311,8 +330,6 @@ class RunFolder:
 
     def save_dataset(self, dsd: DatasetDict) -> dict[str, str]:
         """Write each split as ``dataset/<split>.parquet`` (ClassLabel names kept in the schema)."""
-        from hubtools.console import quiet
-
         self.dataset_dir.mkdir(parents=True, exist_ok=True)
         files = {}
         for split, ds in dsd.items():
@@ -324,29 +341,24 @@ class RunFolder:
             files[split] = target.name
         return files
 
-    def write_results(self, results: RunResults) -> None:
-        """Write the staged folder's results.json."""
-        write_results(self.path, results)
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since this run folder object was made (the run's total time)."""
+        return round(time.time() - self.started, 2)
 
     def finalize(self, results: RunResults, keep_checkpoints: bool = False) -> Path:
-        """Record the total time, then publish the staging folder as ``output_dir``; an earlier finished run
-        there (``overwrite``) is moved aside first and removed once the new one is in place."""
-        results.timings.total_s = round(time.time() - self.started, 2)
-        self.write_results(results)
+        """Write ``results`` as the run's results.json, then publish the staging folder as ``output_dir``; an
+        earlier finished run there (``overwrite``) is moved aside first and removed once the new one is in place
+        (:func:`swap_folder`)."""
+        write_results(self.path, results)
         if not keep_checkpoints:
             shutil.rmtree(self.checkpoints_dir, ignore_errors=True)
         shutil.rmtree(self.path / "init", ignore_errors=True)
         (self.path / FINGERPRINT_FILE).unlink(missing_ok=True)
         self.check_output()
-        old = None
-        if self.final.exists():
-            old = self.final.with_name(f"{self.final.name}.old-{os.getpid()}")
-            os.replace(self.final, old)
-        os.replace(self.path, self.final)
+        swap_folder(self.path, self.final)
         (self.final / LOCK_FILE).unlink(missing_ok=True)
         self.release()
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
         return self.final
 
 
@@ -370,6 +382,14 @@ def write_results(run_dir: str | Path, results: RunResults) -> None:
     write_json(Path(run_dir) / RESULTS_FILE, results.to_dict())
 
 
+def update_results(run_dir: str | Path, change: Callable[[RunResults], RunResults]) -> RunResults:
+    """Rewrite a finished run's results.json as ``change`` makes it from what it holds: a later stage adding its
+    section (``hubtools export``, ``hubtools evaluate``)."""
+    results = change(read_results(run_dir))
+    write_results(run_dir, results)
+    return results
+
+
 def read_results(run_dir: str | Path) -> RunResults:
     """The typed results of a run folder, with an error saying what to do when it is not one."""
     path = Path(run_dir) / RESULTS_FILE
@@ -379,7 +399,7 @@ def read_results(run_dir: str | Path) -> RunResults:
         data = read_json(path)
     except ValueError as err:
         raise ResultsError(f"{path}: not valid JSON ({err}); run the recipe again") from None
-    return RunResults.from_dict(data)
+    return RunResults.from_dict(data, str(path))
 
 
 def write_comparison(path: str | Path, runs: dict[str, str | Path], recipe: str) -> dict:

@@ -21,6 +21,7 @@ from huggingface_hub import SpaceCardData
 from hubtools.cards.render import default_templates
 from hubtools.errors import UsageError
 from hubtools.results import RunResults, VariantReport
+from hubtools.units import megabytes
 
 HUB_ENDPOINT = "https://huggingface.co"
 # Transformers.js, one build with ONNX Runtime Web inside; the wasm files come from jsdelivr's onnxruntime-web of
@@ -52,7 +53,7 @@ def demo_variant(results: RunResults) -> VariantReport:
                          f"RUN`); this run is a {model.library_name} model"
                          + ("" if export and export.passed else " without one"))
     int8 = [v for v in export.passed if "int8" in v.name]
-    return min(int8 or export.passed, key=lambda v: v.size_mb)
+    return min(int8 or export.passed, key=lambda v: v.size_bytes)
 
 
 def pipeline_options(file_name: str) -> dict[str, str]:
@@ -103,6 +104,7 @@ def environment() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html", "html.j2"]), keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = lambda value, digits=4: f"{value:.{digits}f}"
+    env.filters["mb"] = megabytes
     return env
 
 

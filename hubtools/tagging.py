@@ -28,12 +28,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubtools.cards.rules import is_repo_id
 from hubtools.config import DataConfig, data_section
 from hubtools.data.build import load_validated
 from hubtools.data.loading import LoadReport
 from hubtools.errors import DataError, UsageError, one_line, user_error
 from hubtools.families import family, family_of_config
+from hubtools.hub_ids import is_repo_id
 from hubtools.paths import looks_like_path, portable
 from hubtools.remote_code import code_note
 from hubtools.results import RunResults

@@ -64,6 +64,7 @@ from hubtools.families.token_classification.onnx_graph import rewrite_for_cpu
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.run import machine_description
 from hubtools.tokenization import merge_word_predictions, tokenize_dataset
+from hubtools.units import file_bytes, megabytes
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -344,10 +345,10 @@ def main() -> None:
         print(f"tagging all {len(scored)} test sentences as hubtools predict does (tokenize, batches of 32, words), "
               f"1 thread: pytorch {tagged['pytorch']:.0f} words/s, onnx_int8 {tagged['onnx_int8']:.0f} words/s "
               f"(x{tagged['onnx_int8'] / tagged['pytorch']:.2f})")
-        fp32_mb = files["onnx fp32"].stat().st_size / 2**20
+        fp32 = file_bytes(files["onnx fp32"])
         for name in ("stock int8", "+ dynamic int8", "+ split attention", OURS):
-            size = files[name].stat().st_size / 2**20
-            print(f"size  {name:<18} {size:6.1f} MB = {size / fp32_mb:5.1%} of fp32 ONNX ({fp32_mb:.1f} MB)")
+            size = file_bytes(files[name])
+            print(f"size  {name:<18} {megabytes(size):>6} MB = {size / fp32:5.1%} of fp32 ONNX ({megabytes(fp32)} MB)")
         reference = f1(*forwards["pytorch fp32"])
         for name in ("onnx fp32", "stock int8", "+ graph fusion", "+ dynamic int8", "+ int8 embeddings",
                      "+ split attention", OURS):

@@ -21,7 +21,7 @@ from pathlib import Path
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from hubtools.errors import ExportError, run_reporting_errors
-from hubtools.export.base import AcceptancePolicy, VariantScores, export_config
+from hubtools.export.base import AcceptancePolicy, ScoredModel, VariantScores, export_config
 from hubtools.export.inference import feature_logits, ort_forward, ort_session, torch_forward
 from hubtools.families.token_classification.decode import FP32_FILE
 from hubtools.families.token_classification.verify import WordReference
@@ -75,7 +75,8 @@ def check_on_device(run_dir: Path, results: RunResults, device: str) -> DeviceCh
     model = AutoModelForTokenClassification.from_pretrained(model_dir)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     forward, inputs = torch_forward(model, device)
-    reference = WordReference.build(run_dir, results, names, AutoTokenizer.from_pretrained(model_dir), forward, inputs)
+    reference = WordReference.build(run_dir, ScoredModel(results.model, results.test), names,
+                                    AutoTokenizer.from_pretrained(model_dir), forward, inputs)
     AcceptancePolicy.from_config(export_config(results), "word").check_reference(reference.model, results.test.f1,
                                                                                model_dir)
     start = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 import onnx
 import torch
 
+from hubtools.export.base import ScoredModel
 from hubtools.export.timing import fastest_ms
 from hubtools.export.words import load_test_split
 from hubtools.families.span_marker.decode import gold_tags, tags_to_spans
@@ -40,6 +41,7 @@ from hubtools.families.span_marker.onnx_export import (
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.families.span_marker.onnx_verify import entity_f1, verify_spanmarker_onnx
 from hubtools.run import machine_description, read_results
+from hubtools.units import file_bytes, megabytes
 
 LAYER = re.compile(r"/layer\.(\d+)/")
 
@@ -74,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_saved_spanmarker(args.run_dir / "model").eval()
-    test = load_test_split(args.run_dir, read_results(args.run_dir))
+    results = read_results(args.run_dir)
+    test = load_test_split(args.run_dir, ScoredModel(results.model, results.test))
     if args.sentences:
         test = test.select(range(min(args.sentences, len(test))))
     sentences = list(test["tokens"])
@@ -118,8 +121,8 @@ def main() -> None:
         print(f"## end-to-end predict at batch 1: mean over {len(timed)} sentences of the fastest of {args.rounds} "
               "rounds (the variants taking turns)")
         for label, ms in latency.items():
-            size = runners[label].path.stat().st_size / 2**20
-            print(f"{label:<44} {ms:7.2f} ms  x{latency['fp32'] / ms:.2f} vs fp32 ONNX  {size:6.1f} MB")
+            size = megabytes(file_bytes(runners[label].path))
+            print(f"{label:<44} {ms:7.2f} ms  x{latency['fp32'] / ms:.2f} vs fp32 ONNX  {size:>6} MB")
 
 
 if __name__ == "__main__":

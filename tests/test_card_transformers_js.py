@@ -18,17 +18,18 @@ from hubtools.results import ExportResult, ExportSettings, ReferenceModel, Varia
 PARTIAL = "_model_transformers_js.md.j2"
 # this checkout's cards/ first: an editable install of another checkout maps hubtools.cards.templates there
 CARDS = Path(__file__).resolve().parents[1] / "cards"
-FILES = {"onnx": ("model.onnx", 2.0), "onnx_int8": ("model_quantized.onnx", 1.2),
-         "onnx_int8_embeddings": ("model_quantized_embeddings.onnx", 0.5)}
+FILES = {"onnx": ("model.onnx", 2_000_000), "onnx_int8": ("model_quantized.onnx", 1_200_000),
+         "onnx_int8_embeddings": ("model_quantized_embeddings.onnx", 500_000)}
 
 
 def export(failed: tuple[str, ...] = (), split_attention: bool | None = True) -> ExportResult:
     variants = [VariantReport(name=name, file=f"onnx/{file}", status="failed" if name in failed else "passed",
-                              size_mb=size, f1=0.5, agreement=1.0, max_abs_logit_diff=0.0,
+                              size_bytes=size, f1=0.5, agreement=1.0, max_abs_logit_diff=0.0,
                               reason="F1 dropped" if name in failed else None)
                 for name, (file, size) in FILES.items()]
     return ExportResult(exporter="optimum", agreement_unit="word",
-                        reference=ReferenceModel(file="model", f1=0.5, size_mb=2.0, num_sentences=1, num_words=1),
+                        reference=ReferenceModel(file="model", f1=0.5, size_bytes=2_000_000, num_sentences=1,
+                                                 num_words=1),
                         variants=variants, settings=ExportSettings(split_attention=split_attention))
 
 

@@ -84,7 +84,8 @@ def test_model_card_metadata_is_the_run_s(run: Path, results: RunResults) -> Non
     history = results.training.history
     assert f"| 4.0 | {history[3].step} | {history[3].training_loss:.4f} | {history[3].validation_loss:.4f} |" in text
     onnx = results.export.variant("onnx_int8")
-    assert f"| {onnx.f1:.4f} | {onnx.agreement:.4f} | {onnx.max_abs_logit_diff:.6f} | {onnx.size_mb:.1f} |" in text
+    assert (f"| {onnx.f1:.4f} | {onnx.agreement:.4f} | {onnx.max_abs_logit_diff:.6f} | {onnx.size_bytes / 1e6:.1f} |"
+            in text)
     row = results.test.per_type["Revenues"]
     assert f"| Revenues | {row.precision:.4f} | {row.recall:.4f} | {row.f1:.4f} | {row.support} |" in text
 

@@ -30,8 +30,9 @@ def test_record_problems_name_device_precision_and_export() -> None:
     results.environment.device, results.environment.fp16 = "cuda:0", True
     results.export = ExportResult(
         exporter="optimum-onnx", agreement_unit="word",
-        reference=ReferenceModel(file="model/model.safetensors", f1=0.9, size_mb=1.0, num_sentences=1, num_words=1),
-        variants=[VariantReport(name="onnx", file="onnx/model.onnx", status="failed", size_mb=1.0,
+        reference=ReferenceModel(file="model/model.safetensors", f1=0.9, size_bytes=1_000_000, num_sentences=1,
+                                 num_words=1),
+        variants=[VariantReport(name="onnx", file="onnx/model.onnx", status="failed", size_bytes=1_000_000,
                                 reason="agreement 0.9 < 0.999")])
     assert checker.record_problems(results, "cuda", "fp16") == [
         "the fp32 ONNX variant failed the export's verification: agreement 0.9 < 0.999"]

@@ -139,7 +139,7 @@ def test_distilled_student_learns_and_results_compare_three_models(distilled, tm
     rows = {row.model: row for row in dist.comparison}
     assert set(rows) == {"teacher", "student (distilled)", "student (alone)"}
     for row in rows.values():
-        assert 0 < row.f1 <= 1 and row.parameters > 0 and row.size_mb > 0 and row.words_per_second > 0
+        assert 0 < row.f1 <= 1 and row.parameters > 0 and row.size_bytes > 0 and row.words_per_second > 0
     assert rows["student (distilled)"].parameters < rows["teacher"].parameters
     # the table scores the run's own model the same way the run's test evaluation does
     assert rows["student (distilled)"].f1 == pytest.approx(results.test.f1, abs=1e-9)

@@ -21,7 +21,7 @@ from test_publish_e2e import hubtools_push
 from hubtools.cards.rules import front_matter, readme_problems
 from hubtools.data.generate import generate_finer
 from hubtools.metrics import ids_to_tags
-from hubtools.results import to_dict
+from hubtools.results_json import to_dict
 from hubtools.run import read_results
 
 pytestmark = pytest.mark.slow

@@ -112,9 +112,9 @@ def test_results_without_evaluations_still_load_and_record_replaces_the_same_tar
     data = results.to_dict()
     del data["evaluations"]  # a results.json written before cross-dataset evaluation
     assert RunResults.from_dict(data).evaluations == []
-    results.record_evaluation(evaluation(f1=0.1))
-    results.record_evaluation(evaluation("onnx_int8", f1=0.2))
-    results.record_evaluation(evaluation(f1=0.3))  # the same dataset, split and variant again: replaces
+    results = results.with_evaluation(evaluation(f1=0.1))
+    results = results.with_evaluation(evaluation("onnx_int8", f1=0.2))
+    results = results.with_evaluation(evaluation(f1=0.3))  # the same dataset, split and variant again: replaces
     assert [(e.variant, e.scores.f1) for e in results.evaluations] == [("onnx_int8", 0.2), ("pytorch", 0.3)]
     write_results(tmp_path, results)
     assert read_results(tmp_path) == results

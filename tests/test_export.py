@@ -23,6 +23,7 @@ from hubtools.families.token_classification import export as optimum_onnx
 from hubtools.families.token_classification.export import OptimumExporter, detect_instruction_set
 from hubtools.families.token_classification.model import build_from_scratch
 from hubtools.families.token_classification.options import TokenClassificationModelOptions
+from hubtools.results import SCHEMA_VERSION
 from hubtools.run import read_json, read_results, write_results
 from hubtools.tokenization import tokenize_dataset
 
@@ -130,7 +131,7 @@ def test_export_quantize_verify_and_load(run):
 
     export = export_run(run, ExportConfig(**FAST))
     onnx_dir = run / "onnx"
-    assert read_results(run).export == export and read_json(run / "results.json")["schema_version"] == 2
+    assert read_results(run).export == export and read_json(run / "results.json")["schema_version"] == SCHEMA_VERSION
     assert export.exporter == "optimum-onnx" and export.agreement_unit == "word"
     assert export.reference.f1 == pytest.approx(read_results(run).test.f1, abs=1e-6)
     for name, file in [("onnx", "model.onnx"), ("onnx_int8", "model_quantized.onnx"),
@@ -138,11 +139,11 @@ def test_export_quantize_verify_and_load(run):
         variant = export.variant(name)
         assert variant.status == "passed" and variant.reason is None, variant
         assert variant.file == f"onnx/{file}" and (onnx_dir / file).is_file()
-        assert variant.size_mb == pytest.approx((onnx_dir / file).stat().st_size / 1e6, abs=1e-3)  # MB, not MiB
+        assert variant.size_bytes == (onnx_dir / file).stat().st_size
         assert abs(variant.f1 - export.reference.f1) * 100 <= 0.5
     assert export.variant("onnx").agreement == 1.0
     assert export.variant("onnx").max_abs_logit_diff < 1e-3
-    sizes = [export.variant(n).size_mb for n in ("onnx", "onnx_int8", "onnx_int8_embeddings")]
+    sizes = [export.variant(n).size_bytes for n in ("onnx", "onnx_int8", "onnx_int8_embeddings")]
     assert sizes[0] > sizes[1] > sizes[2]
     assert export.smallest_passed.name == "onnx_int8_embeddings"
     assert export.settings.instruction_set in ("avx2", "avx512", "avx512_vnni", "arm64")
@@ -332,8 +333,8 @@ def test_reproduce_tolerance_comes_from_the_configuration(run):
 
 def test_benchmark_measures_each_variant_in_its_own_process(run):
     bench = export_run(run, ExportConfig(quantize_embeddings=False, benchmark_sentences=3)).benchmark
-    peak = {row.variant: row.peak_rss_mb for row in bench.rows}
-    size = {row.variant: row.size_mb for row in bench.rows}
+    peak = {row.variant: row.peak_rss_bytes for row in bench.rows}
+    size = {row.variant: row.size_bytes for row in bench.rows}
     assert set(peak) == {"pytorch", "onnx", "onnx_int8"}
     assert all(peak[v] > 0 and size[v] > 0 for v in peak)
     # an ONNX process never imports torch: its peak is its own, well below the PyTorch process's

@@ -11,7 +11,7 @@ import pytest
 from recipe_runs import ROOT, load_module
 
 from hubtools.data.generate_fewnerd import FEWNERD_COARSE_LABELS, FEWNERD_FINE_LABELS, generate_fewnerd, type_words
-from hubtools.data.loading import normalize
+from hubtools.data.normalize import normalize
 from hubtools.data.schemes import to_iob2, types_of
 from hubtools.data.validation import label_names_of
 from hubtools.families.token_classification.recipe import TokenClassificationRecipe

@@ -16,6 +16,7 @@ from recipe_runs import FINER_TEST_ARGS, ROOT, accelerate_launcher, recipe_env, 
 
 from hubtools.data.schemes import types_of
 from hubtools.evaluation import evaluate_run
+from hubtools.results import SCHEMA_VERSION
 from hubtools.run import read_results
 from hubtools.training.arguments import cpu_has_native_bf16
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def test_run_folder_contents(finer_run):
     assert not finer_run.with_name("run.partial").exists()
-    assert json.loads((finer_run / "results.json").read_text())["schema_version"] == 2
+    assert json.loads((finer_run / "results.json").read_text())["schema_version"] == SCHEMA_VERSION
     results = read_results(finer_run)
     dataset = results.dataset
     assert dataset.name == "finer-selected-4-labels"

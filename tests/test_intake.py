@@ -19,8 +19,10 @@ from hubtools.config import DataConfig
 from hubtools.config import data_section as data_config
 from hubtools.data.brat import load_brat_corpus, read_brat_document
 from hubtools.data.build import build_dataset, load_validated
+from hubtools.data.columns import read_column_file
 from hubtools.data.inspect import format_summary, summarize
-from hubtools.data.loading import LoadReport, load_local, normalize, read_column_file
+from hubtools.data.loading import LoadReport, load_local
+from hubtools.data.normalize import normalize
 from hubtools.data.schemes import invalid_tags, tag_problem
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ConfigError, DataError, run_reporting_errors

@@ -4,7 +4,9 @@ import pyarrow as pa
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Sequence, Value
 
-from hubtools.data.loading import detect_classlabel_scheme, load_local, normalize, read_conll
+from hubtools.data.columns import read_conll
+from hubtools.data.loading import load_local
+from hubtools.data.normalize import detect_classlabel_scheme, normalize
 from hubtools.data.validation import label_names_of, validate_dataset
 from hubtools.errors import DataError
 

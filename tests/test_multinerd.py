@@ -23,7 +23,7 @@ from hubtools.cli import main
 from hubtools.config import DataConfig, ExportConfig
 from hubtools.data.build import build_dataset
 from hubtools.data.generate_multinerd import MULTINERD_LABELS, generate_multinerd
-from hubtools.data.loading import normalize
+from hubtools.data.normalize import normalize
 from hubtools.families.span_marker.decode import spans_to_tags, tags_to_spans
 from hubtools.families.span_marker.model import load_saved_spanmarker
 from hubtools.families.span_marker.recipe import SpanMarkerRecipe
@@ -160,7 +160,7 @@ def test_onnx_parity_recorded(runs, system):
     fp32, int8 = export.variant("onnx"), export.variant("onnx_int8")
     assert fp32.passed and fp32.agreement >= 0.995 and fp32.max_abs_logit_diff < 1e-3
     assert fp32.f1 == pytest.approx(export.reference.f1)
-    assert int8.size_mb < fp32.size_mb
+    assert int8.size_bytes < fp32.size_bytes
     # the int8 graph (encoder linear layers only, per-channel weights) passes the F1 bound and is published
     assert int8.passed, int8.reason
     assert (runs / system / "onnx" / "model_quantized.onnx").is_file()

@@ -31,9 +31,6 @@ def finished_run(path: Path, marker: str = "old") -> Path:
 class _Results:
     """The part of RunResults that :meth:`RunFolder.finalize` touches."""
 
-    class timings:
-        total_s = 0.0
-
     def to_dict(self) -> dict:
         return {"schema_version": 2, "recipe": "ner", "marker": "new"}
 

@@ -86,7 +86,7 @@ def test_space_files(run: Path, results: RunResults) -> None:
     assert {"title", "emoji", "colorFrom", "colorTo"} <= set(meta)
 
     int8 = [v for v in results.export.passed if "int8" in v.name]
-    smallest = min(int8, key=lambda v: v.size_mb)
+    smallest = min(int8, key=lambda v: v.size_bytes)
     assert demo_variant(results) == smallest
     page = files["index.html"]
     config = page_config(page)

@@ -5,28 +5,19 @@ from :class:`~hubtools.results.RunResults`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from huggingface_hub import DatasetCardData, EvalResult, ModelCardData
 
+from hubtools.hub_ids import hub_dataset_id
 from hubtools.results import DatasetEvaluation, RunResults, TestScores
 
 TASK = "token-classification"
 TEST_METRICS = {"f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy"}
 SPLITS = ("train", "validation", "test")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
-LOCAL_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".conll", ".txt", ".csv", ".ann", ".iob", ".bio", ".tsv")
-
-
-def hub_dataset_id(source: str) -> str | None:
-    """``source`` when it reads as a Hub dataset id (not a generator or a path), else None."""
-    if source.startswith("generate:") or PurePosixPath(source).suffix in LOCAL_FILE_SUFFIXES:
-        return None
-    return source if _HUB_ID.match(source) else None
 
 
 def base_model(results: RunResults) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from hubtools.errors import CardError
+from hubtools.units import megabytes
 
 
 def default_templates() -> Path:
@@ -141,7 +142,7 @@ def environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
     env = _CardEnvironment(loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
                            undefined=_Missing, finalize=_no_none, autoescape=False,
                            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(number=_number, cell=_cell)
+    env.filters.update(number=_number, cell=_cell, mb=megabytes)
     return env
 
 

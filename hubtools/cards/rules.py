@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from hubtools.hub_ids import is_repo_id
+
 # https://huggingface.co/docs/hub/repositories-licenses (identifiers to use in a repo card)
 LICENSES = frozenset("""
 apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
@@ -52,15 +54,8 @@ image-feature-extraction video-text-to-text keypoint-detection visual-document-r
 SPACE_SDKS = frozenset({"gradio", "docker", "static", "streamlit"})
 SPACE_COLORS = frozenset({"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"})
 
-REPO_ID = re.compile(r"^(?:[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 REFUSED_MESSAGE = "Invalid metadata in README.md."
-
-
-def is_repo_id(value: Any) -> bool:
-    """``NAMESPACE/NAME`` or a canonical ``NAME`` (96 characters at most, no ``..`` or ``--``)."""
-    return (isinstance(value, str) and len(value) <= 96 and bool(REPO_ID.match(value)) and ".." not in value
-            and "--" not in value)
 
 
 def _strings(value: Any) -> list | None:

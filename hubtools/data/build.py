@@ -29,15 +29,8 @@ from hubtools.data.labels import (
     remap_types,
     select_types,
 )
-from hubtools.data.loading import (
-    LoadReport,
-    filter_rows,
-    load_hub,
-    load_local,
-    normalize,
-    read_labels_file,
-    strip_token_prefix,
-)
+from hubtools.data.loading import LoadReport, filter_rows, load_hub, load_local, read_labels_file
+from hubtools.data.normalize import normalize, strip_token_prefix
 from hubtools.data.schemes import SCHEMES, types_of
 from hubtools.data.split import build_selected_dataset, stratified_split
 from hubtools.data.validation import label_names_of, validate_dataset

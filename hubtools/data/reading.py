@@ -28,11 +28,6 @@ _WIDE_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
               codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
 
 
-def check_encoding(encoding: str) -> str:
-    """The codec's canonical name; ValueError for an unknown encoding."""
-    return codecs.lookup(encoding).name
-
-
 def _ascii_compatible(encoding: str) -> bool:
     try:
         return "\n".encode(encoding) == b"\n"

@@ -20,6 +20,7 @@ from hubtools.errors import DataError
 
 TOKENS = "tokens"
 TAGS = "ner_tags"
+DOCUMENT, SENTENCE = "document_id", "sentence_id"  # the document columns a split may carry (SpanMarker's names)
 
 
 def label_names_of(ds: Dataset, column: str = TAGS) -> list[str]:
@@ -194,7 +195,3 @@ def arrow_table(ds: Dataset) -> pa.Table:
     """The rows of ``ds`` as an Arrow table (a copy only when an indices mapping selects rows)."""
     return ds.data.table if ds._indices is None else ds.with_format("arrow")[:]
 
-
-def tags_as_arrow(ds: Dataset) -> pa.ListArray:
-    """The ``ner_tags`` column as one Arrow ListArray."""
-    return arrow_table(ds).column(TAGS).combine_chunks()

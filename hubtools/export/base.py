@@ -8,7 +8,8 @@ RNN taggers in :mod:`hubtools.families.rnn_tagger.export`): a family builds and 
 replaces it (:func:`swap_folder`) only when every variant has been verified, so a crash never leaves a half-written
 export; a variant the policy refuses is reported and its file removed (never published). Every tolerance is a field
 of ``ExportConfig`` read by :class:`AcceptancePolicy`; an option the exporter does not read is refused
-(:meth:`Exporter.check_options`). Sizes are MB (10^6 bytes); statuses are ``passed`` or ``failed`` with a reason.
+(:meth:`Exporter.check_options`). Sizes are bytes (:mod:`hubtools.units`); statuses are ``passed`` or ``failed``
+with a reason.
 """
 
 from __future__ import annotations
@@ -26,17 +27,30 @@ from hubtools.config import ExportConfig
 from hubtools.console import quiet
 from hubtools.errors import ConfigError, ExportError
 from hubtools.families import exporter_for
-from hubtools.results import Benchmark, ExportResult, ExportSettings, ReferenceModel, RunResults, VariantReport
-from hubtools.run import read_results, write_results
+from hubtools.results import (
+    Benchmark,
+    ExportResult,
+    ExportSettings,
+    ModelResult,
+    ReferenceModel,
+    RunResults,
+    TestScores,
+    VariantReport,
+)
+from hubtools.run import read_results, swap_folder, update_results
+from hubtools.units import file_bytes, megabytes
 
 logger = logging.getLogger("hubtools")
 
 LOSSLESS_VARIANT = "onnx"  # the fp32 graph: it must reproduce PyTorch's predictions, not only its F1
 
 
-def megabytes(*paths: Path) -> float:
-    """Total size of files in MB (10^6 bytes), rounded to 3 decimals."""
-    return round(sum(p.stat().st_size for p in paths) / 1e6, 3)
+@dataclass(frozen=True)
+class ScoredModel:
+    """What an export needs of a run: its model section and the test scores the saved model must reproduce."""
+
+    model: ModelResult
+    test: TestScores
 
 
 @dataclass(frozen=True)
@@ -91,20 +105,6 @@ class AcceptancePolicy:
         return None
 
 
-def swap_folder(staging: Path, target: Path) -> None:
-    """Put the complete folder ``staging`` in the place of ``target``: an existing ``target`` is moved aside, then
-    removed once ``staging`` has its name (and put back if the rename fails)."""
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
 
 # ExportConfig options the pipeline and the policy read for every exporter (the agreement minimum of its unit too).
 SHARED_OPTIONS = ("enabled", "max_f1_drop", "reproduce_tolerance", "benchmark", "benchmark_sentences")
@@ -116,16 +116,17 @@ class Exporter(ABC):
     A family implements :meth:`check` (fail before anything is written), :meth:`reference` (the PyTorch model on
     the test split), :meth:`build_variants`, :meth:`verify`, :meth:`benchmark` (through
     :mod:`hubtools.export.benchmark`) and :meth:`settings`, and declares in ``reads`` the ``ExportConfig`` options
-    it reads beyond :data:`SHARED_OPTIONS`; staging, the policy and the swap are :meth:`run`'s alone.
+    it reads beyond :data:`SHARED_OPTIONS`; staging, the policy and the swap are :meth:`run`'s alone;
+    ``scored`` is the run's model section and test scores.
     """
 
     name: ClassVar[str]
     agreement_unit: ClassVar[str] = "word"
     reads: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, run_dir: str | Path, results: RunResults, cfg: ExportConfig) -> None:
+    def __init__(self, run_dir: str | Path, scored: ScoredModel, cfg: ExportConfig) -> None:
         self.run_dir = Path(run_dir)
-        self.results = results
+        self.scored = scored
         self.cfg = cfg
         self.policy = AcceptancePolicy.from_config(cfg, self.agreement_unit)
 
@@ -201,7 +202,7 @@ class Exporter(ABC):
         scores = self.verify(name, path)
         reason = self.policy.reason_to_refuse(name, scores, reference.f1)
         report = VariantReport(name=name, file=f"onnx/{path.name}", status="failed" if reason else "passed",
-                               reason=reason, size_mb=megabytes(path), f1=round(scores.f1, 6),
+                               reason=reason, size_bytes=file_bytes(path), f1=round(scores.f1, 6),
                                agreement=round(scores.agreement, 6),
                                max_abs_logit_diff=round(scores.max_abs_logit_diff, 6),
                                num_sentences=scores.num_sentences)
@@ -209,8 +210,8 @@ class Exporter(ABC):
             logger.warning("export: variant %s refused and %s removed (not published): %s", name, path.name, reason)
             path.unlink()
         else:
-            logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %.1f MB", name, scores.f1, reference.f1,
-                        report.size_mb)
+            logger.info("export: %s verified: F1 %.4f (PyTorch %.4f), %s MB", name, scores.f1, reference.f1,
+                        megabytes(report.size_bytes))
         return report
 
 
@@ -230,7 +231,7 @@ def export_run(run_dir: str | Path, cfg: ExportConfig | None = None) -> ExportRe
     """Export a finished run folder with its family's exporter and record the result in its results.json;
     ``cfg`` defaults to the run's ``export`` configuration."""
     results = read_results(run_dir)
-    cfg = cfg or export_config(results)
-    results.export = exporter_for(results.model.family)(run_dir, results, cfg).run()
-    write_results(run_dir, results)
-    return results.export
+    scored = ScoredModel(results.model, results.test)
+    export = exporter_for(results.model.family)(run_dir, scored, cfg or export_config(results)).run()
+    update_results(run_dir, lambda recorded: dataclasses.replace(recorded, export=export))
+    return export

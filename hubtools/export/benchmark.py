@@ -25,17 +25,18 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from hubtools.config import ExportConfig
-from hubtools.export.base import megabytes
+from hubtools.export.base import ScoredModel
 from hubtools.export.inference import INPUT_NAMES
 from hubtools.export.timing import BATCH_SIZE, Predict, Workload, time_predict
 from hubtools.export.words import load_test_split
 from hubtools.plots import benchmark_bars
-from hubtools.results import Benchmark, BenchmarkRow, RunResults
+from hubtools.results import Benchmark, BenchmarkRow
 from hubtools.run import machine_description
 from hubtools.tokenization import tokenize_dataset
+from hubtools.units import file_bytes
 
 # What measures one variant (its name, its file or model folder): {"settings": [one row per thread setting],
-# "peak_rss_mb": the process's peak, where measured}.
+# "peak_rss_bytes": the process's peak, where measured}.
 Measure = Callable[[str, Path], dict]
 
 
@@ -44,9 +45,9 @@ def thread_settings(cfg: ExportConfig) -> list[int | None]:
     return [None] if cfg.device == "cuda" else sorted({1, os.cpu_count() or 1})
 
 
-def weights_megabytes(path: Path) -> float:
+def weights_bytes(path: Path) -> int:
     """Size of a variant: its ONNX file, or the safetensors files of a model folder."""
-    return megabytes(*(sorted(path.glob("*.safetensors")) if path.is_dir() else [path]))
+    return file_bytes(*(sorted(path.glob("*.safetensors")) if path.is_dir() else [path]))
 
 
 def benchmark_variants(run_dir: Path, variants: dict[str, Path], cfg: ExportConfig, measure: Measure,
@@ -58,20 +59,20 @@ def benchmark_variants(run_dir: Path, variants: dict[str, Path], cfg: ExportConf
     rows = []
     for name, path in todo.items():
         result = measure(name, path)
-        rows += [BenchmarkRow(variant=name, size_mb=weights_megabytes(path), peak_rss_mb=result.get("peak_rss_mb"),
+        rows += [BenchmarkRow(variant=name, size_bytes=weights_bytes(path), peak_rss_bytes=result.get("peak_rss_bytes"),
                               **row) for row in result["settings"]]
     benchmark_bars(rows, run_dir / "plots" / "benchmark.png", f"Inference benchmark ({cfg.device})")
     return Benchmark(machine=machine_description(), device=cfg.device, num_sentences=num_sentences,
                      num_words=num_words, batch_size=BATCH_SIZE, rows=rows, note=note)
 
 
-def benchmark_inputs(run_dir: Path, results: RunResults, sentences: int | None) -> dict:
+def benchmark_inputs(run_dir: Path, scored: ScoredModel, sentences: int | None) -> dict:
     """Tokenized feature rows of the first ``sentences`` test sentences, their word counts and pad id."""
-    test = load_test_split(run_dir, results)
+    test = load_test_split(run_dir, scored)
     if sentences:
         test = test.select(range(min(sentences, len(test))))
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
-    features = tokenize_dataset(test, tokenizer, results.model.max_length, results.model.stride or 0,
+    features = tokenize_dataset(test, tokenizer, scored.model.max_length, scored.model.stride or 0,
                                 desc="tokenize benchmark")
     words = [sum(w >= 0 for w in row) for row in features["word_index"]]
     rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
@@ -89,10 +90,10 @@ def run_worker(spec_path: Path, kind: str, path: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def benchmark_run(run_dir: str | Path, results: RunResults, variants: dict[str, Path], cfg: ExportConfig) -> Benchmark:
+def benchmark_run(run_dir: str | Path, scored: ScoredModel, variants: dict[str, Path], cfg: ExportConfig) -> Benchmark:
     """The benchmark of a word tagger: model calls on the tokenized test sentences, one process per variant."""
     run_dir = Path(run_dir)
-    inputs = benchmark_inputs(run_dir, results, cfg.benchmark_sentences)
+    inputs = benchmark_inputs(run_dir, scored, cfg.benchmark_sentences)
     note = "ONNX Runtime sessions with the options shown under How to use" if cfg.device == "cpu" else None
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "spec.json"

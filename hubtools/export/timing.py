@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hubtools.export.inference import length_sorted_batches
+from hubtools.units import KIB
 
 Predict = Callable[[Any], object]
 WARMUP = 3
@@ -82,15 +83,15 @@ def fastest_ms(calls: dict[str, Predict], items: Sequence[Any], rounds: int,
     return best
 
 
-def peak_rss_mb() -> float:
+def peak_rss_bytes() -> int:
     """This process's peak resident memory: VmHWM (reset by exec; ``ru_maxrss`` keeps the forking parent's
     peak on Linux), ``ru_maxrss`` where /proc is missing."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
+                return int(line.split()[1]) * KIB
     except OSError:
         pass
     import resource  # not on Windows
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * KIB

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from hubtools.export.inference import Forward, ort_forward, ort_session, pad_batch, torch_forward
-from hubtools.export.timing import Workload, peak_rss_mb, time_predict
+from hubtools.export.timing import Workload, peak_rss_bytes, time_predict
 from hubtools.remote_code import load_token_classifier
 
 
@@ -38,7 +38,7 @@ def measure(spec: dict, kind: str, path: str) -> dict:
         work = Workload.of(rows, [len(row["input_ids"]) for row in rows], spec["words"],
                            partial(pad_batch, names=names, pad_id=spec["pad_id"]))
         out.append({"threads": threads or "gpu", **time_predict(forward, work)})
-    return {"peak_rss_mb": peak_rss_mb(), "settings": out}
+    return {"peak_rss_bytes": peak_rss_bytes(), "settings": out}
 
 
 def main(argv: list[str]) -> None:

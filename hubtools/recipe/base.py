@@ -1,7 +1,7 @@
 """The recipe base class: the one stage sequence every model family runs.
 
-    load data -> build model -> featurize -> build trainer -> train -> evaluate -> save the model
-    -> results.json -> export -> cards -> publish the run folder
+    load data -> build model -> featurize -> build trainer -> train -> evaluate -> save the model, dataset
+    and plots -> export -> results (built once) -> cards -> results.json and the run folder published
 
 :meth:`Recipe.stages` is the sequence; a family subclass overrides steps (SpanMarker its model, trainer and
 evaluation; the RNN taggers their model, optimizer and an extra metric; a distilled student its features and
@@ -38,13 +38,14 @@ from transformers.trainer import TRAINING_ARGS_NAME
 import hubtools
 from hubtools import plots
 from hubtools.cards import render_cards
-from hubtools.cards.data import hub_dataset_id
 from hubtools.config import PublishConfig
 from hubtools.credentials import command_without_secrets, without_secrets
 from hubtools.data.build import build_dataset
 from hubtools.data.validation import arrow_table, label_names_of
 from hubtools.evaluation import Evaluation
+from hubtools.export.base import ScoredModel
 from hubtools.families import exporter_for, family
+from hubtools.hub_ids import hub_dataset_id
 from hubtools.metadata import card_metadata, derived_language, widget_sentences
 from hubtools.paths import portable, portable_command
 from hubtools.recipe.config import RecipeConfig, from_dict, load_config
@@ -54,6 +55,7 @@ from hubtools.results import (
     ExportResult,
     ModelResult,
     RunResults,
+    TestScores,
     Timings,
     TrainingResult,
 )
@@ -65,6 +67,7 @@ from hubtools.training.loop import (
     last_checkpoint,
     readable_progress,
 )
+from hubtools.units import parameter_count
 
 logger = logging.getLogger("hubtools")
 
@@ -213,22 +216,22 @@ class Recipe:
         self.say(f"data {data.section.name}: " + ", ".join(f"{s} {n:,}" for s, n in data.section.splits.items())
                  + f" sentences, {len(data.section.entity_types)} entity types")
         built = self.build_model(data)
-        self.say(f"model {type(built.model).__name__}, {sum(p.numel() for p in built.model.parameters()):,} "
+        self.say(f"model {type(built.model).__name__}, {parameter_count(built.model):,} "
                  f"parameters, windows of {built.max_length} sub-tokens")
         features = self.featurize(data, built)
         trained = self.train(readable_progress(self.build_trainer(built, features, data)))
         evaluation = self.evaluate(trained.trainer, data, features)
         if self.state.is_main_process:
             self.folder.clear_outputs()
-            evaluation.scores.split = data.scored_split
-            self.say(f"{data.scored_split} F1 {evaluation.scores.f1:.4f} on {evaluation.scores.num_words:,} words "
+            test = dataclasses.replace(evaluation.scores, split=data.scored_split)
+            self.say(f"{data.scored_split} F1 {test.f1:.4f} on {test.num_words:,} words "
                      f"(trained in {trained.seconds:.0f} s)")
             self.save(trained.trainer, built)
-            results = self.results(data, built, trained, features, evaluation)
-            self.write_run(results, data)
-            results.export = self.export(results)
-            if results.export is not None:
-                self.folder.write_results(results)
+            model = self.model_result(built, features)
+            training = self.training_result(trained.trainer, built, features)
+            self.write_run(data, training, test)
+            export = self.export(model, test)
+            results = self.results(data, built, trained, features, evaluation, model, training, test, export)
             render_cards(self.folder.path, results)
             self.say("cards model/README.md, dataset/README.md")
             self.folder.finalize(results)
@@ -265,23 +268,24 @@ class Recipe:
         language and license the configuration leaves open taken from the dataset's and encoder's cards."""
         started = time.time()
         splits, section = build_dataset(self.cfg.data)
-        self.complete_metadata(section)
-        return LoadedData(splits, section, round(time.time() - started, 2))
+        return LoadedData(splits, self.complete_metadata(section), round(time.time() - started, 2))
 
-    def complete_metadata(self, section: DatasetResult) -> None:
-        """``language`` and ``license`` of ``section`` from the Hub dataset's card and the encoder's card where
-        the ``data`` section does not give them (:mod:`hubtools.metadata`)."""
+    def complete_metadata(self, section: DatasetResult) -> DatasetResult:
+        """``section`` with the ``language`` and ``license`` that the ``data`` section does not give taken from
+        the Hub dataset's card and the encoder's card (:mod:`hubtools.metadata`)."""
         data, model = self.cfg.data, self.cfg.model
         if data.language and data.license:
-            return
+            return section
         source = card_metadata(data.source, "dataset") if hub_dataset_id(data.source) else {}
+        found: dict[str, Any] = {}
         if not data.language:
             encoder = card_metadata(model.name_or_path, "model") \
                 if model.name_or_path and model.from_scratch is None else {}
-            section.language = derived_language(source, encoder)
+            found["language"] = derived_language(source, encoder)
         if not data.license and isinstance(source.get("license"), str):
-            section.license = source["license"]
-            section.license_name, section.license_link = source.get("license_name"), source.get("license_link")
+            found.update(license=source["license"], license_name=source.get("license_name"),
+                         license_link=source.get("license_link"))
+        return dataclasses.replace(section, **found)
 
     def publish_section(self, data: LoadedData) -> PublishConfig:
         """``publish`` as the run records it: widget sentences from the scored split unless given (the license:
@@ -357,44 +361,48 @@ class Recipe:
         """Family sections of results.json (``RunResults`` field name -> value); none by default."""
         return {}
 
-    def export(self, results: RunResults) -> ExportResult | None:
+    def export(self, model: ModelResult, test: TestScores) -> ExportResult | None:
         """The export stage (skipped when ``export.enabled`` is false): the family's exporter."""
         if not self.cfg.export.enabled:
             return None
-        return exporter_for(results.model.family)(self.folder.path, results, self.cfg.export).run()
+        return exporter_for(model.family)(self.folder.path, ScoredModel(model, test), self.cfg.export).run()
 
     # ---- results and the run folder -------------------------------------------------------------------
 
+    def training_result(self, trainer: Trainer, built: BuiltModel, features: Features) -> TrainingResult:
+        """The ``training`` section: the hyperparameters and the per-epoch history."""
+        return TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history),
+                              validation_rows=features.validation_rows)
+
     def results(self, data: LoadedData, built: BuiltModel, trained: Trained, features: Features,
-                evaluation: Evaluation) -> RunResults:
-        """The run's typed results (main process)."""
+                evaluation: Evaluation, model: ModelResult, training: TrainingResult, test: TestScores,
+                export: ExportResult | None) -> RunResults:
+        """The run's typed results, from every section built (main process, once every stage has run)."""
         trainer = trained.trainer
         return RunResults(
             recipe=self.cfg.recipe, system=self.cfg.system, command=self.command,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=portable_values(without_secrets(self.cfg.to_dict())),
-            publish=self.publish_section(data), dataset=data.section, model=self.model_result(built, features),
-            training=TrainingResult(self.hyperparameters(trainer, built), epoch_history(trainer.state.log_history),
-                                    validation_rows=features.validation_rows),
-            test=evaluation.scores,
+            publish=self.publish_section(data), dataset=data.section, model=model, training=training, test=test,
             timings=Timings(dataset_s=data.seconds, train_s=trained.seconds, evaluate_s=evaluation.seconds,
-                            train_words_per_second=self.training_words_per_second(features, trained)),
+                            train_words_per_second=self.training_words_per_second(features, trained),
+                            total_s=self.folder.elapsed_s),
             environment=Environment(device=str(trainer.args.device), num_processes=self.state.num_processes,
                                     fp16=bool(trainer.args.fp16), bf16=bool(trainer.args.bf16),
                                     machine=machine_description()),
-            versions=library_versions(), **self.extra_results(data, built, features, evaluation, trainer))
+            versions=library_versions(), export=export,
+            **self.extra_results(data, built, features, evaluation, trainer))
 
-    def write_run(self, results: RunResults, data: LoadedData) -> None:
-        """Dataset parquet, plots and results.json of the trained run (main process)."""
-        folder, dataset = self.folder, results.dataset
+    def write_run(self, data: LoadedData, training: TrainingResult, test: TestScores) -> None:
+        """Dataset parquet and plots of the trained run (main process)."""
+        folder, dataset = self.folder, data.section
         folder.save_dataset(data.splits)
-        plots.training_curves(results.training.history, folder.plots_dir / "training_curves.png",
+        plots.training_curves(training.history, folder.plots_dir / "training_curves.png",
                               f"{self.cfg.recipe}: training curves")
-        plots.confusion_matrix(results.test.confusion, folder.plots_dir / "confusion_matrix.png")
+        plots.confusion_matrix(test.confusion, folder.plots_dir / "confusion_matrix.png")
         for target in (folder.plots_dir, folder.dataset_dir):
             plots.entity_distribution(dataset.entity_counts, target / "entity_distribution.png",
                                       f"{dataset.name}: entities per split")
-        folder.write_results(results)
 
     def seed(self) -> None:
         """Seed every random generator with ``training.seed`` (before a model is built)."""

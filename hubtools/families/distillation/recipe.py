@@ -80,6 +80,7 @@ from hubtools.results import (
     TransferReport,
 )
 from hubtools.run import RunFolder, read_results
+from hubtools.units import parameter_bytes, parameter_count
 
 logger = logging.getLogger("hubtools")
 
@@ -141,7 +142,7 @@ def sentence_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
 def score_words(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: Dataset,
                 label_names: Sequence[str], cfg: RecipeConfig, pool: Sequence[Dataset] = ()) -> ModelScore:
-    """Entity scores, size (MB) and speed of ``model`` on ``split``, its labels mapped to ``label_names`` by name.
+    """Entity scores, size and speed of ``model`` on ``split``, its labels mapped to ``label_names`` by name.
 
     Every model is read the same way (:func:`sentence_logits`: first sub-token of each word, document context
     from ``split`` and ``pool`` when the run reads it), so words/s (words scored, context read included)
@@ -154,8 +155,7 @@ def score_words(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spli
     scores = entity_scores(ids_to_tags(split["ner_tags"], label_names), ids_to_tags(predicted, label_names))
     num_words = sum(len(words) for words in split["tokens"])
     return ModelScore(f1=scores["f1"], precision=scores["precision"], recall=scores["recall"],
-                      parameters=int(sum(p.numel() for p in model.parameters())),
-                      size_mb=round(sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6, 3),
+                      parameters=parameter_count(model), size_bytes=parameter_bytes(model),
                       words_per_second=round(num_words / seconds, 1),
                       latency_ms_per_sentence=round(1000 * seconds / len(split), 3))
 

@@ -160,7 +160,7 @@ class RnnExporter(Exporter):
     def reference(self) -> ReferenceModel:
         model = RnnTaggerForTokenClassification.from_pretrained(self.model_dir).eval()
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        self.words = WordReference.build(self.run_dir, self.results, names,
+        self.words = WordReference.build(self.run_dir, self.scored, names,
                                          AutoTokenizer.from_pretrained(self.model_dir), *emissions_forward(model),
                                          decode=decoder(crf_parameters(model)))
         return self.words.model
@@ -172,7 +172,7 @@ class RnnExporter(Exporter):
         return self.words.verify(*ort_forward(ort_session(path, device=self.cfg.device)))
 
     def benchmark(self, variants: dict[str, Path]) -> Benchmark:
-        return benchmark_run(self.run_dir, self.results, variants, self.cfg)
+        return benchmark_run(self.run_dir, self.scored, variants, self.cfg)
 
     def settings(self) -> ExportSettings:
         return ExportSettings(opset=OPSET)

@@ -15,6 +15,7 @@ the ``options`` section is :class:`~hubtools.families.rnn_tagger.options.RnnOpti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -45,6 +46,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         if cfg.system not in CELLS:
             raise ConfigError(f"system (the cell, --cell) must be one of {CELLS}, got {cfg.system!r}")
         super().__init__(cfg, command, **folder)
+        self.f1_not_kept: float | None = None  # the scored split's F1 of the weights the averaging did not keep
 
     def build_model(self, data: LoadedData) -> TaggerModel:
         """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
@@ -88,7 +90,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         """The scores of the scored split, and its F1 with the weights the averaging did not keep."""
         evaluation = super().evaluate(trainer, data, features)
         if trainer.averaging is not None:
-            trainer.averaging.test_f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
+            self.f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
         return evaluation
 
     def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
@@ -113,7 +115,8 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
         sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data, built, features)}}
         if trainer.averaging is not None:
-            sections.update(averaging=trainer.averaging, card_sections=["averaging"])
+            sections.update(averaging=dataclasses.replace(trainer.averaging, test_f1_not_kept=self.f1_not_kept),
+                            card_sections=["averaging"])
         return sections
 
 RECIPE = RnnTaggerRecipe

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from hubtools.errors import ExportError
-from hubtools.export.base import Exporter, VariantScores, megabytes
+from hubtools.export.base import Exporter, VariantScores
 from hubtools.export.benchmark import benchmark_in_process
 from hubtools.export.timing import BATCH_SIZE, Predict, Workload
 from hubtools.export.words import load_test_split
@@ -26,6 +26,7 @@ from hubtools.families.span_marker.onnx_export import export_spanmarker_onnx, qu
 from hubtools.families.span_marker.onnx_runtime import SpanMarkerOnnxRunner
 from hubtools.families.span_marker.onnx_verify import entity_f1, verify_spanmarker_onnx
 from hubtools.results import Benchmark, ExportSettings, ReferenceModel
+from hubtools.units import file_bytes
 
 
 class SpanMarkerExporter(Exporter):
@@ -39,7 +40,7 @@ class SpanMarkerExporter(Exporter):
         if not (self.model_dir / "config.json").is_file():
             raise ExportError(f"{self.model_dir}: no config.json; the run has no saved SpanMarker model")
         self.model = load_saved_spanmarker(self.model_dir).eval()
-        test = load_test_split(self.run_dir, self.results)
+        test = load_test_split(self.run_dir, self.scored)
         self.sentences = list(test["tokens"])
         self.gold = [tags_to_spans(tags) for tags in gold_tags(test)]
 
@@ -48,7 +49,7 @@ class SpanMarkerExporter(Exporter):
         f1 = entity_f1(self.torch_entities, self.gold)
         weights = sorted(self.model_dir.glob("*.safetensors"))
         return ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
-                              size_mb=megabytes(*weights), num_sentences=len(self.sentences),
+                              size_bytes=file_bytes(*weights), num_sentences=len(self.sentences),
                               num_words=sum(map(len, self.sentences)))
 
     def build_variants(self, out_dir: Path) -> dict[str, Path]:

@@ -24,6 +24,7 @@ from hubtools.paths import portable
 from hubtools.recipe.base import BuiltModel, Features, LoadedData, Recipe, Trained
 from hubtools.results import ModelResult, SpanLengthReport
 from hubtools.training.arguments import apply_environment
+from hubtools.units import parameter_count
 
 
 @dataclass
@@ -86,7 +87,7 @@ class SpanMarkerRecipe(Recipe):
         limits = spanmarker_limits(self.cfg.model, self.options)
         return ModelResult(
             family=self.family, library_name="span-marker", architecture=type(model).__name__,
-            model_type=model.config.model_type, num_parameters=int(sum(p.numel() for p in model.parameters())),
+            model_type=model.config.model_type, num_parameters=parameter_count(model),
             max_length=limits["model_max_length"], stride=None, base_model=self.cfg.model.base_model_id,
             from_scratch=self.cfg.model.scratch_values(), encoder=built.encoder,
             encoder_model_type=model.config.encoder["model_type"], entity_max_length=limits["entity_max_length"],

@@ -200,7 +200,7 @@ class OptimumExporter(Exporter):
         model = AutoModelForTokenClassification.from_pretrained(self.model_dir)
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         forward, inputs = torch_forward(model)
-        self.words = WordReference.build(self.run_dir, self.results, names,
+        self.words = WordReference.build(self.run_dir, self.scored, names,
                                          AutoTokenizer.from_pretrained(self.model_dir), forward, inputs)
         return self.words.model
 
@@ -211,7 +211,7 @@ class OptimumExporter(Exporter):
         return self.words.verify(*ort_forward(ort_session(path, device=self.cfg.device)))
 
     def benchmark(self, variants: dict[str, Path]) -> Benchmark:
-        return benchmark_run(self.run_dir, self.results, variants, self.cfg)
+        return benchmark_run(self.run_dir, self.scored, variants, self.cfg)
 
     def settings(self) -> ExportSettings:
         return ExportSettings(instruction_set=self.instruction_set, optimize_level=self.cfg.optimize_level,

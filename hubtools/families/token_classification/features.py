@@ -29,7 +29,7 @@ from datasets import Dataset, DatasetInfo, Features, Value
 from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
 
-from hubtools.data.loading import DOCUMENT, SENTENCE
+from hubtools.data.validation import DOCUMENT, SENTENCE
 from hubtools.tokenization import tokenize_dataset, tokenizer_fingerprint
 
 CONTEXT_COLUMNS = ("example_index", "context_left", "context_right")

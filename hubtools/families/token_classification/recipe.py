@@ -38,6 +38,7 @@ from hubtools.metrics import ids_to_tags, io_entity_scores
 from hubtools.recipe.base import BuiltModel, Features, LoadedData, Recipe
 from hubtools.results import MetricSet, ModelResult
 from hubtools.tokenization import tokenize_dataset
+from hubtools.units import parameter_count
 
 
 @dataclass
@@ -180,7 +181,7 @@ class TokenClassificationRecipe(Recipe):
         model, cfg = built.model, self.cfg.model
         return ModelResult(
             family=self.family, architecture=type(model).__name__, model_type=model.config.model_type,
-            num_parameters=int(sum(p.numel() for p in model.parameters())), max_length=built.max_length,
+            num_parameters=parameter_count(model), max_length=built.max_length,
             stride=cfg.stride, base_model=cfg.base_model_id, from_scratch=cfg.scratch_values(),
             vocab_size=getattr(model.config, "vocab_size", None),
             remote_code=bool(getattr(model.config, "auto_map", None)),

@@ -18,13 +18,14 @@ from datasets import Dataset
 
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
-from hubtools.export.base import VariantScores, megabytes
+from hubtools.export.base import ScoredModel, VariantScores
 from hubtools.export.inference import Forward, feature_logits
 from hubtools.export.words import load_test_split
 from hubtools.families.token_classification.decode import Decode, argmax, decoded_words, input_rows
 from hubtools.families.token_classification.features import tokenize_with_context
 from hubtools.metrics import entity_scores, ids_to_tags
-from hubtools.results import ReferenceModel, RunResults
+from hubtools.results import ReferenceModel
+from hubtools.units import file_bytes
 
 
 @dataclass
@@ -43,19 +44,19 @@ class WordReference:
     model: ReferenceModel
 
     @classmethod
-    def build(cls, run_dir: Path, results: RunResults, label_names: list[str], tokenizer, forward: Forward,
+    def build(cls, run_dir: Path, scored: ScoredModel, label_names: list[str], tokenizer, forward: Forward,
               input_names: list[str], decode: Decode = argmax) -> WordReference:
         """PyTorch outputs (``forward`` over padded batches of ``input_names``) on the test split; ExportError
         when the model's labels differ from the dataset's."""
-        test = load_test_split(run_dir, results)
+        test = load_test_split(run_dir, scored)
         gold_names = label_names_of(test)
         if sorted(label_names) != sorted(gold_names):
             raise ExportError(f"{run_dir / 'model'}/config.json: id2label {label_names} does not have the test "
                               f"split's labels {gold_names}")
         pool = [Dataset.from_parquet(str(p)) for p in sorted((run_dir / "dataset").glob("*.parquet"))
-                if p.stem != results.test.split] if results.model.document_context else []
-        features = tokenize_with_context(test, tokenizer, results.model.max_length, results.model.stride or 0,
-                                         results.model.document_context, desc="tokenize test", pool=pool)
+                if p.stem != scored.test.split] if scored.model.document_context else []
+        features = tokenize_with_context(test, tokenizer, scored.model.max_length, scored.model.stride or 0,
+                                         scored.model.document_context, desc="tokenize test", pool=pool)
         rows = input_rows(features)
         lengths = [len(t) for t in test["tokens"]]
         pad_id = tokenizer.pad_token_id or 0
@@ -65,7 +66,7 @@ class WordReference:
         f1 = entity_scores(gold_tags, ids_to_tags(words, label_names))["f1"]
         weights = sorted((run_dir / "model").glob("*.safetensors")) or sorted((run_dir / "model").glob("*.bin"))
         model = ReferenceModel(file=f"model/{weights[0].name}" if weights else "model", f1=round(f1, 6),
-                               size_mb=megabytes(*weights), num_sentences=len(lengths), num_words=int(sum(lengths)))
+                               size_bytes=file_bytes(*weights), num_sentences=len(lengths), num_words=int(sum(lengths)))
         return cls(features, rows, lengths, gold_tags, label_names, pad_id, logits, words, decode, model)
 
     def verify(self, forward: Forward, input_names: list[str]) -> VariantScores:
