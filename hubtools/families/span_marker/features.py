@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from datasets import Dataset
 
-from hubtools.data.loading import DOCUMENT, SENTENCE
+from hubtools.data.validation import DOCUMENT, SENTENCE
 
 
 def sentence_splits(splits: Mapping[str, Dataset]) -> dict[str, Dataset]:
