@@ -178,7 +178,7 @@ class Exporter(ABC):
         with quiet():
             self.check()
             reference = self.reference()
-        self.policy.check_reference(reference, self.results.test.f1, self.model_dir)
+        self.policy.check_reference(reference, self.scored.test.f1, self.model_dir)
         staging = self.run_dir / f".onnx.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
