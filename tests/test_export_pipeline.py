@@ -98,22 +98,16 @@ def untouched(run: Path) -> bool:
             and read_results(run).export is None)
 
 
-@pytest.mark.parametrize("option", [{"split_attention": False}, {"drop_padding": False}, {"device": "cuda"},
-                                    {"min_word_agreement": 0.5}])
-def test_span_marker_exporter_refuses_options_it_does_not_read(built, option, tmp_path):
-    run = Path(shutil.copytree(built("span-marker"), tmp_path / "run"))
+@pytest.mark.parametrize(("family", "exporter", "option"), [
+    *(("span-marker", "span-marker-onnx", option) for option in (
+        {"split_attention": False}, {"drop_padding": False}, {"device": "cuda"}, {"min_word_agreement": 0.5})),
+    *(("rnn-tagger", "rnn-onnx", option) for option in (
+        {"split_attention": False}, {"drop_padding": False}, {"quantize": False}, {"per_channel": False},
+        {"max_export_logit_diff": 0.1}))])
+def test_an_exporter_refuses_options_it_does_not_read(built, family, exporter, option, tmp_path):
+    run = Path(shutil.copytree(built(family), tmp_path / "run"))
     previous_export(run)
-    with pytest.raises(ConfigError, match=rf"^export\.{next(iter(option))}: not read by the span-marker-onnx"):
-        export_run(run, ExportConfig(**option))
-    assert untouched(run)
-
-
-@pytest.mark.parametrize("option", [{"split_attention": False}, {"drop_padding": False}, {"quantize": False},
-                                    {"per_channel": False}, {"max_export_logit_diff": 0.1}])
-def test_rnn_exporter_refuses_options_it_does_not_read(built, option, tmp_path):
-    run = Path(shutil.copytree(built("rnn-tagger"), tmp_path / "run"))
-    previous_export(run)
-    with pytest.raises(ConfigError, match=rf"^export\.{next(iter(option))}: not read by the rnn-onnx"):
+    with pytest.raises(ConfigError, match=rf"^export\.{next(iter(option))}: not read by the {exporter}"):
         export_run(run, ExportConfig(**option))
     assert untouched(run)
 
