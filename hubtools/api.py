@@ -118,11 +118,13 @@ class Run:
         if (texts is None) == (data is None):
             raise UsageError("predict: pass texts or data, one of them")
         variant = variant or self.variant
-        source = self.source(variant)
         if texts is not None:
             sentences, lines = text_sentences([texts] if isinstance(texts, str) else texts)
-            return list(text_rows(source.decoder(variant, batch_size), sentences, lines)) if lines else []
-        tagger = source.decoder(variant, batch_size)
+            if not lines:
+                return []
+        tagger = self.source(variant).decoder(variant, batch_size)
+        if texts is not None:
+            return list(text_rows(tagger, sentences, lines))
         cfg = data_config(data)
         splits = load_data(cfg)[0]
         return list(dataset_rows(tagger, splits, chosen_split(splits, split, cfg.source, default=None)))
