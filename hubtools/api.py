@@ -1,4 +1,5 @@
-"""nerhub as a library: a trained model to call (:class:`Run`) and a recipe to run (:func:`train`).
+"""nerhub as a library: a trained model to call (:class:`Run`); a recipe is run with ``hubtools.train``
+(:func:`hubtools.recipe.train.train`), which returns one.
 
     import hubtools
 
@@ -13,27 +14,24 @@
     run = hubtools.train("finer", preset="tiny")     # recipes/finer.py --preset tiny, in this process
 
 The ``hubtools`` command is a thin layer over these (its arguments and printing); errors are the one-line
-classes of :mod:`hubtools.errors`, their messages naming the command-line argument that takes the value.
+classes of :mod:`hubtools.errors`, their messages naming the command-line argument that takes the value. This module
+does not load torch or Accelerate (a model loads them when it is scored or tags).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hubtools.cards import check_cards, render_cards
-from hubtools.config import DataConfig, deep_merge, parse_overrides
+from hubtools.config import DataConfig
 from hubtools.errors import UsageError
 from hubtools.evaluation import evaluate_model, record_evaluation
 from hubtools.export.base import export_config, export_run
 from hubtools.prediction import dataset_rows, text_rows, text_sentences
 from hubtools.push import PushReport, Visibility, plan_files, publish_problems, push_run
-from hubtools.recipe.base import Recipe, command_line
-from hubtools.recipe.config import RecipeConfig
-from hubtools.recipe.scripts import default_config, recipe_module, recipe_parts, recipe_script
 from hubtools.results import DatasetEvaluation, ExportResult, RunResults
 from hubtools.run import read_results
 from hubtools.tagging import ModelSource, chosen_split, data_argument, load_data, resolve_model
@@ -183,49 +181,3 @@ def data_config(data: str | Path | DataConfig | None) -> DataConfig | None:
     if data is None or isinstance(data, DataConfig):
         return data
     return data_argument(str(data))
-
-
-def train(recipe: str | type[Recipe], config: str | Path | RecipeConfig | None = None, *, preset: str | None = None,
-          overrides: Sequence[str] = (), output_dir: str | Path | None = None, overwrite: bool = False,
-          restart: bool = False) -> Run:
-    """Run a recipe in this process and return its finished run folder (:meth:`Run.from_folder`).
-
-    ``recipe`` is a recipe script's name (``"finer"``: the class ``recipes/finer.py`` runs and, without
-    ``config``, its ``recipes/configs/finer.yaml``; a checkout of nerhub) or a
-    :class:`~hubtools.recipe.base.Recipe` class. ``config`` is a YAML file or a
-    :class:`~hubtools.config.RecipeConfig`; ``preset`` merges the file's ``NAME-PRESET.yaml`` over it
-    (``"tiny"``), ``overrides`` are ``section.key=value`` settings (a script's variant is its overrides, e.g.
-    ``system=B`` and the data keys ``recipes/multinerd.py`` adds), ``overwrite`` and ``restart`` are the
-    recipes' options. A run by name records the script command that does the same
-    (``python recipes/finer.py --preset tiny``) in results.json and its card; any other the command of this
-    process."""
-    if isinstance(recipe, str):
-        recipe_class, script = recipe_parts(recipe_module(recipe))[0], recipe_script(recipe)
-        config = default_config(recipe) if config is None else config
-    elif config is None:
-        raise UsageError(f"config: {recipe.__name__} needs a configuration (a YAML file or a RecipeConfig)")
-    else:
-        recipe_class, script = recipe, None
-    cfg = recipe_config(recipe_class, config, preset, overrides, output_dir)
-    command = None
-    if script is not None and not isinstance(config, RecipeConfig):
-        given = [] if Path(config) == default_config(recipe) else ["--config", str(config)]
-        command = command_line([str(script), *given, *(["--preset", preset] if preset else []),
-                                *(["--output-dir", str(output_dir)] if output_dir else []),
-                                *(["--overwrite"] if overwrite else []), *(["--restart"] if restart else []),
-                                *overrides])
-    return Run.from_folder(recipe_class(cfg, command, overwrite=overwrite, restart=restart).run())
-
-
-def recipe_config(recipe: type[Recipe], config: str | Path | RecipeConfig, preset: str | None = None,
-                  overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> RecipeConfig:
-    """The configuration :func:`train` runs: a YAML file read as the recipe scripts read it, or a RecipeConfig
-    with ``overrides`` applied (a preset is a file beside a YAML file, so it is refused with one)."""
-    if not isinstance(config, RecipeConfig):
-        return recipe.load_config(config, preset, list(overrides), str(output_dir) if output_dir else None)
-    if preset:
-        raise UsageError(f"preset {preset!r}: a preset merges NAME-{preset}.yaml beside a YAML configuration; "
-                         "this one is a RecipeConfig")
-    if overrides:
-        config = recipe.config_from_dict(deep_merge(config.to_dict(), parse_overrides(list(overrides))))
-    return dataclasses.replace(config, output_dir=str(output_dir)) if output_dir else config

@@ -22,6 +22,10 @@ from hubtools.config import PublishConfig
 from hubtools.errors import ResultsError
 from hubtools.results_json import from_dict, to_dict
 
+# what a run is scored and tagged with: its PyTorch weights or an exported ONNX file (the names the exporters
+# give them; `hubtools evaluate/predict --variant`)
+VARIANTS = ("pytorch", "onnx", "onnx_int8", "onnx_int8_embeddings")
+
 SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
 

@@ -36,7 +36,7 @@ from hubtools.families import family, family_of_config
 from hubtools.hub_ids import is_repo_id
 from hubtools.paths import looks_like_path, portable
 from hubtools.remote_code import code_note
-from hubtools.results import RunResults
+from hubtools.results import VARIANTS, RunResults
 from hubtools.run import RESULTS_FILE, read_results
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 ARGUMENT = "RUN_OR_REPO"
-VARIANTS = ("pytorch", "onnx", "onnx_int8", "onnx_int8_embeddings")  # the names the exporters give them
 # what a Hub download takes besides the weights: config, tokenizer and label files (a SpanMarker model's
 # encoder/config.json too), remote code
 HUB_SMALL_FILES = ("*.json", "*.txt", "*.model", "*.py")
