@@ -331,6 +331,17 @@ def _call_name(call: ast.Call) -> str:
     return ""
 
 
+def dynamic_imports(tree: Tree) -> list[Write]:
+    """Calls to ``importlib.import_module`` (or a bare ``import_module``): imports by name at run time, which the
+    import statements above do not show (``call`` is the call's source text)."""
+    found = []
+    for module in tree.modules.values():
+        for node, function, _ in _scoped(module.tree):
+            if isinstance(node, ast.Call) and _call_name(node) == "import_module":
+                found.append(Write(module.path, node.lineno, function, ast.unparse(node)))
+    return sorted(found, key=lambda w: (w.path, w.line))
+
+
 def results_writers(tree: Tree) -> list[Write]:
     """Calls to ``write_results``, and ``json.dump`` / ``write_text`` (and the run folder's ``write_json`` /
     ``atomic_write_text``) whose file expression mentions results.json in the same function: the literal, a
@@ -435,6 +446,10 @@ class Report:
         return cycles(self.graph)
 
     @property
+    def dynamic_imports(self) -> list[Write]:
+        return dynamic_imports(self.tree)
+
+    @property
     def hidden_cycles(self) -> list[dict]:
         """The package cycles once the imports inside functions count as well."""
         return cycles(package_graph(self.tree, self.imports, functions=True))
@@ -453,6 +468,8 @@ class Report:
                 "counts": {kind: len(found) for kind, found in inside.items()},
                 "first_party": [{"where": f"{i.path}:{i.line}", "function": i.function, "target": i.target}
                                 for i in inside["first-party"]]},
+            "dynamic_imports": [{"where": f"{d.path}:{d.line}", "function": d.function, "call": d.call}
+                                for d in self.dynamic_imports],
             "package_cycles": self.cycles,
             "package_cycles_with_function_imports": self.hidden_cycles,
             "longest_functions": [{"lines": f.lines, "name": f.name, "where": f"{f.path}:{f.line}"}
@@ -475,6 +492,8 @@ class Report:
         counts = data["function_imports"]["counts"]
         out += ["", "imports inside functions: " + ", ".join(f"{kind} {n}" for kind, n in counts.items())]
         out += [f"  {i['where']:<40} {i['function']} -> {i['target']}" for i in data["function_imports"]["first_party"]]
+        out += ["", f"imports by name at run time (importlib.import_module): {len(data['dynamic_imports'])}"]
+        out += [f"  {d['where']:<40} {d['function'] or '(module)'}: {d['call']}" for d in data["dynamic_imports"]]
         for key, title in (("package_cycles", "package cycles (module-level run-time imports)"),
                            ("package_cycles_with_function_imports", "package cycles counting the imports inside "
                                                                     "functions too")):

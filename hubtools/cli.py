@@ -5,129 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from accelerate import PartialState
-
-from hubtools.api import Run
-from hubtools.cards import card_paths
-from hubtools.config import data_section
-from hubtools.data.inspect import format_summary, summarize
-from hubtools.errors import UsageError, run_reporting_errors
-from hubtools.evaluation import format_evaluation
-from hubtools.prediction import read_text_file, write_jsonl
-from hubtools.preview import serve_preview
-from hubtools.push import format_report
-from hubtools.results import to_dict
-from hubtools.run import write_json
-from hubtools.tagging import VARIANTS, data_argument
-from hubtools.units import megabytes
-
-
-def _card(args: argparse.Namespace) -> int:
-    Run.from_folder(args.run_dir).card(model_repo_id=args.model_repo_id, dataset_repo_id=args.dataset_repo_id,
-                                       templates=args.templates)
-    model_card, dataset_card = card_paths(args.run_dir)
-    print(f"model card: {model_card}\ndataset card: {dataset_card}")
-    return 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    problems = Run.from_folder(args.run_dir).check(args.repo_id, args.dataset_repo_id)
-    for problem in problems:
-        print(f"- {problem}")
-    print("cards OK" if not problems else f"{len(problems)} problem(s) found")
-    return 1 if problems else 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    export = Run.from_folder(args.run_dir).export(device=args.device, benchmark=False if args.no_benchmark else None,
-                                                  max_f1_drop=args.max_f1_drop)
-    for v in export.variants:
-        status = v.status if v.passed else f"failed: {v.reason}"
-        print(f"{v.name}: {status} (f1 {v.f1}, {megabytes(v.size_bytes)} MB)")
-    return 0
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    if args.data_option and not args.data:
-        raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
-    if args.output:
-        check_output_file(args.output)
-    data = data_argument(args.data, args.data_option) if args.data else None
-    main_process = PartialState().is_main_process
-    if args.variant != "pytorch" and not main_process:
-        return 0  # ONNX Runtime scores in the main process
-    run = _model(args)
-    evaluation = run.evaluate(data, split=args.split, label_map=args.label_map, batch_size=args.batch_size)
-    if not main_process:
-        return 0
-    print(format_evaluation(evaluation))
-    if data is not None and run.folder is not None and not args.no_record:
-        run.record(evaluation)
-        print(f"\nrecorded in {run.folder / 'results.json'} (evaluations); `hubtools card {run.folder}` "
-              "puts it into the model card and its model-index")
-    if args.output:
-        write_json(args.output, to_dict(evaluation))
-    return 0
-
-
-def _model(args: argparse.Namespace) -> Run:
-    """RUN_OR_REPO loaded as ``--variant``, ``--revision`` and ``--trust-remote-code`` say (evaluate, predict)."""
-    return Run.load(args.model, variant=args.variant, revision=args.revision,
-                    trust_remote_code=args.trust_remote_code)
-
-
-def check_output_file(path: Path, flag: str = "--output") -> None:
-    """UsageError naming ``flag`` when no file can be written at ``path`` (a folder, under a file, in a folder
-    where no file can be created: tried with a temporary file), checked before any work."""
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}: a folder; give the name of the file to write")
-    folder = next(p for p in path.absolute().parents if p.exists())
-    if not folder.is_dir():
-        raise UsageError(f"{flag} {path}: {folder} is a file, not a folder")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as err:
-        raise UsageError(f"{flag} {path}: cannot write in {folder} ({err.strerror or type(err).__name__})") from None
-
-
-def _push(args: argparse.Namespace) -> int:
-    report = Run.from_folder(args.run_dir).push(
-        args.repo_id, dataset_repo_id=args.dataset_repo_id, space_repo_id=args.space, private=args.private,
-        visibility=args.visibility, revision=args.revision, commit_message=args.commit_message, dry_run=args.dry_run)
-    print(format_report(report))
-    return 0
-
-
-def _preview(args: argparse.Namespace) -> int:
-    serve_preview(args.run_dir, args.port, args.node_modules)
-    return 0
-
-
-def _data(args: argparse.Namespace) -> int:
-    summary = summarize(data_section(args.source, args.overrides), head=args.head, build=args.build)
-    print(format_summary(summary, as_json=args.json))
-    return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    if args.data_option and not args.data:
-        raise UsageError(f"--data-option {args.data_option[0]}: needs --data SRC")
-    check_output_file(args.output)
-    run = _model(args)
-    if args.text:
-        rows, where = run.predict(read_text_file(args.text, args.encoding), batch_size=args.batch_size), ""
-    else:
-        rows = run.predict(data=data_argument(args.data, args.data_option), split=args.split,
-                           batch_size=args.batch_size)
-        splits = list(dict.fromkeys(row["split"] for row in rows))
-        where = f" of split {splits[0]}" if len(splits) == 1 else f" of the splits {', '.join(splits)}"
-    count = write_jsonl(args.output, rows)
-    print(f"{count} sentences{where} tagged by {args.model} ({args.variant}): {args.output}")
-    return 0
+from hubtools.errors import run_reporting_errors
+from hubtools.results import VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,14 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--dataset-repo-id", help="dataset repo the cards link to")
     card.add_argument("--templates", type=Path, help="folder of card templates replacing the shipped ones of "
                       "the same name (default: the run's publish.templates)")
-    card.set_defaults(func=_card)
 
     check = sub.add_parser("check", help="validate the cards of a run folder and what a push would publish "
                            "(the Hub's metadata rules, no machine path), offline")
     check.add_argument("run_dir", type=Path)
     check.add_argument("--repo-id", help="model repo to check the published card for (default: publish.model_repo_id)")
     check.add_argument("--dataset-repo-id", help="dataset repo (default: publish.dataset_repo_id)")
-    check.set_defaults(func=_check)
 
     export = sub.add_parser("export", help="export, quantize, verify and benchmark a run's model with ONNX "
                             "(transformers, SpanMarker and RNN-tagger runs)")
@@ -157,7 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--device", choices=["cpu", "cuda"])
     export.add_argument("--no-benchmark", action="store_true")
     export.add_argument("--max-f1-drop", type=float, help="F1 points a variant may lose before it is refused")
-    export.set_defaults(func=_export)
 
     evaluate = sub.add_parser(
         "evaluate", help="score a run folder, model folder or Hub model repo on words, on a split of its own saved "
@@ -173,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "(types of the same name match without it)")
     evaluate.add_argument("--no-record", action="store_true", help="do not add the scores to the run's results.json")
     evaluate.add_argument("--output", type=Path, help="write the evaluation as JSON")
-    evaluate.set_defaults(func=_evaluate)
 
     predict = sub.add_parser(
         "predict", help="tag every sentence of a dataset or a text file with a run folder, model folder or Hub "
@@ -187,7 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--split", help="the split of --data to tag (default: every split)")
     predict.add_argument("--encoding", default="utf-8", help="of --text (default utf-8)")
     predict.add_argument("--output", type=Path, required=True, help="the JSON lines file written")
-    predict.set_defaults(func=_predict)
 
     push = sub.add_parser("push", help="publish a run folder (model, ONNX, dataset, cards) to the Hub")
     push.add_argument("run_dir", type=Path)
@@ -203,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--commit-message")
     push.add_argument("--dry-run", action="store_true", help="check everything and print, per repo, the exact files "
                       "that would be published and those left out; touch nothing")
-    push.set_defaults(func=_push)
 
     preview = sub.add_parser("preview", help="serve a run's model card (as the Hub renders it) and its demo Space "
                              "page on 127.0.0.1, before anything is pushed")
@@ -211,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any free port)")
     preview.add_argument("--node-modules", type=Path, metavar="DIR", help="load Transformers.js and ONNX Runtime "
                          "Web from this node_modules folder instead of jsdelivr (offline; the pinned version)")
-    preview.set_defaults(func=_preview)
 
     data = sub.add_parser("data", help="load and validate a data source as a recipe would, and summarize it")
     data.add_argument("source", help="Hub dataset id, local file or folder, or generate:NAME (data.source)")
@@ -220,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--head", type=int, default=3, help="first rows shown per split (default 3)")
     data.add_argument("--build", action="store_true", help="summarize the splits a recipe would train on "
                       "(selection, remapping, split, caps applied) instead of the source splits")
-    data.set_defaults(func=_data)
     for subparser in sub.choices.values():
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                help="print the traceback of an error (or HUBTOOLS_DEBUG=1)")
@@ -247,7 +121,11 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; known errors print one line and exit 2 (traceback with --debug)."""
     args = build_parser().parse_args(argv)
-    return run_reporting_errors(f"hubtools {args.command}", lambda: args.func(args), args.debug)
+    # Loaded once the arguments are valid: the library takes seconds to import, --help and usage errors do not wait
+    # for it (the one import inside a function that tests/test_architecture.py allows, in LAZY_IMPORTS).
+    from hubtools.commands import COMMANDS
+
+    return run_reporting_errors(f"hubtools {args.command}", lambda: COMMANDS[args.command](args), args.debug)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,30 @@ def test_refusals_are_one_line_usage_errors(tmp_path):
     assert hubtools.Run.load(model).predict(["", "  "]) == []
     with pytest.raises(AttributeError, match="module 'hubtools' has no attribute 'Runs'"):
         hubtools.Runs  # noqa: B018
+
+
+def test_the_command_and_the_api_load_without_the_training_stack():
+    """`hubtools --help` loads the parser alone; `import hubtools`, `hubtools.Run` and the commands (card, check,
+    push...) load no torch, Accelerate or transformers: a model loads them when it is scored or tags."""
+    code = """
+import contextlib, io, json, sys
+from hubtools import cli
+with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+    cli.main(["--help"])
+heavy = ("torch", "accelerate", "transformers", "hubtools.api", "hubtools.commands")
+after_help = [m for m in heavy if m in sys.modules]
+import hubtools
+hubtools.Run
+import hubtools.commands
+print(json.dumps({"help": out.getvalue(), "after_help": after_help,
+                  "after_api": [m for m in heavy[:3] if m in sys.modules]}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env=recipe_env(), cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=True)
+    seen = json.loads(proc.stdout)
+    assert "usage: hubtools" in seen["help"] and "predict" in seen["help"]
+    assert seen["after_help"] == []
+    assert seen["after_api"] == []
+    with pytest.raises(SystemExit) as exited:  # a wrong argument is refused by the parser, before any loading
+        main(["predict", "RUN", "--variant", "nope", "--text", "t.txt", "--output", "o.jsonl"])
+    assert exited.value.code == 2
