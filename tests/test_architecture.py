@@ -13,6 +13,7 @@ import cycle: the package graph counting them is acyclic too.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -212,3 +213,14 @@ def test_every_family_has_the_same_shape_and_is_registered():
         assert family.options_class is family.recipe.options_class, family.name
         assert family.exporter.__name__.endswith("Exporter") and family.decoder.__name__.endswith("Decoder")
         assert family.model_options_class.__module__.startswith("hubtools.families.")
+        assert (ROOT / "cards" / family.card_usage).is_file(), family.name
+
+
+def test_only_the_families_card_templates_name_a_family():
+    """The shared card templates branch on recorded facts (library, remote code, export), not on a family: a
+    family's snippets are its own template (``card_usage``)."""
+    own = {family.card_usage for family in FAMILIES.values()}
+    naming = re.compile(r'library_name\s*[!=]=\s*"span-marker"|model\.family|hubtools\.families')
+    shared = sorted(p for p in (ROOT / "cards").rglob("*.j2") if p.name not in own)
+    assert len(shared) >= 10
+    assert [p.name for p in shared if naming.search(p.read_text(encoding="utf-8"))] == []

@@ -103,8 +103,8 @@ def test_cards_without_repo_ids_or_export(finer_run: Path, tmp_path: Path) -> No
 
 
 def test_fine_tuned_span_marker_model(run: Path, results: RunResults) -> None:
-    results.model.from_scratch, results.model.base_model, results.model.library_name = None, "bert-base-cased", \
-        "span-marker"
+    results.model.from_scratch, results.model.base_model = None, "bert-base-cased"
+    results.model.library_name, results.model.family = "span-marker", "span-marker"  # the snippets are the family's
     text, _ = rendered(run, results, model_repo_id=MODEL_REPO)
     data = ModelCard(text).data
     assert data.base_model == "bert-base-cased" and data.library_name == "span-marker"

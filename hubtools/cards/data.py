@@ -11,6 +11,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCardData, EvalResult, ModelCardData
 
+from hubtools.families import family
 from hubtools.hub_ids import hub_dataset_id
 from hubtools.results import DatasetEvaluation, RunResults, TestScores
 
@@ -138,6 +139,7 @@ class CardContext:
     model_ref: str
     onnx_ref: str
     data_files: dict[str, str]
+    usage_template: str
     model_repo_id: str | None = None
     dataset_repo_id: str | None = None
     space_repo_id: str | None = None
@@ -161,7 +163,8 @@ class CardContext:
             model_metadata=NerModelCardData.from_results(results, model_repo_id, dataset_repo_id).to_yaml(),
             dataset_metadata=NerDatasetCardData.from_results(results).to_yaml(),
             model_name=model_name(results, model_repo_id), model_ref=model_repo_id or LOCAL_MODEL,
-            onnx_ref=model_repo_id or LOCAL_RUN, data_files=data_files(results), model_repo_id=model_repo_id,
+            onnx_ref=model_repo_id or LOCAL_RUN, data_files=data_files(results),
+            usage_template=family(results.model.family).card_usage, model_repo_id=model_repo_id,
             dataset_repo_id=dataset_repo_id, space_repo_id=space_repo_id, base_model=base_model(results),
             source_repo_id=hub_dataset_id(results.dataset.source),
             example=results.publish.widget[0] if results.publish.widget else None,

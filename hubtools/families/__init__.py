@@ -38,8 +38,8 @@ class Family:
     repo path patterns) of which ``code_files`` are Python modules loaded as remote code, ``builds_on``: the
     family whose models it trains (a distilled student is a plain token classifier), ``repo_config``: the
     ``module:function`` that rewrites a model's ``config.json`` text for the repo it is pushed to (None: as is),
-    and ``model_type``: the config.json ``model_type`` of its saved models when it is the family's own (not a
-    transformers one)."""
+    ``model_type``: the config.json ``model_type`` of its saved models when it is the family's own (not a
+    transformers one), and ``card_usage``: the card template (``cards/``) of the model card's usage snippets."""
 
     name: str
     package: str
@@ -48,6 +48,7 @@ class Family:
     builds_on: str | None = None
     repo_config: str | None = None
     model_type: str | None = None
+    card_usage: str = "_usage_transformers.md.j2"
 
     def module(self, name: str) -> ModuleType:
         """The family's module ``name`` (``options``, ``model``, ``features``, ``trainer``, ``export``, ``decode``,
@@ -103,7 +104,7 @@ FAMILIES = {family.name: family for family in (
     Family("rnn-tagger", "hubtools.families.rnn_tagger", files=("onnx/crf.json",),
            code_files=(*_RNN_CODE, *(f"onnx/{name}" for name in _RNN_CODE)), model_type="rnn-tagger"),
     Family("span-marker", "hubtools.families.span_marker", files=("encoder/config.json",),
-           repo_config="reference:config_for_repo", model_type="span-marker"),
+           repo_config="reference:config_for_repo", model_type="span-marker", card_usage="_usage_span_marker.md.j2"),
 )}
 
 
