@@ -154,7 +154,10 @@ def test_ctrl_c_keeps_the_staged_work(tmp_path):
     cmd = [sys.executable, "recipes/ner.py", "--preset", "tiny", "--output-dir", str(out), "--no-export",
            "data.generate.num_sentences=400", "training.num_train_epochs=30"]
     with log.open("w") as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=recipe_env(), cwd=ROOT)
+        # Ctrl-C as a terminal sends it: a suite started in the background (`pytest &`) has SIGINT ignored, and the
+        # recipe would inherit that
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=recipe_env(), cwd=ROOT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         partial = out.with_name("run.partial")
         deadline = time.monotonic() + 240
         while not list(partial.glob("checkpoints/checkpoint-*")) and proc.poll() is None \
