@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from datasets import Dataset
-from seqeval.metrics.sequence_labeling import get_entities
 
 from hubtools.config import DataConfig
 from hubtools.data.build import default_name
@@ -105,6 +104,8 @@ def relabel(tags: Sequence[Sequence[str]], mapping: Mapping[str, str]) -> list[l
 
 def entity_counts(tags: Sequence[Sequence[str]], types: Sequence[str]) -> dict[str, int]:
     """Entities of each of ``types`` in IOB2 tag sequences (seqeval's chunking: a stray ``I-`` opens one)."""
+    from seqeval.metrics.sequence_labeling import get_entities  # loads scikit-learn (~1 s): when counting
+
     counts = Counter(typ for seq in tags for typ, _, _ in get_entities(list(seq)))
     return {t: counts.get(t, 0) for t in types}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from seqeval.metrics import accuracy_score, classification_report
 
 from hubtools.data.schemes import entity_type
 from hubtools.results import Confusion, TestScores, TypeScores
@@ -14,6 +13,8 @@ from hubtools.results import Confusion, TestScores, TypeScores
 def entity_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> dict:
     """Micro precision/recall/F1 over entities (seqeval, default conlleval-style mode), token accuracy,
     and a per-type table ``{type: {precision, recall, f1, support}}``."""
+    from seqeval.metrics import accuracy_score, classification_report  # loads scikit-learn (~1 s): when scoring
+
     if len(true_tags) != len(pred_tags):
         raise ValueError(f"{len(true_tags)} gold sentences but {len(pred_tags)} predicted")
     for i, (t, p) in enumerate(zip(true_tags, pred_tags)):

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from seqeval.metrics.sequence_labeling import get_entities
 
 from hubtools.data.reading import read_text, split_lines
 from hubtools.decoding import Decoder
@@ -39,6 +38,8 @@ def entities(tokens: Sequence[str], tags: Sequence[str], offsets: Sequence[tuple
              line: str | None = None) -> list[dict[str, Any]]:
     """The entities of one sentence's IOB2 tags (seqeval's chunking): type, word span, text, and the character
     span when ``offsets`` gives each token's ``(start, end)`` in ``line`` (the text is then the line's own)."""
+    from seqeval.metrics.sequence_labeling import get_entities  # loads scikit-learn (~1 s): when tagging
+
     out = []
     for typ, start, last in get_entities(list(tags)):
         entity: dict[str, Any] = {"type": typ, "start": start, "end": last + 1,

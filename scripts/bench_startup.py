@@ -5,7 +5,8 @@ for two checkouts side by side (each command alternating between them), with the
 
 Every measurement is a fresh process of this interpreter with the checkout on ``PYTHONPATH`` (its code, this
 environment's packages): ``hubtools --help``, a wrong argument (refused by the parser, exit 2), ``import hubtools``
-with ``hubtools.Run``, and with ``--run`` ``hubtools check RUN_DIR`` (a command that loads the library but no model).
+with ``hubtools.Run``, ``hubtools data`` on generated data (a light command: the library, no model), and with
+``--run`` ``hubtools check RUN_DIR`` (cards and the push plan, offline).
 The table gives the exit statuses seen (one value: both checkouts answered alike), the median and the fastest of
 ``--repeat`` runs; the ratio is this checkout's median over the baseline's. Bad arguments: one line, exit 2.
 """
@@ -31,7 +32,8 @@ def commands(run: Path | None) -> dict[str, list[str]]:
     out = {"hubtools --help": ["-m", "hubtools", "--help"],
            "hubtools predict --variant nope (refused)": ["-m", "hubtools", "predict", "R", "--variant", "nope",
                                                          "--text", "t", "--output", "o"],
-           "import hubtools; hubtools.Run": ["-c", "import hubtools; hubtools.Run"]}
+           "import hubtools; hubtools.Run": ["-c", "import hubtools; hubtools.Run"],
+           "hubtools data generate:conll2003 --head 1": ["-m", "hubtools", "data", "generate:conll2003", "--head", "1"]}
     if run is not None:
         out[f"hubtools check {run.name}"] = ["-m", "hubtools", "check", str(run.resolve())]
     return out
