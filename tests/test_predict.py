@@ -11,9 +11,10 @@ from datasets import Dataset
 from tiny_ner import LABELS, ner_dataset, save_tiny_model
 
 from hubtools.cli import main
+from hubtools.errors import UsageError
 from hubtools.metrics import ids_to_tags
 from hubtools.prediction import entities
-from hubtools.tagging import resolve_model
+from hubtools.tagging import resolve_model, variant_file
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,17 @@ def test_the_int8_file_by_default_tags_as_its_export_verified_it(exported_finer_
     gold = ids_to_tags(test["ner_tags"], results.dataset.label_names)
     f1 = entity_scores(gold, [r["tags"] for r in rows])["f1"]
     assert round(f1, 6) == results.export.variant("onnx_int8").f1
+
+
+def test_a_variant_is_the_file_its_family_exports_and_another_is_refused():
+    """Without a results.json listing the files, a variant is the file name the family's exporter gives it; a
+    variant that family does not export is refused, naming the ones it does."""
+    assert variant_file("token-classification", "onnx_int8_embeddings", "m") == "model_quantized_embeddings.onnx"
+    assert variant_file("span-marker", "onnx_int8", "m") == "model_quantized.onnx"
+    assert variant_file("rnn-tagger", "onnx", "m") == "model.onnx"
+    with pytest.raises(UsageError, match=r"^--variant onnx_int8: m is a rnn-tagger model; its exporter writes the "
+                                         r"variants onnx$"):
+        variant_file("rnn-tagger", "onnx_int8", "m")
+    with pytest.raises(UsageError, match=r"^--variant onnx_int8_embeddings: m is a span-marker model; its exporter "
+                                         r"writes the variants onnx, onnx_int8$"):
+        variant_file("span-marker", "onnx_int8_embeddings", "m")

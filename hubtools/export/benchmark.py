@@ -26,7 +26,7 @@ from transformers import AutoTokenizer
 
 from hubtools.config import ExportConfig
 from hubtools.export.base import ScoredModel
-from hubtools.export.inference import INPUT_NAMES
+from hubtools.export.inference import input_rows
 from hubtools.export.timing import BATCH_SIZE, Predict, Workload, time_predict
 from hubtools.export.words import load_test_split
 from hubtools.plots import benchmark_bars
@@ -75,7 +75,7 @@ def benchmark_inputs(run_dir: Path, scored: ScoredModel, sentences: int | None) 
     features = tokenize_dataset(test, tokenizer, scored.model.max_length, scored.model.stride or 0,
                                 desc="tokenize benchmark")
     words = [sum(w >= 0 for w in row) for row in features["word_index"]]
-    rows = features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
+    rows = input_rows(features)
     return {"rows": rows, "words": words, "pad_id": tokenizer.pad_token_id or 0, "sentences": len(test)}
 
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hubtools.errors import ExportError
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
 Row = Mapping[str, Sequence[int]]
+# the inputs a transformers token classifier (or an RNN tagger) reads, of the feature columns
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -50,11 +56,14 @@ def feature_logits(forward: Forward, rows: Sequence[Row], names: Sequence[str], 
     return out
 
 
+def input_rows(features: Dataset) -> list[dict]:
+    """The model inputs (:data:`INPUT_NAMES`) of every feature row, as plain dicts."""
+    return features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
+
+
 # ONNX Runtime's CPU SkipLayerNormalization kernel is slower than the Add + LayerNormalization it replaces on
 # short sequences (docs/decisions.md has the profile), so CPU sessions keep the two apart;
 # ``optimize_onnx`` does not fuse them offline either.
-# the inputs a transformers token classifier (or an RNN tagger) reads, of the feature columns
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion", "BiasSkipLayerNormFusion")
 
 

@@ -10,11 +10,13 @@ import json
 from pathlib import Path
 
 from hubtools.families.rnn_tagger.export import CRF_FILE, decoder
-from hubtools.families.token_classification.decode import Decode, TokenClassificationDecoder
+from hubtools.families.token_classification.decode import FP32_FILE, Decode, TokenClassificationDecoder
 
 
 class RnnTaggerDecoder(TokenClassificationDecoder):
     """An RNN tagger (with or without CRF) tagging words."""
+
+    variant_files = {"onnx": FP32_FILE}  # the exporter writes the fp32 graph only
 
     def row_decoder(self, onnx_dir: Path) -> Decode:
         crf = onnx_dir / CRF_FILE

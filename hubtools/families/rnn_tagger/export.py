@@ -28,7 +28,7 @@ from hubtools.export.base import Exporter, VariantScores
 from hubtools.export.benchmark import benchmark_run
 from hubtools.export.inference import Forward, ort_forward, ort_session
 from hubtools.families.rnn_tagger.modeling_rnn_tagger import RnnTaggerForTokenClassification
-from hubtools.families.token_classification.decode import Decode, argmax
+from hubtools.families.token_classification.decode import FP32_FILE, Decode, argmax
 from hubtools.families.token_classification.verify import WordReference
 from hubtools.results import Benchmark, ExportSettings, ReferenceModel
 
@@ -55,7 +55,7 @@ def export_rnn_onnx(model_dir: str | Path, out_dir: str | Path, opset: int = OPS
     model = RnnTaggerForTokenClassification.from_pretrained(model_dir).eval()
     output_name = "emissions" if model.crf is not None else "logits"
     dummy = torch.tensor([[2, 3, 4], [5, 6, 0]]).clamp(max=model.config.vocab_size - 1)
-    onnx_path = out_dir / "model.onnx"
+    onnx_path = out_dir / FP32_FILE
     axes = {0: "batch", 1: "sequence"}
     with torch.no_grad():
         torch.onnx.export(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,6 +36,13 @@ from hubtools.recipe.base import BuiltModel, LoadedData
 from hubtools.results import MetricSet
 
 
+@dataclass
+class AveragedEvaluation(Evaluation):
+    """The scored split's evaluation, with the F1 of the weights the averaging did not keep (None: no averaging)."""
+
+    f1_not_kept: float | None = None
+
+
 class RnnTaggerRecipe(TokenClassificationRecipe):
     """RNN / GRU / LSTM taggers from scratch (the ner_uk recipe)."""
 
@@ -46,7 +54,6 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         if cfg.system not in CELLS:
             raise ConfigError(f"system (the cell, --cell) must be one of {CELLS}, got {cfg.system!r}")
         super().__init__(cfg, command, **folder)
-        self.f1_not_kept: float | None = None  # the scored split's F1 of the weights the averaging did not keep
 
     def build_model(self, data: LoadedData) -> TaggerModel:
         """Word or WordPiece tokenizer built from the TRAIN split only, and an untrained tagger saved with its
@@ -86,12 +93,12 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
             values["subword_vocab_size"] = options.subword_vocab_size
         return values
 
-    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: TaggerFeatures) -> Evaluation:
+    def evaluate(self, trainer: AveragingTrainer, data: LoadedData, features: TaggerFeatures) -> AveragedEvaluation:
         """The scores of the scored split, and its F1 with the weights the averaging did not keep."""
         evaluation = super().evaluate(trainer, data, features)
-        if trainer.averaging is not None:
-            self.f1_not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features)
-        return evaluation
+        not_kept = self.test_f1_of(trainer.set_aside, trainer, data, features) \
+            if trainer.averaging is not None else None
+        return AveragedEvaluation(evaluation.scores, evaluation.predictions, evaluation.seconds, not_kept)
 
     def test_f1_of(self, weights: dict[str, torch.Tensor], trainer: Trainer, data: LoadedData,
                    features: TaggerFeatures) -> float:
@@ -105,8 +112,8 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
         finally:
             model.load_state_dict(own)
 
-    def extra_results(self, data: LoadedData, built: BuiltModel, features: TaggerFeatures, evaluation: Evaluation,
-                      trainer: AveragingTrainer) -> dict:
+    def extra_results(self, data: LoadedData, built: BuiltModel, features: TaggerFeatures,
+                      evaluation: AveragedEvaluation, trainer: AveragingTrainer) -> dict:
         """The original notebook's per-sentence per-class mean, for comparison only, the scores of sentences
         read alone when the model reads document context (shared with the token-classification family), and
         the weight averaging (with its card section) when it ran."""
@@ -115,7 +122,7 @@ class RnnTaggerRecipe(TokenClassificationRecipe):
                            values={"per_class_mean": per_class_mean_score(gold, evaluation.predictions)})
         sections: dict = {"extra_scores": {"legacy": legacy, **self.context_scores(trainer, data, built, features)}}
         if trainer.averaging is not None:
-            sections.update(averaging=dataclasses.replace(trainer.averaging, test_f1_not_kept=self.f1_not_kept),
+            sections.update(averaging=dataclasses.replace(trainer.averaging, test_f1_not_kept=evaluation.f1_not_kept),
                             card_sections=["averaging"])
         return sections
 

@@ -29,7 +29,7 @@ from hubtools.data.schemes import invalid_tags, types_of
 from hubtools.decoding import Decoder
 from hubtools.errors import UsageError
 from hubtools.evaluation import Evaluation
-from hubtools.export.inference import INPUT_NAMES, feature_logits, ort_forward, ort_session
+from hubtools.export.inference import feature_logits, input_rows, ort_forward, ort_session
 from hubtools.families.token_classification.features import tokenize_with_context
 from hubtools.families.token_classification.trainer import NerTrainer, argmax_logits
 from hubtools.metrics import ids_to_tags, test_scores
@@ -55,11 +55,6 @@ def decoded_words(decode: Decode, logits: list[np.ndarray], rows: list[dict], fe
     """Label ids per word of every sentence: each feature row decoded, windows merged."""
     return merge_word_predictions([decode(x, row["input_ids"]) for x, row in zip(logits, rows, strict=True)],
                                   features, lengths)
-
-
-def input_rows(features: Dataset) -> list[dict]:
-    """The model inputs of every feature row, as plain dicts."""
-    return features.select_columns([c for c in features.column_names if c in INPUT_NAMES]).to_list()
 
 
 def predict_words(trainer: Trainer, features: Dataset, lengths: Sequence[int]) -> list[list[int]]:

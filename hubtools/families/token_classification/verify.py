@@ -19,9 +19,9 @@ from datasets import Dataset
 from hubtools.data.validation import label_names_of
 from hubtools.errors import ExportError
 from hubtools.export.base import ScoredModel, VariantScores
-from hubtools.export.inference import Forward, feature_logits
+from hubtools.export.inference import Forward, feature_logits, input_rows
 from hubtools.export.words import load_test_split
-from hubtools.families.token_classification.decode import Decode, argmax, decoded_words, input_rows
+from hubtools.families.token_classification.decode import Decode, argmax, decoded_words
 from hubtools.families.token_classification.features import tokenize_with_context
 from hubtools.metrics import entity_scores, ids_to_tags
 from hubtools.results import ReferenceModel
