@@ -12,7 +12,7 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
-from hubtools.export.inference import feature_logits, ort_forward, ort_session, pad_batch
+from hubtools.export.inference import feature_logits, input_rows, ort_forward, ort_session, pad_batch
 from hubtools.families.rnn_tagger.configuration_rnn_tagger import RnnTaggerConfig
 from hubtools.families.rnn_tagger.decode import RnnTaggerDecoder
 from hubtools.families.rnn_tagger.export import decoder, emissions_forward, export_rnn_onnx
@@ -25,7 +25,7 @@ from hubtools.families.rnn_tagger.features import (
 from hubtools.families.rnn_tagger.legacy_metric import per_class_mean_score
 from hubtools.families.rnn_tagger.modeling_rnn_tagger import LinearChainCrf, RnnTaggerForTokenClassification
 from hubtools.families.rnn_tagger.schedulers import SCHEDULERS, build_scheduler
-from hubtools.families.token_classification.decode import argmax, decoded_words, input_rows
+from hubtools.families.token_classification.decode import argmax, decoded_words
 from hubtools.tagging import ModelSource
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PERS", "I-PERS"]
@@ -553,7 +553,6 @@ def test_onnx_export_parity(tmp_path, cell, use_crf, wordpiece, chars, word_unit
         for row, ids in enumerate(rows):
             length = len(ids["input_ids"])
             assert (decode(got[row, :length], ids["input_ids"]) == tags[row, :length]).all()
-
 
 
 def test_the_family_decoder_tags_onnx_emissions_with_the_crf_as_pytorch_does(tmp_path):
