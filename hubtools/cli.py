@@ -14,7 +14,7 @@ from hubtools.results import VARIANTS
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hubtools``."""
-    parser = argparse.ArgumentParser(prog="hubtools", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hubtools", description=__doc__.replace("``", ""))  # plain text
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (or HUBTOOLS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
